@@ -1,0 +1,168 @@
+//! The demo's routes, shared with the integration tests so they drive exactly what the demo serves.
+
+use axum::extract::{Form, OriginalUri};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+use tower_session_auth::{
+    login_user, logout_user, redirect_target, AuthLayer, CurrentUser, Key, SessionDict,
+    SessionLayer,
+};
+
+use crate::users::{self, User};
+
+/// The demo application, its sessions signed with `key`.
+pub fn app(key: Key) -> Router {
+    // `Secure` is off only because the demo serves plain http on loopback; browsers would not send
+    // a `Secure` cookie back over http. Keep the default (on) in production.
+    let sessions = SessionLayer::builder(key)
+        .secure(false)
+        .build()
+        .expect("valid session configuration");
+    let login_required = AuthLayer::builder()
+        .user_loader(|id: String| async move { users::by_id(&id) })
+        .login_url("/login")
+        .build()
+        .expect("valid gate configuration");
+    let fresh_login_required = login_required
+        .clone()
+        .into_builder()
+        .fresh(true)
+        .build()
+        .expect("valid gate configuration");
+
+    let protected = Router::new()
+        .route("/", get(index))
+        .route_layer(login_required);
+    let fresh = Router::new()
+        .route("/fresh", get(fresh_page))
+        .route_layer(fresh_login_required);
+    Router::new()
+        .merge(protected)
+        .merge(fresh)
+        .route("/login", get(login_form).post(login))
+        .route("/logout", post(logout))
+        .route("/counter", get(counter))
+        .layer(sessions)
+}
+
+/// `GET /counter`: adds one to the session's `counter` and shows it.
+async fn counter(session: SessionDict) -> impl IntoResponse {
+    // A missing or unreadable value starts from zero.
+    let n = session
+        .get::<i64>("counter")
+        .ok()
+        .flatten()
+        .unwrap_or(0)
+        .saturating_add(1);
+    let body = match session.insert("counter", n) {
+        Ok(()) => format!("counter: {n}"),
+        Err(e) => format!("counter: {n} (not saved: {e})"),
+    };
+    ([(CONTENT_TYPE, "text/plain; charset=utf-8")], body)
+}
+
+/// `GET /` (login required).
+async fn index(CurrentUser(user): CurrentUser<User>) -> Html<String> {
+    page(
+        "Home",
+        &format!(
+            "<h1>Hello, {}!</h1>\n<p><a href=\"/fresh\">A page that needs a fresh login</a></p>\n\
+             <form method=\"post\" action=\"/logout\"><button type=\"submit\">Log out</button></form>",
+            escape(user.username)
+        ),
+    )
+}
+
+/// `GET /fresh` (fresh login required: a login restored by "remember me" must log in again).
+async fn fresh_page(CurrentUser(user): CurrentUser<User>) -> Html<String> {
+    page(
+        "Fresh",
+        &format!(
+            "<h1>Hello, {}!</h1>\n<p>You logged in with your password in this browser session.</p>\n\
+             <p><a href=\"/\">Home</a></p>",
+            escape(user.username)
+        ),
+    )
+}
+
+/// `GET /login`: the form, keeping `next` so the login ends where the user was going.
+async fn login_form(OriginalUri(uri): OriginalUri) -> Html<String> {
+    login_page(&uri, None)
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    username: String,
+    password: String,
+    remember_me: Option<String>,
+}
+
+/// `POST /login`: verify, log in, and go to the safe `next` (default `/`).
+async fn login(
+    session: SessionDict,
+    OriginalUri(uri): OriginalUri,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let Some(user) = users::verify_password(&form.username, &form.password) else {
+        // The same answer for an unknown user and a wrong password.
+        return (
+            StatusCode::UNAUTHORIZED,
+            login_page(&uri, Some("Invalid username or password.")),
+        )
+            .into_response();
+    };
+    if let Err(e) = login_user(&session, &user, form.remember_me.is_some()) {
+        return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response();
+    }
+    // 303 See Other: the browser follows with a GET, never repeating the POST.
+    Redirect::to(&redirect_target(&uri, "/")).into_response()
+}
+
+/// `POST /logout`: log out (keeping the rest of the session) and go home.
+async fn logout(session: SessionDict) -> Redirect {
+    logout_user(&session);
+    Redirect::to("/")
+}
+
+fn login_page(uri: &axum::http::Uri, error: Option<&str>) -> Html<String> {
+    // The form posts back to `/login` with the same (validated) `next`.
+    let next = redirect_target(uri, "/");
+    let action = format!(
+        "/login?next={}",
+        percent_encoding::utf8_percent_encode(&next, percent_encoding::NON_ALPHANUMERIC)
+    );
+    let error = error.map_or(String::new(), |e| {
+        format!("<p class=\"error\" role=\"alert\">{}</p>\n", escape(e))
+    });
+    page(
+        "Log in",
+        &format!(
+            "<h1>Log in</h1>\n{error}<form method=\"post\" action=\"{action}\">\n\
+             <p><label>Username <input name=\"username\" autocomplete=\"username\" required></label></p>\n\
+             <p><label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label></p>\n\
+             <p><label><input name=\"remember_me\" type=\"checkbox\"> Remember me</label></p>\n\
+             <p><button type=\"submit\">Log in</button></p>\n</form>"
+        ),
+    )
+}
+
+fn page(title: &str, body: &str) -> Html<String> {
+    Html(format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\n\
+         <style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;line-height:1.5}}\
+         .error{{color:#b00020}}input:not([type]),input[type=password]{{width:100%}}</style></head>\n\
+         <body>\n{body}\n</body></html>\n"
+    ))
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}

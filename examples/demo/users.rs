@@ -1,0 +1,84 @@
+//! The demo's user store: two users whose passwords are stored as PBKDF2-HMAC-SHA256 hashes.
+
+use std::num::NonZeroU32;
+
+use ring::pbkdf2;
+use tower_session_auth::AuthUser;
+
+/// A demo user. Only the password hash is stored, never the password.
+#[derive(Clone, Debug)]
+pub struct User {
+    pub id: &'static str,
+    pub username: &'static str,
+    password_hash: &'static str,
+}
+
+impl AuthUser for User {
+    type Id = String;
+
+    fn id(&self) -> String {
+        self.id.to_owned()
+    }
+
+    // A password change changes the hash, which ends every session of the user.
+    fn session_auth_hash(&self) -> Option<&[u8]> {
+        Some(self.password_hash.as_bytes())
+    }
+}
+
+const ITERATIONS: NonZeroU32 = match NonZeroU32::new(100_000) {
+    Some(n) => n,
+    None => unreachable!(),
+};
+
+/// susan / hello and david / bye, hashed with the salt `tower-session-auth demo <username>`.
+const USERS: [User; 2] = [
+    User {
+        id: "user001",
+        username: "susan",
+        password_hash: "b84d6f8e5430988672406907ef529c920603eec5ddd5e525e6b73845040c7b5d",
+    },
+    User {
+        id: "user002",
+        username: "david",
+        password_hash: "b1a7ac558c78bf358ec4de8276418d46bd1968373070a544a2177f6c6e9a405d",
+    },
+];
+
+/// Checked for unknown usernames, so that they cost the same work as known ones.
+const DUMMY: User = User {
+    id: "",
+    username: "dummy",
+    password_hash: "17cc5fc06b7bdeff22f7533b953f35a4c64260a1b091db468d3c02aecad5449e",
+};
+
+/// The user with this id, for the gate's user loader.
+pub fn by_id(id: &str) -> Option<User> {
+    USERS.iter().find(|u| u.id == id).cloned()
+}
+
+/// The user if `username` and `password` match. Unknown users and wrong passwords take the same
+/// time and give the same answer.
+pub fn verify_password(username: &str, password: &str) -> Option<User> {
+    let known = USERS.iter().find(|u| u.username == username);
+    let candidate = known.unwrap_or(&DUMMY);
+    let salt = format!("tower-session-auth demo {}", candidate.username);
+    let hash = hex(candidate.password_hash);
+    let ok = pbkdf2::verify(
+        pbkdf2::PBKDF2_HMAC_SHA256,
+        ITERATIONS,
+        salt.as_bytes(),
+        password.as_bytes(),
+        &hash,
+    )
+    .is_ok();
+    // ring's pbkdf2::verify compares in constant time.
+    (ok && known.is_some()).then(|| candidate.clone())
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .filter_map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}

@@ -1,0 +1,270 @@
+//! `AuthLayer`: the gate's configuration.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, Uri};
+use tower_layer::Layer;
+
+use super::AuthService;
+use crate::{AuthUser, Error};
+
+pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+pub(crate) type Loader<U> = Arc<dyn Fn(<U as AuthUser>::Id) -> BoxFuture<Option<U>> + Send + Sync>;
+type Hook = Arc<dyn Fn(Unauthorized) -> Response<Bytes> + Send + Sync>;
+
+/// Why the gate turned a request away; also put in the rejection response's extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reason {
+    /// Nobody is logged in and no credentials were sent, or the user loader did not know the
+    /// logged-in user, or their session auth hash changed.
+    NotLoggedIn,
+    /// A login restored from a remember-me cookie reached a route that requires a fresh login.
+    NotFresh,
+    /// Credentials were sent (HTTP Basic or a token) and were refused.
+    InvalidCredentials,
+}
+
+/// What the gate knows when it turns a request away: given to the
+/// [`unauthorized`](AuthLayerBuilder::unauthorized) hook to build a custom response.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Unauthorized {
+    /// Why the request was turned away.
+    pub reason: Reason,
+    /// The request's target.
+    pub uri: Uri,
+    /// Where a browser would be sent to log in (`login_url?next=…`), when the gate has a session
+    /// login and the client wants HTML.
+    pub login_location: Option<String>,
+    /// The `WWW-Authenticate` challenges of the configured API schemes.
+    pub challenges: Vec<HeaderValue>,
+}
+
+/// Gates the inner service behind a login: a session login (with a redirect to the login page
+/// for browsers), HTTP Basic, or a token, and hands the user to handlers as
+/// [`CurrentUser<U>`](crate::CurrentUser).
+///
+/// Stack it inside a [`SessionLayer`](crate::SessionLayer) (the session layer must see the request
+/// first). Build it with [`AuthLayer::builder`].
+///
+/// When nobody is logged in, a browser (a request whose `Accept` names `text/html`) is redirected
+/// with `302 Found` to `login_url?next=<path and query>`; other clients get `401`. The inner
+/// service's error type is unchanged: rejections are responses.
+///
+/// # Examples
+///
+/// ```
+/// use tower_session_auth::{AuthLayer, AuthUser};
+///
+/// #[derive(Clone, Debug)]
+/// struct User { id: u64, name: String }
+///
+/// impl AuthUser for User {
+///     type Id = u64;
+///     fn id(&self) -> u64 { self.id }
+/// }
+///
+/// let login_required = AuthLayer::builder()
+///     .user_loader(|id: u64| async move {
+///         // Look the user up in your store; `None` means logged out.
+///         (id == 1).then(|| User { id, name: "susan".into() })
+///     })
+///     .login_url("/login")
+///     .build()?;
+/// let fresh_login_required = login_required.clone().into_builder().fresh(true).build()?;
+/// # Ok::<(), tower_session_auth::Error>(())
+/// ```
+#[must_use]
+pub struct AuthLayer<U: AuthUser> {
+    pub(crate) config: Arc<AuthConfig<U>>,
+}
+
+impl<U: AuthUser> Clone for AuthLayer<U> {
+    fn clone(&self) -> Self {
+        AuthLayer {
+            config: Arc::clone(&self.config),
+        }
+    }
+}
+
+impl<U: AuthUser> fmt::Debug for AuthLayer<U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.config.fmt(f)
+    }
+}
+
+impl<U: AuthUser> AuthLayer<U> {
+    /// Starts configuring a gate.
+    pub fn builder() -> AuthLayerBuilder<U> {
+        AuthLayerBuilder {
+            config: AuthConfig {
+                session: None,
+                login_url: "/login".into(),
+                fresh: false,
+                optional: false,
+                redirect: true,
+                unauthorized: None,
+            },
+        }
+    }
+
+    /// A builder with this layer's settings, to derive a variant (such as a fresh-login gate).
+    pub fn into_builder(self) -> AuthLayerBuilder<U> {
+        AuthLayerBuilder {
+            config: Arc::unwrap_or_clone(self.config),
+        }
+    }
+}
+
+impl<S, U: AuthUser> Layer<S> for AuthLayer<U> {
+    type Service = AuthService<S, U>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthService {
+            inner,
+            config: Arc::clone(&self.config),
+        }
+    }
+}
+
+/// Configures an [`AuthLayer`]; every setter takes and returns the builder.
+#[must_use]
+pub struct AuthLayerBuilder<U: AuthUser> {
+    config: AuthConfig<U>,
+}
+
+impl<U: AuthUser> Clone for AuthLayerBuilder<U> {
+    fn clone(&self) -> Self {
+        AuthLayerBuilder {
+            config: self.config.clone(),
+        }
+    }
+}
+
+impl<U: AuthUser> fmt::Debug for AuthLayerBuilder<U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.config.fmt(f)
+    }
+}
+
+impl<U: AuthUser> AuthLayerBuilder<U> {
+    /// Enables session logins: `loader` turns the logged-in user's id into the user, or `None`
+    /// when the id is no longer valid (the request is then treated as logged out, and the login
+    /// removed from the session). Requires a [`SessionLayer`](crate::SessionLayer) outside.
+    pub fn user_loader<F, Fut>(mut self, loader: F) -> Self
+    where
+        F: Fn(U::Id) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Option<U>> + Send + 'static,
+    {
+        self.config.session = Some(Arc::new(move |id| Box::pin(loader(id))));
+        self
+    }
+
+    /// Where browsers are sent to log in. Default `/login`. A path on this site, or an absolute
+    /// `http(s)` URL; it is used as configured, never built from the request's `Host`.
+    pub fn login_url(mut self, url: impl Into<String>) -> Self {
+        self.config.login_url = url.into();
+        self
+    }
+
+    /// Requires a fresh login: one made with credentials in this browser session, not restored
+    /// from a remember-me cookie (for changing a password or an email address). A remembered login
+    /// is sent to log in again. Default off.
+    pub fn fresh(mut self, fresh: bool) -> Self {
+        self.config.fresh = fresh;
+        self
+    }
+
+    /// Lets every request through: with [`CurrentUser<U>`](crate::CurrentUser) when someone is
+    /// logged in, without it otherwise (handlers then take `Option<CurrentUser<U>>`). Default off.
+    pub fn optional(mut self, optional: bool) -> Self {
+        self.config.optional = optional;
+        self
+    }
+
+    /// Whether browsers are redirected to the login URL. Default on; off answers `401` to every
+    /// client (for API routes). Clients that do not accept `text/html` always get `401`.
+    pub fn redirect_to_login(mut self, redirect: bool) -> Self {
+        self.config.redirect = redirect;
+        self
+    }
+
+    /// Builds the response for a request the gate turns away, instead of the default `302` or
+    /// `401`. The [`Reason`] is added to the response's extensions either way.
+    pub fn unauthorized<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(Unauthorized) -> Response<Bytes> + Send + Sync + 'static,
+    {
+        self.config.unauthorized = Some(Arc::new(hook));
+        self
+    }
+
+    /// Checks the configuration and builds the layer.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidConfig`] when no way of logging in is configured (no user loader), or the
+    /// login URL is neither a path on this site nor an absolute `http(s)` URL, or holds spaces or
+    /// control characters.
+    pub fn build(self) -> Result<AuthLayer<U>, Error> {
+        let c = &self.config;
+        if c.session.is_none() {
+            return Err(Error::InvalidConfig(
+                "the gate needs a way to log in: call user_loader",
+            ));
+        }
+        let url = c.login_url.as_str();
+        let well_formed = (url.starts_with('/') && !url.starts_with("//"))
+            || url.starts_with("https://")
+            || url.starts_with("http://");
+        if !well_formed || !url.bytes().all(|b| b.is_ascii_graphic()) || url.contains('#') {
+            return Err(Error::InvalidConfig(
+                "login_url must be a path or an absolute http(s) URL of printable ASCII, without a fragment",
+            ));
+        }
+        Ok(AuthLayer {
+            config: Arc::new(self.config),
+        })
+    }
+}
+
+pub(crate) struct AuthConfig<U: AuthUser> {
+    pub(crate) session: Option<Loader<U>>,
+    pub(crate) login_url: String,
+    pub(crate) fresh: bool,
+    pub(crate) optional: bool,
+    pub(crate) redirect: bool,
+    pub(crate) unauthorized: Option<Hook>,
+}
+
+impl<U: AuthUser> Clone for AuthConfig<U> {
+    fn clone(&self) -> Self {
+        AuthConfig {
+            session: self.session.clone(),
+            login_url: self.login_url.clone(),
+            fresh: self.fresh,
+            optional: self.optional,
+            redirect: self.redirect,
+            unauthorized: self.unauthorized.clone(),
+        }
+    }
+}
+
+impl<U: AuthUser> fmt::Debug for AuthConfig<U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthLayer")
+            .field("user", &std::any::type_name::<U>())
+            .field("session", &self.session.is_some())
+            .field("login_url", &self.login_url)
+            .field("fresh", &self.fresh)
+            .field("optional", &self.optional)
+            .field("redirect", &self.redirect)
+            .field("unauthorized", &self.unauthorized.is_some())
+            .finish()
+    }
+}

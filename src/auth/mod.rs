@@ -1,0 +1,12 @@
+//! The login gate: [`AuthLayer`], its service, and [`CurrentUser`].
+
+mod layer;
+mod service;
+mod user;
+
+#[doc(inline)]
+pub use layer::{AuthLayer, AuthLayerBuilder, Reason, Unauthorized};
+#[doc(inline)]
+pub use service::{AuthService, ResponseFuture};
+#[doc(inline)]
+pub use user::CurrentUser;

@@ -1,0 +1,319 @@
+//! `AuthService` and its response future.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use bytes::Bytes;
+use http::header::{ACCEPT, LOCATION};
+use http::{HeaderMap, Request, Response, StatusCode, Uri};
+use pin_project_lite::pin_project;
+use tower_service::Service;
+
+use super::layer::{AuthConfig, BoxFuture, Reason, Unauthorized};
+use crate::login::{auth_hash_matches, current_user_id, is_fresh, logout_user};
+use crate::redirect::login_location;
+use crate::{AuthUser, CurrentUser, SessionDict};
+
+/// The service made by [`AuthLayer`](crate::AuthLayer).
+pub struct AuthService<S, U: AuthUser> {
+    pub(crate) inner: S,
+    pub(crate) config: Arc<AuthConfig<U>>,
+}
+
+impl<S: Clone, U: AuthUser> Clone for AuthService<S, U> {
+    fn clone(&self) -> Self {
+        AuthService {
+            inner: self.inner.clone(),
+            config: Arc::clone(&self.config),
+        }
+    }
+}
+
+impl<S: fmt::Debug, U: AuthUser> fmt::Debug for AuthService<S, U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthService")
+            .field("inner", &self.inner)
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+/// What the synchronous part of authentication decided.
+enum Decision<U> {
+    /// Call the inner service as is (an optional gate with nobody logged in).
+    Pass,
+    /// Turn the request away.
+    Reject(Reason),
+    /// The gate cannot work: no `SessionLayer` outside it.
+    Misconfigured,
+    /// Run the user loader (or a verifier), then decide.
+    Load(BoxFuture<Result<U, Reason>>),
+}
+
+impl<S, U, ReqBody, ResBody> Service<Request<ReqBody>> for AuthService<S, U>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    U: AuthUser,
+    ResBody: From<Bytes>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, ReqBody, U>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let state = match authenticate(&self.config, &req) {
+            Decision::Load(auth) => {
+                // The loader runs before the inner service is called: hand the future the
+                // service that was polled ready and keep a fresh clone here.
+                let clone = self.inner.clone();
+                State::Loading {
+                    auth,
+                    inner: Some(std::mem::replace(&mut self.inner, clone)),
+                    req: Some(req),
+                    config: Arc::clone(&self.config),
+                }
+            }
+            Decision::Reject(reason) if self.config.optional => {
+                tracing::trace!(reason = ?reason, "optional gate: no user");
+                State::Calling {
+                    fut: self.inner.call(req),
+                }
+            }
+            Decision::Pass => State::Calling {
+                fut: self.inner.call(req),
+            },
+            Decision::Reject(reason) => State::Done {
+                res: Some(reject(&self.config, reason, req.uri(), req.headers())),
+            },
+            Decision::Misconfigured => State::Done {
+                res: Some(misconfigured()),
+            },
+        };
+        ResponseFuture { state }
+    }
+}
+
+/// Finds who the request claims to be, without awaiting anything.
+fn authenticate<U: AuthUser, B>(config: &Arc<AuthConfig<U>>, req: &Request<B>) -> Decision<U> {
+    let Some(loader) = &config.session else {
+        return Decision::Pass;
+    };
+    let Some(session) = req.extensions().get::<SessionDict>().cloned() else {
+        return Decision::Misconfigured;
+    };
+    let Some(id) = current_user_id::<U::Id>(&session) else {
+        return Decision::Reject(Reason::NotLoggedIn);
+    };
+    if config.fresh && !is_fresh(&session) {
+        return Decision::Reject(Reason::NotFresh);
+    }
+    let load = loader(id);
+    Decision::Load(Box::pin(async move {
+        let Some(user) = load.await else {
+            tracing::info!("logged-in user unknown to the user loader; logged out");
+            logout_user(&session);
+            return Err(Reason::NotLoggedIn);
+        };
+        if let Some(hash) = user.session_auth_hash() {
+            if !auth_hash_matches(&session, hash) {
+                tracing::info!("session auth hash changed; logged out");
+                logout_user(&session);
+                return Err(Reason::NotLoggedIn);
+            }
+        }
+        Ok(user)
+    }))
+}
+
+/// Whether the client wants HTML: an `Accept` that names `text/html` without `q=0`.
+fn accepts_html(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|range| {
+            let mut parts = range.split(';').map(str::trim);
+            let is_html = parts
+                .next()
+                .is_some_and(|t| t.eq_ignore_ascii_case("text/html"));
+            let refused = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .is_some_and(|q| q.parse::<f32>().is_ok_and(|q| q == 0.0))
+            });
+            is_html && !refused
+        })
+}
+
+fn reject<U: AuthUser, ResBody: From<Bytes>>(
+    config: &AuthConfig<U>,
+    reason: Reason,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Response<ResBody> {
+    let login = config.session.is_some() && config.redirect && accepts_html(headers);
+    let unauthorized = Unauthorized {
+        reason,
+        uri: uri.clone(),
+        login_location: login.then(|| login_location(&config.login_url, uri)),
+        challenges: Vec::new(),
+    };
+    let mut response = match &config.unauthorized {
+        Some(hook) => hook(unauthorized).map(ResBody::from),
+        None => default_rejection(unauthorized),
+    };
+    response.extensions_mut().insert(reason);
+    response
+}
+
+fn default_rejection<ResBody: From<Bytes>>(unauthorized: Unauthorized) -> Response<ResBody> {
+    let mut response = Response::new(ResBody::from(Bytes::new()));
+    match unauthorized
+        .login_location
+        .and_then(|l| http::HeaderValue::try_from(l).ok())
+    {
+        Some(location) => {
+            *response.status_mut() = StatusCode::FOUND;
+            response.headers_mut().insert(LOCATION, location);
+        }
+        None => {
+            *response.status_mut() = StatusCode::UNAUTHORIZED;
+            for challenge in unauthorized.challenges {
+                response
+                    .headers_mut()
+                    .append(http::header::WWW_AUTHENTICATE, challenge);
+            }
+        }
+    }
+    response
+}
+
+fn misconfigured<ResBody: From<Bytes>>() -> Response<ResBody> {
+    let message = "missing SessionLayer: AuthLayer with a user loader needs `SessionLayer` \
+                   outside it (add it after the AuthLayer with `Router::layer`)";
+    tracing::error!("{message}");
+    let mut response = Response::new(ResBody::from(Bytes::from_static(message.as_bytes())));
+    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    response
+}
+
+pin_project! {
+    /// The response future of [`AuthService`].
+    pub struct ResponseFuture<S, ReqBody, U>
+    where
+        S: Service<Request<ReqBody>>,
+        U: AuthUser,
+    {
+        #[pin]
+        state: State<S, ReqBody, U>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, ReqBody, U>
+    where
+        S: Service<Request<ReqBody>>,
+        U: AuthUser,
+    {
+        Loading {
+            auth: BoxFuture<Result<U, Reason>>,
+            inner: Option<S>,
+            req: Option<Request<ReqBody>>,
+            config: Arc<AuthConfig<U>>,
+        },
+        Calling {
+            #[pin]
+            fut: S::Future,
+        },
+        Done {
+            res: Option<S::Response>,
+        },
+    }
+}
+
+impl<S, U, ReqBody, ResBody> Future for ResponseFuture<S, ReqBody, U>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    U: AuthUser,
+    ResBody: From<Bytes>,
+{
+    type Output = Result<Response<ResBody>, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.project().state;
+        loop {
+            let next = match state.as_mut().project() {
+                StateProj::Calling { fut } => return fut.poll(cx),
+                StateProj::Done { res } => {
+                    return Poll::Ready(Ok(res.take().expect("polled after completion")))
+                }
+                StateProj::Loading {
+                    auth,
+                    inner,
+                    req,
+                    config,
+                } => {
+                    let outcome = ready!(auth.as_mut().poll(cx));
+                    let mut req = req.take().expect("polled after completion");
+                    let mut inner = inner.take().expect("polled after completion");
+                    match outcome {
+                        Ok(user) => {
+                            req.extensions_mut().insert(CurrentUser(user));
+                            State::Calling {
+                                fut: inner.call(req),
+                            }
+                        }
+                        Err(_) if config.optional => State::Calling {
+                            fut: inner.call(req),
+                        },
+                        Err(reason) => State::Done {
+                            res: Some(reject(config, reason, req.uri(), req.headers())),
+                        },
+                    }
+                }
+            };
+            state.set(next);
+        }
+    }
+}
+
+impl<S, ReqBody, U> fmt::Debug for ResponseFuture<S, ReqBody, U>
+where
+    S: Service<Request<ReqBody>>,
+    U: AuthUser,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(ACCEPT, v.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn html_clients_are_told_apart() {
+        assert!(accepts_html(&accept(
+            "text/html,application/xhtml+xml,*/*;q=0.8"
+        )));
+        assert!(accepts_html(&accept("TEXT/HTML")));
+        assert!(!accepts_html(&accept("application/json")));
+        assert!(!accepts_html(&accept("*/*")));
+        assert!(!accepts_html(&accept("text/html;q=0")));
+        assert!(!accepts_html(&HeaderMap::new()));
+    }
+}

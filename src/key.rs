@@ -1,0 +1,163 @@
+//! The secret that signs session and remember-me cookies.
+
+use std::fmt;
+use std::sync::Arc;
+
+use ring::rand::{SecureRandom, SystemRandom};
+use ring::{hkdf, hmac};
+
+use crate::Error;
+
+/// The shortest key accepted: the output size of SHA-256 (RFC 7518 §3.2).
+pub(crate) const MIN_KEY_LEN: usize = 32;
+
+/// A secret key for HMAC-SHA256, at least 32 bytes long.
+///
+/// The key is used as raw bytes, exactly as PyJWT uses a `str` key (its UTF-8 bytes), so a Rust
+/// service and a Microdot service configured with the same secret read each other's cookies.
+/// A passphrase is not a key: generate one with [`Key::generate`] and store it base64-encoded in
+/// your secret store, then decode it yourself before calling [`Key::from_bytes`].
+///
+/// `Key` is cheap to clone. Its `Debug` output never shows the bytes.
+///
+/// # Examples
+///
+/// ```
+/// use tower_session_auth::Key;
+///
+/// let key = Key::generate();
+/// assert_eq!(format!("{key:?}"), "Key([redacted])");
+///
+/// assert!(Key::from_bytes(b"too short").is_err());
+/// let key = Key::from_bytes(b"a secret of at least thirty-two bytes!")?;
+/// # Ok::<(), tower_session_auth::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Key(Arc<KeyInner>);
+
+struct KeyInner {
+    bytes: Box<[u8]>,
+    hmac: hmac::Key,
+    /// HKDF-derived sub-key for session auth hashes (SECURITY.md KEY-03).
+    auth_hash: hmac::Key,
+}
+
+/// HKDF `info` labels, one per purpose.
+const AUTH_HASH_INFO: &[u8] = b"tower-session-auth v1 session-auth-hash HMAC-SHA256";
+
+impl Key {
+    /// Uses `bytes` as the key.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WeakKey`] when `bytes` is shorter than 32 bytes, or when all its bytes are equal
+    /// (such as 32 zero bytes, a placeholder rather than a secret).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Key, Error> {
+        let degenerate = bytes.windows(2).all(|w| w[0] == w[1]);
+        if bytes.len() < MIN_KEY_LEN || degenerate {
+            return Err(Error::WeakKey { len: bytes.len() });
+        }
+        Ok(Key(Arc::new(KeyInner {
+            bytes: bytes.into(),
+            hmac: hmac::Key::new(hmac::HMAC_SHA256, bytes),
+            auth_hash: derive(bytes, AUTH_HASH_INFO),
+        })))
+    }
+
+    /// A new random 64-byte key from the operating system's CSPRNG.
+    ///
+    /// # Panics
+    ///
+    /// If the operating system has no random source, which `ring` reports as an error; there is
+    /// no safe way to go on without one.
+    #[must_use]
+    pub fn generate() -> Key {
+        let mut bytes = [0u8; 64];
+        SystemRandom::new()
+            .fill(&mut bytes)
+            .expect("the operating system's random number generator failed");
+        Key::from_bytes(&bytes).expect("64 random bytes are a valid key")
+    }
+
+    /// The raw key bytes, for storing a generated key. Handle them as a secret.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0.bytes
+    }
+
+    /// The key that signs cookies: the raw bytes, as PyJWT uses them.
+    pub(crate) fn hmac(&self) -> &hmac::Key {
+        &self.0.hmac
+    }
+
+    /// The sub-key that tags session auth hashes.
+    pub(crate) fn auth_hash_key(&self) -> &hmac::Key {
+        &self.0.auth_hash
+    }
+}
+
+fn derive(ikm: &[u8], info: &'static [u8]) -> hmac::Key {
+    let info = [info];
+    hkdf::Salt::new(hkdf::HKDF_SHA256, b"")
+        .extract(ikm)
+        .expand(&info, hmac::HMAC_SHA256)
+        .expect("32 bytes is a valid HKDF-SHA256 output length")
+        .into()
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Key([redacted])")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_01_refuses_keys_shorter_than_32_bytes() {
+        assert!(matches!(
+            Key::from_bytes(
+                &[7u8; 31][..]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| b ^ i as u8)
+                    .collect::<Vec<_>>()
+            ),
+            Err(Error::WeakKey { len: 31 })
+        ));
+        assert!(Key::from_bytes(b"secret").is_err());
+        assert!(Key::from_bytes(b"your-256-bit-secret").is_err());
+        assert!(Key::from_bytes(b"0123456789abcdef0123456789abcdef").is_ok());
+    }
+
+    #[test]
+    fn key_06_refuses_degenerate_keys() {
+        assert!(Key::from_bytes(&[0u8; 32]).is_err());
+        assert!(Key::from_bytes(&[b'a'; 64]).is_err());
+    }
+
+    #[test]
+    fn key_04_generate_is_random_and_long() {
+        let (a, b) = (Key::generate(), Key::generate());
+        assert_eq!(a.as_bytes().len(), 64);
+        assert_ne!(a.as_bytes(), b.as_bytes());
+    }
+
+    #[test]
+    fn key_03_sub_keys_differ_by_purpose() {
+        let key = Key::generate();
+        let tag = hmac::sign(key.hmac(), b"x");
+        assert!(hmac::verify(key.hmac(), b"x", tag.as_ref()).is_ok());
+        assert!(hmac::verify(key.auth_hash_key(), b"x", tag.as_ref()).is_err());
+    }
+
+    #[test]
+    fn key_05_debug_is_redacted() {
+        let key = Key::from_bytes(b"0123456789abcdef0123456789abcdef").unwrap();
+        let shown = format!("{key:?} {key:#?}");
+        assert!(!shown.contains("0123"), "{shown}");
+        assert!(shown.contains("redacted"));
+    }
+}

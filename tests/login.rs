@@ -1,0 +1,723 @@
+//! Login flows through the whole stack (the demo's own router, and purpose-built ones), with a
+//! browser-like cookie jar that audits every `Set-Cookie`.
+
+mod common;
+#[path = "../examples/demo/app.rs"]
+mod demo;
+#[path = "../examples/demo/users.rs"]
+mod users;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::routing::get;
+use axum::Router;
+use common::{key, pyjwt, send, sign, Browser, Expect, FakeClock, SECRET};
+use http::{Request, StatusCode};
+use tower_session_auth::{
+    login_user, logout_user, AuthLayer, AuthUser, CurrentUser, Key, SessionDict, SessionLayer,
+};
+
+fn demo_app() -> Router {
+    demo::app(key())
+}
+
+fn demo_browser() -> Browser {
+    Browser {
+        expect: Expect {
+            secure: false,
+            ..Expect::default()
+        },
+        ..Browser::new()
+    }
+}
+
+#[tokio::test]
+async fn anonymous_login_protected_fresh_logout_flow() {
+    let app = demo_app();
+    let mut b = demo_browser();
+
+    let res = b.get(&app, "/").await;
+    assert_eq!(res.status, StatusCode::FOUND);
+    assert_eq!(res.location(), Some("/login?next=%2F"));
+
+    let res = b.get(&app, "/login?next=%2F").await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert!(res.body.contains("name=\"remember_me\""));
+    assert!(
+        res.body.contains("action=\"/login?next=%2F\""),
+        "{}",
+        res.body
+    );
+
+    for (user, password) in [("susan", "wrong"), ("nobody", "hello"), ("susan", "")] {
+        let res = b
+            .post_form(
+                &app,
+                "/login?next=%2F",
+                &format!("username={user}&password={password}"),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{user}");
+        assert!(res.body.contains("Invalid username or password."));
+        assert!(res.set_cookies.is_empty());
+    }
+    assert_eq!(
+        b.get(&app, "/").await.status,
+        StatusCode::FOUND,
+        "still logged out"
+    );
+
+    let res = b
+        .post_form(&app, "/login?next=%2F", "username=susan&password=hello")
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert_eq!(res.location(), Some("/"));
+    assert!(res.set_cookie("session").is_some());
+    assert!(
+        res.set_cookie("_remember").is_none(),
+        "no remember-me unless asked"
+    );
+
+    let res = b.get(&app, "/").await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert!(res.body.contains("Hello, susan!"));
+    let res = b.get(&app, "/fresh").await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert!(res.body.contains("Hello, susan!"));
+
+    let res = b.post_form(&app, "/logout", "").await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert_eq!(res.location(), Some("/"));
+    let res = b.get(&app, "/").await;
+    assert_eq!(res.status, StatusCode::FOUND);
+    assert_eq!(res.location(), Some("/login?next=%2F"));
+}
+
+#[tokio::test]
+async fn rem_01_02_03_04_remember_me_restores_a_non_fresh_login() {
+    let app = demo_app();
+    let mut b = demo_browser();
+    let res = b
+        .post_form(&app, "/login", "username=david&password=bye&remember_me=on")
+        .await;
+    assert_eq!(res.location(), Some("/"));
+    let remember = res
+        .set_cookie("_remember")
+        .expect("REM-01: a remember-me cookie");
+    assert_eq!(remember.max_age(), Some(cookie::time::Duration::days(30)));
+    assert_eq!(res.headers[http::header::CACHE_CONTROL], "no-store");
+
+    // The browser closes: the session cookie is gone, the persistent one stays.
+    b.jar.remove("session");
+    let res = b.get(&app, "/").await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert!(res.body.contains("Hello, david!"));
+    assert!(
+        res.set_cookie("session").is_some(),
+        "the login is restored into the session"
+    );
+    assert!(
+        res.set_cookie("_remember").is_some(),
+        "the remember-me cookie is renewed"
+    );
+
+    // REM-03: not fresh.
+    let res = b.get(&app, "/fresh").await;
+    assert_eq!(res.status, StatusCode::FOUND);
+    assert_eq!(res.location(), Some("/login?next=%2Ffresh"));
+    // Logging in again with the password makes it fresh.
+    b.post_form(&app, "/login?next=%2Ffresh", "username=david&password=bye")
+        .await;
+    assert_eq!(b.get(&app, "/fresh").await.status, StatusCode::OK);
+
+    // REM-04: logout deletes the remember-me cookie, with its scope (audited), for good.
+    b.post_form(&app, "/login", "username=david&password=bye&remember_me=on")
+        .await;
+    assert!(b.jar.contains_key("_remember"));
+    let res = b.post_form(&app, "/logout", "").await;
+    assert_eq!(res.set_cookie("_remember").unwrap().value(), "");
+    assert!(!b.jar.contains_key("_remember"));
+    assert_eq!(b.get(&app, "/").await.status, StatusCode::FOUND);
+    b.jar.remove("session");
+    assert_eq!(
+        b.get(&app, "/").await.status,
+        StatusCode::FOUND,
+        "stays logged out after a restart"
+    );
+}
+
+#[tokio::test]
+async fn login_without_remember_me_deletes_an_earlier_remember_cookie() {
+    let app = demo_app();
+    let mut b = demo_browser();
+    b.post_form(&app, "/login", "username=david&password=bye&remember_me=on")
+        .await;
+    let res = b
+        .post_form(&app, "/login", "username=susan&password=hello")
+        .await;
+    assert_eq!(res.set_cookie("_remember").map(|c| c.value()), Some(""));
+    b.jar.remove("session");
+    assert_eq!(
+        b.get(&app, "/").await.status,
+        StatusCode::FOUND,
+        "david is not restored"
+    );
+}
+
+#[tokio::test]
+async fn json_clients_get_401() {
+    let app = demo_app();
+    for accept in [Some("application/json"), Some("*/*"), None] {
+        let mut req = Request::get("/");
+        if let Some(a) = accept {
+            req = req.header("accept", a);
+        }
+        let res = send(&app, req.body(Body::empty()).unwrap(), &Expect::default()).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{accept:?}");
+        assert!(res.location().is_none());
+    }
+}
+
+#[tokio::test]
+async fn red_05_next_round_trip() {
+    let app = demo_app();
+    let mut b = demo_browser();
+    let res = b.get(&app, "/?b=c&d=//e").await;
+    assert_eq!(
+        res.location(),
+        Some("/login?next=%2F%3Fb%3Dc%26d%3D%2F%2Fe")
+    );
+    let res = b
+        .post_form(
+            &app,
+            res.location().unwrap(),
+            "username=susan&password=hello",
+        )
+        .await;
+    assert_eq!(res.location(), Some("/?b=c&d=//e"));
+    // A request for `//evil.example/x` does not send the browser there after the login.
+    let res = demo_browser().get(&app, "//evil.example/x").await;
+    if let Some(location) = res.location() {
+        let res = demo_browser()
+            .post_form(&app, location, "username=susan&password=hello")
+            .await;
+        let target = res.location().unwrap();
+        assert!(
+            target.starts_with('/') && !target.starts_with("//"),
+            "{target}"
+        );
+    }
+    for hostile in [
+        "%2F%2Fevil.example",
+        "%2F%5Cevil.example",
+        "%2F%09%2Fevil.example",
+        "https%3A%2F%2Fevil.example",
+    ] {
+        let res = demo_browser()
+            .post_form(
+                &app,
+                &format!("/login?next={hostile}"),
+                "username=susan&password=hello",
+            )
+            .await;
+        assert_eq!(res.location(), Some("/"), "{hostile}");
+    }
+}
+
+/// A remember-me cookie signed with the test key.
+fn remember_cookie(payload: &str) -> String {
+    format!("_remember={}", pyjwt(payload))
+}
+
+async fn whoami(app: &Router, cookie: &str) -> common::TestResponse {
+    let req = Request::get("/")
+        .header("cookie", cookie)
+        .header("accept", "text/html")
+        .body(Body::empty())
+        .unwrap();
+    send(
+        app,
+        req,
+        &Expect {
+            secure: false,
+            ..Expect::default()
+        },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn rem_02_jwt_10_bad_remember_cookies_are_refused_and_deleted() {
+    let clock = FakeClock::at(1_800_000_000);
+    let sessions = SessionLayer::builder(key())
+        .secure(false)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    // Users without a session auth hash, so Microdot-format remember cookies can log them in.
+    let gate = AuthLayer::builder()
+        .user_loader(
+            |id: String| async move { users::by_id(&id).map(|u| Plain(u.username.to_owned())) },
+        )
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route(
+            "/",
+            get(|CurrentUser(u): CurrentUser<Plain>| async move { u.0 }),
+        )
+        .route_layer(gate)
+        .layer(sessions);
+
+    let valid = r#"{"user_id":"user001","days":30,"exp":1800000000.5}"#;
+    let res = whoami(&app, &remember_cookie(valid)).await;
+    assert_eq!(
+        res.status,
+        StatusCode::OK,
+        "JWT-08: a fractional exp in the future"
+    );
+    assert_eq!(res.body, "susan");
+
+    let wrong_key = format!(
+        "_remember={}",
+        sign(
+            r#"{"alg":"HS256","typ":"JWT"}"#,
+            valid,
+            b"some other secret that is long enough!!"
+        )
+    );
+    let cases = [
+        (
+            "REM-02: expired",
+            remember_cookie(r#"{"user_id":"user001","days":30,"exp":1800000000}"#),
+        ),
+        (
+            "expired by half a second",
+            remember_cookie(r#"{"user_id":"user001","days":30,"exp":1799999999.5}"#),
+        ),
+        ("wrong key", wrong_key),
+        (
+            "no exp",
+            remember_cookie(r#"{"user_id":"user001","days":30}"#),
+        ),
+        (
+            "string exp",
+            remember_cookie(r#"{"user_id":"user001","days":30,"exp":"99999999999"}"#),
+        ),
+        (
+            "JWT-10: session-shaped",
+            remember_cookie(
+                r#"{"user_id":"user001","_user_id":"user001","_fresh":true,"days":30,"exp":1900000000}"#,
+            ),
+        ),
+        (
+            "JWT-10: session with user_id",
+            remember_cookie(r#"{"user_id":"user001","cart":[1]}"#),
+        ),
+        (
+            "Microdot logout token",
+            remember_cookie(r#"{"user_id":null,"days":0,"exp":1800000100}"#),
+        ),
+        (
+            "days out of range",
+            remember_cookie(r#"{"user_id":"user001","days":401,"exp":1900000000}"#),
+        ),
+        (
+            "empty id",
+            remember_cookie(r#"{"user_id":"","days":30,"exp":1900000000}"#),
+        ),
+        (
+            "object id",
+            remember_cookie(r#"{"user_id":{"a":1},"days":30,"exp":1900000000}"#),
+        ),
+        ("not a token", "_remember=garbage".to_owned()),
+    ];
+    for (case, cookie) in cases {
+        let res = whoami(&app, &cookie).await;
+        assert_eq!(res.status, StatusCode::FOUND, "{case}");
+        let removal = res
+            .set_cookie("_remember")
+            .unwrap_or_else(|| panic!("{case}: REM-05 deletes it"));
+        assert_eq!(removal.value(), "", "{case}");
+    }
+
+    // JWT-10 the other way: a real session cookie of a logged-in user, replayed as `_remember`.
+    let mut b = Browser {
+        expect: Expect {
+            secure: false,
+            ..Expect::default()
+        },
+        ..Browser::new()
+    };
+    let login_app =
+        Router::new()
+            .route(
+                "/login",
+                get(|s: SessionDict| async move {
+                    login_user(&s, &Plain("susan".into()), false).unwrap()
+                }),
+            )
+            .layer(
+                SessionLayer::builder(key())
+                    .secure(false)
+                    .clock(clock.clone())
+                    .build()
+                    .unwrap(),
+            );
+    b.get(&login_app, "/login").await;
+    let session_token = b.jar["session"].clone();
+    let res = whoami(&app, &format!("_remember={session_token}")).await;
+    assert_eq!(
+        res.status,
+        StatusCode::FOUND,
+        "a session token is never a remember token"
+    );
+
+    // REM-05: an invalid remember-me cookie does not get in the way of a valid session.
+    let res = whoami(&app, &format!("session={session_token}; _remember=garbage")).await;
+    assert_eq!(res.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn ses_01_login_drops_planted_crate_keys() {
+    let planted = pyjwt(
+        r#"{"_user_id":"user002","_fresh":true,"_auth_hash":"x","_id":"fixed","_evil":1,"cart":"keep"}"#,
+    );
+    let app = demo_app();
+    let mut b = demo_browser();
+    b.jar.insert("session".into(), planted.clone());
+    let res = b
+        .post_form(&app, "/login", "username=susan&password=hello")
+        .await;
+    let new = res.set_cookie("session").unwrap().value().to_owned();
+    assert_ne!(new, planted);
+    let payload = new.split('.').nth(1).unwrap();
+    let payload =
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).unwrap();
+    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(map["_user_id"], "user001");
+    assert_eq!(map["_fresh"], true);
+    assert_eq!(map["cart"], "keep", "application data survives");
+    assert!(!map.contains_key("_evil"));
+    assert_ne!(map["_id"], "fixed");
+    assert_eq!(
+        map["_id"].as_str().unwrap().len(),
+        22,
+        "SES-08: 128 random bits"
+    );
+    assert!(b.get(&app, "/").await.body.contains("Hello, susan!"));
+}
+
+#[tokio::test]
+async fn an_id_the_loader_does_not_know_is_logged_out() {
+    let app = demo_app();
+    let ghost = pyjwt(r#"{"_user_id":"user999","_fresh":true,"cart":"keep"}"#);
+    let res = whoami(&app, &format!("session={ghost}")).await;
+    assert_eq!(res.status, StatusCode::FOUND);
+    // The stale login is removed from the session; the rest stays.
+    let cookie = res.set_cookie("session").expect("the session is rewritten");
+    let payload = cookie.value().split('.').nth(1).unwrap();
+    let payload =
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).unwrap();
+    assert_eq!(String::from_utf8(payload).unwrap(), r#"{"cart":"keep"}"#);
+    // A Microdot-style login of a known user (no auth hash) is refused for a user type that has one.
+    let microdot = pyjwt(r#"{"_user_id":"user001","_fresh":true}"#);
+    assert_eq!(
+        whoami(&app, &format!("session={microdot}")).await.status,
+        StatusCode::FOUND
+    );
+}
+
+/// A user known by name, without a session auth hash (like Microdot's users).
+#[derive(Clone, Debug)]
+struct Plain(String);
+
+impl AuthUser for Plain {
+    type Id = String;
+    fn id(&self) -> String {
+        match self.0.as_str() {
+            "susan" => "user001".into(),
+            _ => "user002".into(),
+        }
+    }
+}
+
+/// A user whose auth hash (their password hash) can change.
+#[derive(Clone, Debug)]
+struct Member {
+    id: u64,
+    hash: Vec<u8>,
+}
+
+impl AuthUser for Member {
+    type Id = u64;
+    fn id(&self) -> u64 {
+        self.id
+    }
+    fn session_auth_hash(&self) -> Option<&[u8]> {
+        Some(&self.hash)
+    }
+}
+
+#[tokio::test]
+async fn ses_07_changing_the_auth_hash_ends_sessions_and_remember_cookies() {
+    let store: Arc<Mutex<HashMap<u64, Member>>> = Arc::default();
+    store.lock().unwrap().insert(
+        7,
+        Member {
+            id: 7,
+            hash: b"hash-1".to_vec(),
+        },
+    );
+    let loader_store = store.clone();
+    let login_store = store.clone();
+    let gate = AuthLayer::builder()
+        .user_loader(move |id: u64| {
+            let store = loader_store.clone();
+            async move { store.lock().unwrap().get(&id).cloned() }
+        })
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route(
+            "/",
+            get(|CurrentUser(m): CurrentUser<Member>| async move { m.id.to_string() }),
+        )
+        .route_layer(gate)
+        .route(
+            "/login",
+            get(move |s: SessionDict| {
+                let member = login_store.lock().unwrap()[&7].clone();
+                async move { login_user(&s, &member, true).unwrap() }
+            }),
+        )
+        .route(
+            "/logout",
+            get(|s: SessionDict| async move { logout_user(&s) }),
+        )
+        .layer(SessionLayer::new(key()));
+
+    let mut b = Browser::new();
+    b.get(&app, "/login").await;
+    let remember = b.jar["_remember"].clone();
+    assert_eq!(b.get(&app, "/").await.body, "7");
+    // Restored from remember-me alone, while the hash is unchanged.
+    let mut restored = Browser::new();
+    restored.jar.insert("_remember".into(), remember.clone());
+    assert_eq!(restored.get(&app, "/").await.body, "7");
+
+    store.lock().unwrap().get_mut(&7).unwrap().hash = b"hash-2".to_vec();
+    let res = b.get(&app, "/").await;
+    assert_eq!(res.status, StatusCode::FOUND, "the session ended");
+    assert_eq!(
+        res.set_cookie("_remember").map(|c| c.value()),
+        Some(""),
+        "and its remember cookie"
+    );
+    let mut stolen = Browser::new();
+    stolen.jar.insert("_remember".into(), remember);
+    assert_eq!(
+        stolen.get(&app, "/").await.status,
+        StatusCode::FOUND,
+        "a copied remember cookie too"
+    );
+}
+
+#[tokio::test]
+async fn optional_gate_and_option_extractor() {
+    let gate = AuthLayer::builder()
+        .user_loader(|id: String| async move { users::by_id(&id) })
+        .optional(true)
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route(
+            "/",
+            get(|user: Option<CurrentUser<users::User>>| async move {
+                user.map_or("anonymous".to_owned(), |CurrentUser(u)| {
+                    u.username.to_owned()
+                })
+            }),
+        )
+        .route_layer(gate)
+        .route(
+            "/login",
+            get(|s: SessionDict| async move {
+                login_user(&s, &users::by_id("user002").unwrap(), false).unwrap()
+            }),
+        )
+        .layer(SessionLayer::new(key()));
+    let mut b = Browser::new();
+    assert_eq!(b.get(&app, "/").await.body, "anonymous");
+    b.get(&app, "/login").await;
+    assert_eq!(b.get(&app, "/").await.body, "david");
+}
+
+#[tokio::test]
+async fn unauthorized_hook_and_reason_extension() {
+    let gate = AuthLayer::builder()
+        .user_loader(|id: String| async move { users::by_id(&id) })
+        .unauthorized(|u| {
+            let body = format!(
+                "{{\"error\":\"{:?}\",\"login\":{:?}}}",
+                u.reason, u.login_location
+            );
+            http::Response::builder()
+                .status(403)
+                .body(bytes::Bytes::from(body))
+                .unwrap()
+        })
+        .build()
+        .unwrap();
+    let svc = tower::ServiceBuilder::new()
+        .layer(SessionLayer::new(key()))
+        .layer(gate)
+        .service_fn(|_req: Request<Body>| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(Body::empty()))
+        });
+    let req = Request::get("/x?y=1")
+        .header("accept", "text/html")
+        .body(Body::empty())
+        .unwrap();
+    let res = tower::ServiceExt::oneshot(svc, req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        res.extensions().get::<tower_session_auth::auth::Reason>(),
+        Some(&tower_session_auth::auth::Reason::NotLoggedIn)
+    );
+    let body = http_body_util::BodyExt::collect(res.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    assert_eq!(
+        &body[..],
+        br#"{"error":"NotLoggedIn","login":Some("/login?next=%2Fx%3Fy%3D1")}"#
+    );
+}
+
+#[tokio::test]
+async fn gate_without_session_layer_is_a_500_naming_it() {
+    let gate = AuthLayer::builder()
+        .user_loader(|id: String| async move { users::by_id(&id) })
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route("/", get(|| async { "x" }))
+        .route_layer(gate);
+    let res = send(
+        &app,
+        Request::get("/").body(Body::empty()).unwrap(),
+        &Expect::default(),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(res.body.contains("SessionLayer"));
+}
+
+#[test]
+fn auth_layer_configuration_is_checked() {
+    let loader = |id: String| async move { users::by_id(&id) };
+    for url in [
+        "//evil.example/login",
+        "login",
+        "/login#x",
+        "/log in",
+        "javascript:alert(1)",
+    ] {
+        let result = AuthLayer::builder()
+            .user_loader(loader)
+            .login_url(url)
+            .build();
+        assert!(result.is_err(), "{url}");
+    }
+    assert!(
+        AuthLayer::<users::User>::builder().build().is_err(),
+        "no way to log in"
+    );
+    assert!(AuthLayer::builder()
+        .user_loader(loader)
+        .login_url("https://sso.example/login?app=1")
+        .build()
+        .is_ok());
+    let shown = format!(
+        "{:?}",
+        AuthLayer::builder().user_loader(loader).build().unwrap()
+    );
+    assert!(shown.contains("User"), "{shown}");
+}
+
+#[tokio::test]
+async fn poll_ready_and_clone_and_swap_with_tower_test() {
+    use tower::{Layer, Service, ServiceExt};
+    let (mock, mut handle) = tower_test::mock::pair::<Request<Body>, http::Response<Body>>();
+    let gate = AuthLayer::builder()
+        .user_loader(|id: String| async move {
+            tokio::task::yield_now().await; // a loader that really awaits
+            users::by_id(&id)
+        })
+        .build()
+        .unwrap();
+    let mut svc = SessionLayer::new(key()).layer(gate.layer(mock));
+
+    // Not ready while the inner service is not.
+    handle.allow(0);
+    assert!(futures_poll_ready(&mut svc).is_pending());
+    handle.allow(1);
+    svc.ready().await.unwrap();
+
+    let mut b = demo_browser();
+    b.post_form(&demo_app(), "/login", "username=susan&password=hello")
+        .await;
+    let req = Request::get("/")
+        .header("cookie", b.cookie_header().unwrap())
+        .body(Body::empty())
+        .unwrap();
+    // `call` hands the future the instance that was polled ready (tower-test's mock panics if a
+    // clone that was not polled ready is called), and the user reaches the inner service.
+    let fut = tokio::spawn(svc.call(req));
+    let (req, send_response) = handle
+        .next_request()
+        .await
+        .expect("the inner service is called");
+    assert_eq!(
+        req.extensions()
+            .get::<CurrentUser<users::User>>()
+            .unwrap()
+            .username,
+        "susan"
+    );
+    send_response.send_response(http::Response::new(Body::from("inner")));
+    let res = fut.await.unwrap().unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+
+    // The inner service's error comes through unchanged.
+    handle.allow(1);
+    svc.ready().await.unwrap();
+    let fut = tokio::spawn(
+        svc.call(
+            Request::get("/")
+                .header("cookie", b.cookie_header().unwrap())
+                .body(Body::empty())
+                .unwrap(),
+        ),
+    );
+    let (_, send_response) = handle.next_request().await.unwrap();
+    send_response.send_error(std::io::Error::other("inner failure"));
+    let err = fut.await.unwrap().unwrap_err();
+    assert_eq!(err.to_string(), "inner failure");
+}
+
+fn futures_poll_ready<S: tower::Service<R>, R>(
+    svc: &mut S,
+) -> std::task::Poll<Result<(), S::Error>> {
+    let waker = std::task::Waker::noop();
+    svc.poll_ready(&mut std::task::Context::from_waker(waker))
+}
+
+#[test]
+fn key_05_secret_not_in_debug() {
+    let key = Key::from_bytes(SECRET).unwrap();
+    assert_eq!(format!("{key:?}"), "Key([redacted])");
+}
