@@ -371,7 +371,8 @@ pub(crate) mod tests {
         )
         .unwrap();
         let token = "eyJhbGciOiJIUzI1NiIsImtpZCI6IjAxOGMwYWU1LTRkOWItNDcxYi1iZmQ2LWVlZjMxNGJjNzAzNyJ9.SXTigJlzIGEgZGFuZ2Vyb3VzIGJ1c2luZXNzLCBGcm9kbywgZ29pbmcgb3V0IHlvdXIgZG9vci4gWW91IHN0ZXAgb250byB0aGUgcm9hZCwgYW5kIGlmIHlvdSBkb24ndCBrZWVwIHlvdXIgZmVldCwgdGhlcmXigJlzIG5vIGtub3dpbmcgd2hlcmUgeW91IG1pZ2h0IGJlIHN3ZXB0IG9mZiB0by4.s0h6KThzkfBBBkLspW1h84VsJZFTsPPqMDA7g1Md7p0";
-        let verified = verify(token, std::slice::from_ref(&key)).expect("the RFC 7520 MAC verifies");
+        let verified =
+            verify(token, std::slice::from_ref(&key)).expect("the RFC 7520 MAC verifies");
         assert_eq!(verified.payload(), Err(Rejection::BadPayload));
         for payload in ["[]", "1", "\"s\"", "null"] {
             let token = sign_raw(r#"{"alg":"HS256","typ":"JWT"}"#, payload, &key);
@@ -397,7 +398,10 @@ pub(crate) mod tests {
         assert_eq!(decode_at(&iat, &key, t - 1), Err(Rejection::NotYetValid));
         assert!(decode_at(&iat, &key, t).is_ok());
         // Leeway tolerates skew, and only that much.
-        let map = verify(&exp, std::slice::from_ref(&key)).unwrap().payload().unwrap();
+        let map = verify(&exp, std::slice::from_ref(&key))
+            .unwrap()
+            .payload()
+            .unwrap();
         assert!(check_time_claims(&map, t + 59, 60).is_ok());
         assert_eq!(check_time_claims(&map, t + 60, 60), Err(Rejection::Expired));
     }

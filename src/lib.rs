@@ -16,6 +16,7 @@ mod error;
 mod key;
 mod login;
 mod redirect;
+mod secret;
 pub mod session;
 
 #[doc(no_inline)]
@@ -25,6 +26,7 @@ pub use error::Error;
 pub use key::Key;
 pub use login::{current_user_id, is_fresh, login_user, logout_user, AuthUser, Remember};
 pub use redirect::redirect_target;
+pub use secret::secrets_equal;
 #[doc(no_inline)]
 pub use session::{SameSite, SessionDict, SessionLayer};
 

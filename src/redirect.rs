@@ -220,3 +220,89 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Strings built from the pieces open-redirect bypasses are made of.
+    fn hostile() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("/"),
+            Just("\\"),
+            Just("\t"),
+            Just("\n"),
+            Just("\r"),
+            Just(" "),
+            Just("%"),
+            Just(":"),
+            Just("@"),
+            Just("."),
+            Just("／"),
+            Just("＼"),
+            Just("%2F"),
+            Just("%5C"),
+            Just("%09"),
+            Just("evil.example"),
+            Just("http:"),
+            Just("https://"),
+            Just("javascript:"),
+            Just("?"),
+            Just("#"),
+            Just("\u{0}"),
+            Just("\u{7f}"),
+            Just("\u{a0}"),
+            Just("\u{3000}"),
+            Just("a"),
+            Just("..")
+        ];
+        (prop::collection::vec(piece, 0..8), ".{0,6}")
+            .prop_map(|(pieces, tail)| pieces.concat() + &tail)
+    }
+
+    fn base() -> url::Url {
+        url::Url::parse("https://site.example/app/page?x=1").unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        /// SECURITY.md 4.2 (6), RED-04: whatever the validator accepts, a WHATWG parser resolves
+        /// to this site, and it holds no control character and no `\`.
+        #[test]
+        fn red_04_accepted_targets_stay_on_this_site(s in hostile()) {
+            if is_safe_next(&s) {
+                let resolved = base().join(&s).expect("an accepted target parses");
+                prop_assert_eq!(resolved.origin(), base().origin(), "{:?} -> {}", s, resolved);
+                prop_assert!(!s.chars().any(|c| c.is_control() || c == '\\'));
+            }
+        }
+
+        /// The same through `redirect_target`, with the value percent-encoded in a query.
+        #[test]
+        fn redirect_target_never_leaves_the_site(s in hostile()) {
+            let query: String = form_urlencoded::Serializer::new(String::new()).append_pair("next", &s).finish();
+            let uri: Uri = format!("/login?{query}").parse().unwrap();
+            let target = redirect_target(&uri, "/");
+            let resolved = base().join(&target).unwrap();
+            prop_assert_eq!(resolved.origin(), base().origin(), "{:?} -> {}", s, target);
+        }
+
+        /// Every login redirect the gate builds carries a `next` that the validator accepts and
+        /// that leads back to the request's own path on this site.
+        #[test]
+        fn red_05_login_location_round_trips(s in hostile()) {
+            let Ok(uri) = Uri::builder().path_and_query(format!("/{s}")).build() else {
+                return Ok(()); // not a request target `http` accepts
+            };
+            let location = login_location("/login", &uri);
+            let location_uri: Uri = location.parse().expect("the Location parses");
+            let next = redirect_target(&location_uri, "DEFAULT");
+            if next != "DEFAULT" {
+                prop_assert!(is_safe_next(&next), "{} -> {}", uri, next);
+                prop_assert_eq!(base().join(&next).unwrap().origin(), base().origin());
+            }
+        }
+    }
+}

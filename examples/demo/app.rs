@@ -34,15 +34,39 @@ pub fn app(key: Key) -> Router {
         .build()
         .expect("valid gate configuration");
 
+    // API routes: HTTP Basic with the same users, and bearer tokens. Password hashing is slow on
+    // purpose, so it runs off the async runtime's threads.
+    let basic = AuthLayer::builder()
+        .basic("tower-session-auth demo", |username, password| async move {
+            tokio::task::spawn_blocking(move || users::verify_password(&username, &password))
+                .await
+                .ok()
+                .flatten()
+        })
+        .build()
+        .expect("valid gate configuration");
+    let token = AuthLayer::builder()
+        .bearer("tower-session-auth demo", |token| async move {
+            users::verify_api_token(&token)
+        })
+        .build()
+        .expect("valid gate configuration");
+
     let protected = Router::new()
         .route("/", get(index))
         .route_layer(login_required);
+    let api_basic = Router::new().route("/api/me", get(me)).route_layer(basic);
+    let api_token = Router::new()
+        .route("/api/token/me", get(me))
+        .route_layer(token);
     let fresh = Router::new()
         .route("/fresh", get(fresh_page))
         .route_layer(fresh_login_required);
     Router::new()
         .merge(protected)
         .merge(fresh)
+        .merge(api_basic)
+        .merge(api_token)
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
         .route("/counter", get(counter))
@@ -89,6 +113,11 @@ async fn fresh_page(CurrentUser(user): CurrentUser<User>) -> Html<String> {
     )
 }
 
+/// `GET /api/me` and `GET /api/token/me`: who the credentials belong to, as JSON.
+async fn me(CurrentUser(user): CurrentUser<User>) -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "id": user.id, "username": user.username }))
+}
+
 /// `GET /login`: the form, keeping `next` so the login ends where the user was going.
 async fn login_form(OriginalUri(uri): OriginalUri) -> Html<String> {
     login_page(&uri, None)
@@ -107,7 +136,10 @@ async fn login(
     OriginalUri(uri): OriginalUri,
     Form(form): Form<LoginForm>,
 ) -> Response {
-    let Some(user) = users::verify_password(&form.username, &form.password) else {
+    let (username, password) = (form.username, form.password);
+    let verified =
+        tokio::task::spawn_blocking(move || users::verify_password(&username, &password)).await;
+    let Some(user) = verified.ok().flatten() else {
         // The same answer for an unknown user and a wrong password.
         return (
             StatusCode::UNAUTHORIZED,

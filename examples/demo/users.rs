@@ -3,7 +3,7 @@
 use std::num::NonZeroU32;
 
 use ring::pbkdf2;
-use tower_session_auth::AuthUser;
+use tower_session_auth::{secrets_equal, AuthUser};
 
 /// A demo user. Only the password hash is stored, never the password.
 #[derive(Clone, Debug)]
@@ -11,6 +11,8 @@ pub struct User {
     pub id: &'static str,
     pub username: &'static str,
     password_hash: &'static str,
+    /// SHA-256 of the user's API token (a high-entropy token needs no slow hash).
+    api_token_sha256: &'static str,
 }
 
 impl AuthUser for User {
@@ -37,11 +39,13 @@ const USERS: [User; 2] = [
         id: "user001",
         username: "susan",
         password_hash: "b84d6f8e5430988672406907ef529c920603eec5ddd5e525e6b73845040c7b5d",
+        api_token_sha256: "e8a637f8c7fb82e2a837d80cb3af074ead5578c9d73a3da7969eca8fddab62d6",
     },
     User {
         id: "user002",
         username: "david",
         password_hash: "b1a7ac558c78bf358ec4de8276418d46bd1968373070a544a2177f6c6e9a405d",
+        api_token_sha256: "37f27b36c02341b8bd93dd20b037e2693d34acc10c5fc8e7caf314b0ef16f1bd",
     },
 ];
 
@@ -50,6 +54,7 @@ const DUMMY: User = User {
     id: "",
     username: "dummy",
     password_hash: "17cc5fc06b7bdeff22f7533b953f35a4c64260a1b091db468d3c02aecad5449e",
+    api_token_sha256: "",
 };
 
 /// The user with this id, for the gate's user loader.
@@ -74,6 +79,20 @@ pub fn verify_password(username: &str, password: &str) -> Option<User> {
     .is_ok();
     // ring's pbkdf2::verify compares in constant time.
     (ok && known.is_some()).then(|| candidate.clone())
+}
+
+/// The user whose API token this is. Every stored hash is compared, in constant time, so the
+/// answer takes the same time whichever user (if any) matches.
+pub fn verify_api_token(token: &str) -> Option<User> {
+    let presented = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+    USERS.iter().fold(None, |found, user| {
+        let matches = secrets_equal(&hex(user.api_token_sha256), presented.as_ref());
+        if matches {
+            Some(user.clone())
+        } else {
+            found
+        }
+    })
 }
 
 fn hex(s: &str) -> Vec<u8> {

@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{HeaderValue, Response, Uri};
+use http::{HeaderName, HeaderValue, Response, Uri};
 use tower_layer::Layer;
 
 use super::AuthService;
@@ -14,6 +14,9 @@ use crate::{AuthUser, Error};
 
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 pub(crate) type Loader<U> = Arc<dyn Fn(<U as AuthUser>::Id) -> BoxFuture<Option<U>> + Send + Sync>;
+pub(crate) type BasicVerifier<U> =
+    Arc<dyn Fn(String, String) -> BoxFuture<Option<U>> + Send + Sync>;
+pub(crate) type TokenVerifier<U> = Arc<dyn Fn(String) -> BoxFuture<Option<U>> + Send + Sync>;
 type Hook = Arc<dyn Fn(Unauthorized) -> Response<Bytes> + Send + Sync>;
 
 /// Why the gate turned a request away; also put in the rejection response's extensions.
@@ -104,6 +107,8 @@ impl<U: AuthUser> AuthLayer<U> {
         AuthLayerBuilder {
             config: AuthConfig {
                 session: None,
+                basic: None,
+                bearer: None,
                 login_url: "/login".into(),
                 fresh: false,
                 optional: false,
@@ -165,6 +170,65 @@ impl<U: AuthUser> AuthLayerBuilder<U> {
         self
     }
 
+    /// Enables HTTP Basic (RFC 7617), as Microdot's `BasicAuth`: `verifier` gets the username
+    /// and password of a well-formed `Authorization: Basic …` header and returns the user, or
+    /// `None` to refuse. Refused or malformed credentials get `401` with
+    /// `WWW-Authenticate: Basic realm="…", charset="UTF-8"`.
+    ///
+    /// Compare passwords with a password hash (argon2, `ring::pbkdf2::verify`) and do the same
+    /// work for unknown users, so that timing does not tell which usernames exist.
+    pub fn basic<F, Fut>(mut self, realm: impl Into<String>, verifier: F) -> Self
+    where
+        F: Fn(String, String) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Option<U>> + Send + 'static,
+    {
+        self.config.basic = Some(BasicConfig {
+            realm: realm.into(),
+            charset: "UTF-8".into(),
+            verify: Arc::new(move |user, password| Box::pin(verifier(user, password))),
+        });
+        self
+    }
+
+    /// The `charset` advertised in the Basic challenge. Default `UTF-8`, the only value RFC 7617
+    /// defines; credentials are always decoded as UTF-8.
+    pub fn basic_charset(mut self, charset: impl Into<String>) -> Self {
+        if let Some(basic) = &mut self.config.basic {
+            basic.charset = charset.into();
+        }
+        self
+    }
+
+    /// Enables token authentication, as Microdot's `TokenAuth`: `verifier` gets the token of an
+    /// `Authorization: Bearer <token>` header (RFC 6750; or of the header named with
+    /// [`token_header`](Self::token_header)) and returns the user, or `None` to refuse. Refused or
+    /// malformed tokens get `401` with `WWW-Authenticate: Bearer realm="…",
+    /// error="invalid_token"`. Tokens are never read from the query string or the body.
+    ///
+    /// Store tokens hashed and compare with [`secrets_equal`](crate::secrets_equal).
+    pub fn bearer<F, Fut>(mut self, realm: impl Into<String>, verifier: F) -> Self
+    where
+        F: Fn(String) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Option<U>> + Send + 'static,
+    {
+        let header = self.config.bearer.take().and_then(|b| b.header);
+        self.config.bearer = Some(BearerConfig {
+            realm: realm.into(),
+            header,
+            verify: Arc::new(move |token| Box::pin(verifier(token))),
+        });
+        self
+    }
+
+    /// Reads the token from this header (such as `X-API-Key`) instead of `Authorization: Bearer`.
+    /// The whole value, trimmed, is the token.
+    pub fn token_header(mut self, header: HeaderName) -> Self {
+        if let Some(bearer) = &mut self.config.bearer {
+            bearer.header = Some(header);
+        }
+        self
+    }
+
     /// Where browsers are sent to log in. Default `/login`. A path on this site, or an absolute
     /// `http(s)` URL; it is used as configured, never built from the request's `Host`.
     pub fn login_url(mut self, url: impl Into<String>) -> Self {
@@ -208,15 +272,38 @@ impl<U: AuthUser> AuthLayerBuilder<U> {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidConfig`] when no way of logging in is configured (no user loader), or the
-    /// login URL is neither a path on this site nor an absolute `http(s)` URL, or holds spaces or
-    /// control characters.
+    /// [`Error::InvalidConfig`] when no way of logging in is configured (no user loader, Basic or
+    /// token verifier), when a realm holds control characters or the charset is not a token, or
+    /// when the login URL is neither a path on this site nor an absolute `http(s)` URL, or holds
+    /// spaces or control characters.
     pub fn build(self) -> Result<AuthLayer<U>, Error> {
         let c = &self.config;
-        if c.session.is_none() {
+        if c.session.is_none() && c.basic.is_none() && c.bearer.is_none() {
             return Err(Error::InvalidConfig(
-                "the gate needs a way to log in: call user_loader",
+                "the gate needs a way to log in: call user_loader, basic or bearer",
             ));
+        }
+        let realms = c
+            .basic
+            .iter()
+            .map(|b| &b.realm)
+            .chain(c.bearer.iter().map(|b| &b.realm));
+        for realm in realms {
+            if realm.chars().any(char::is_control) || realm.len() > 1024 {
+                return Err(Error::InvalidConfig("a realm must be printable text"));
+            }
+        }
+        if let Some(basic) = &c.basic {
+            let token = !basic.charset.is_empty()
+                && basic
+                    .charset
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+            if !token {
+                return Err(Error::InvalidConfig(
+                    "the Basic charset must be a token such as UTF-8",
+                ));
+            }
         }
         let url = c.login_url.as_str();
         let well_formed = (url.starts_with('/') && !url.starts_with("//"))
@@ -233,8 +320,42 @@ impl<U: AuthUser> AuthLayerBuilder<U> {
     }
 }
 
+pub(crate) struct BasicConfig<U> {
+    pub(crate) realm: String,
+    pub(crate) charset: String,
+    pub(crate) verify: BasicVerifier<U>,
+}
+
+pub(crate) struct BearerConfig<U> {
+    pub(crate) realm: String,
+    pub(crate) header: Option<HeaderName>,
+    pub(crate) verify: TokenVerifier<U>,
+}
+
+impl<U> Clone for BasicConfig<U> {
+    fn clone(&self) -> Self {
+        BasicConfig {
+            realm: self.realm.clone(),
+            charset: self.charset.clone(),
+            verify: Arc::clone(&self.verify),
+        }
+    }
+}
+
+impl<U> Clone for BearerConfig<U> {
+    fn clone(&self) -> Self {
+        BearerConfig {
+            realm: self.realm.clone(),
+            header: self.header.clone(),
+            verify: Arc::clone(&self.verify),
+        }
+    }
+}
+
 pub(crate) struct AuthConfig<U: AuthUser> {
     pub(crate) session: Option<Loader<U>>,
+    pub(crate) basic: Option<BasicConfig<U>>,
+    pub(crate) bearer: Option<BearerConfig<U>>,
     pub(crate) login_url: String,
     pub(crate) fresh: bool,
     pub(crate) optional: bool,
@@ -246,6 +367,8 @@ impl<U: AuthUser> Clone for AuthConfig<U> {
     fn clone(&self) -> Self {
         AuthConfig {
             session: self.session.clone(),
+            basic: self.basic.clone(),
+            bearer: self.bearer.clone(),
             login_url: self.login_url.clone(),
             fresh: self.fresh,
             optional: self.optional,
@@ -260,6 +383,12 @@ impl<U: AuthUser> fmt::Debug for AuthConfig<U> {
         f.debug_struct("AuthLayer")
             .field("user", &std::any::type_name::<U>())
             .field("session", &self.session.is_some())
+            .field("basic_realm", &self.basic.as_ref().map(|b| &b.realm))
+            .field("bearer_realm", &self.bearer.as_ref().map(|b| &b.realm))
+            .field(
+                "token_header",
+                &self.bearer.as_ref().and_then(|b| b.header.as_ref()),
+            )
             .field("login_url", &self.login_url)
             .field("fresh", &self.fresh)
             .field("optional", &self.optional)

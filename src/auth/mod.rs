@@ -1,6 +1,9 @@
 //! The login gate: [`AuthLayer`], its service, and [`CurrentUser`].
 
+mod basic;
+mod bearer;
 mod layer;
+mod scheme;
 mod service;
 mod user;
 

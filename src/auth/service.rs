@@ -7,12 +7,13 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
-use http::header::{ACCEPT, LOCATION};
+use http::header::{ACCEPT, AUTHORIZATION, LOCATION};
 use http::{HeaderMap, Request, Response, StatusCode, Uri};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use super::layer::{AuthConfig, BoxFuture, Reason, Unauthorized};
+use super::{basic, bearer};
 use crate::login::{auth_hash_matches, current_user_id, is_fresh, logout_user};
 use crate::redirect::login_location;
 use crate::{AuthUser, CurrentUser, SessionDict};
@@ -43,14 +44,43 @@ impl<S: fmt::Debug, U: AuthUser> fmt::Debug for AuthService<S, U> {
 
 /// What the synchronous part of authentication decided.
 enum Decision<U> {
-    /// Call the inner service as is (an optional gate with nobody logged in).
-    Pass,
     /// Turn the request away.
     Reject(Reason),
     /// The gate cannot work: no `SessionLayer` outside it.
     Misconfigured,
     /// Run the user loader (or a verifier), then decide.
-    Load(BoxFuture<Result<U, Reason>>),
+    Load(Pending<U>),
+}
+
+/// A user loader's or verifier's future, and what to do with its answer.
+struct Pending<U> {
+    user: BoxFuture<Option<U>>,
+    /// For a session login: logged out if the user is unknown or their auth hash changed.
+    session: Option<SessionDict>,
+    /// The reason given when the future answers `None`.
+    failure: Reason,
+}
+
+impl<U: AuthUser> Pending<U> {
+    /// Accepts or refuses what the future answered.
+    fn settle(&self, user: Option<U>) -> Result<U, Reason> {
+        let Some(session) = &self.session else {
+            return user.ok_or(self.failure);
+        };
+        let Some(user) = user else {
+            tracing::info!("logged-in user unknown to the user loader; logged out");
+            logout_user(session);
+            return Err(self.failure);
+        };
+        if let Some(hash) = user.session_auth_hash() {
+            if !auth_hash_matches(session, hash) {
+                tracing::info!("session auth hash changed; logged out");
+                logout_user(session);
+                return Err(self.failure);
+            }
+        }
+        Ok(user)
+    }
 }
 
 impl<S, U, ReqBody, ResBody> Service<Request<ReqBody>> for AuthService<S, U>
@@ -69,12 +99,12 @@ where
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let state = match authenticate(&self.config, &req) {
-            Decision::Load(auth) => {
+            Decision::Load(pending) => {
                 // The loader runs before the inner service is called: hand the future the
                 // service that was polled ready and keep a fresh clone here.
                 let clone = self.inner.clone();
                 State::Loading {
-                    auth,
+                    pending,
                     inner: Some(std::mem::replace(&mut self.inner, clone)),
                     req: Some(req),
                     config: Arc::clone(&self.config),
@@ -86,9 +116,6 @@ where
                     fut: self.inner.call(req),
                 }
             }
-            Decision::Pass => State::Calling {
-                fut: self.inner.call(req),
-            },
             Decision::Reject(reason) => State::Done {
                 res: Some(reject(&self.config, reason, req.uri(), req.headers())),
             },
@@ -100,10 +127,14 @@ where
     }
 }
 
-/// Finds who the request claims to be, without awaiting anything.
+/// Finds who the request claims to be, without awaiting anything. Credentials for a configured
+/// API scheme decide when present; otherwise the session does.
 fn authenticate<U: AuthUser, B>(config: &Arc<AuthConfig<U>>, req: &Request<B>) -> Decision<U> {
+    if let Some(decision) = api_credentials(config, req.headers()) {
+        return decision;
+    }
     let Some(loader) = &config.session else {
-        return Decision::Pass;
+        return Decision::Reject(Reason::NotLoggedIn);
     };
     let Some(session) = req.extensions().get::<SessionDict>().cloned() else {
         return Decision::Misconfigured;
@@ -114,22 +145,82 @@ fn authenticate<U: AuthUser, B>(config: &Arc<AuthConfig<U>>, req: &Request<B>) -
     if config.fresh && !is_fresh(&session) {
         return Decision::Reject(Reason::NotFresh);
     }
-    let load = loader(id);
-    Decision::Load(Box::pin(async move {
-        let Some(user) = load.await else {
-            tracing::info!("logged-in user unknown to the user loader; logged out");
-            logout_user(&session);
-            return Err(Reason::NotLoggedIn);
-        };
-        if let Some(hash) = user.session_auth_hash() {
-            if !auth_hash_matches(&session, hash) {
-                tracing::info!("session auth hash changed; logged out");
-                logout_user(&session);
-                return Err(Reason::NotLoggedIn);
-            }
+    Decision::Load(Pending {
+        user: loader(id),
+        session: Some(session),
+        failure: Reason::NotLoggedIn,
+    })
+}
+
+/// HTTP Basic or a token, when the gate takes them and the request carries them.
+fn api_credentials<U: AuthUser>(
+    config: &AuthConfig<U>,
+    headers: &HeaderMap,
+) -> Option<Decision<U>> {
+    if config.basic.is_none() && config.bearer.is_none() {
+        return None;
+    }
+    let refuse = || Some(Decision::Reject(Reason::InvalidCredentials));
+    let verify = |user: BoxFuture<Option<U>>| {
+        Some(Decision::Load(Pending {
+            user,
+            session: None,
+            failure: Reason::InvalidCredentials,
+        }))
+    };
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    if let Some(value) = values.next() {
+        if values.next().is_some() {
+            return refuse(); // SECURITY.md BAS-07: never guess which one counts
         }
-        Ok(user)
-    }))
+        let scheme = value
+            .as_bytes()
+            .split(|&b| b == b' ')
+            .next()
+            .unwrap_or_default();
+        if let Some(basic) = config
+            .basic
+            .as_ref()
+            .filter(|_| scheme.eq_ignore_ascii_case(b"basic"))
+        {
+            return match basic::parse(value) {
+                Some(c) => verify((basic.verify)(c.username, c.password)),
+                None => refuse(),
+            };
+        }
+        let bearer = config.bearer.as_ref().filter(|b| b.header.is_none());
+        if let Some(bearer) = bearer.filter(|_| scheme.eq_ignore_ascii_case(b"bearer")) {
+            return match bearer::parse_authorization(value) {
+                Some(token) => verify((bearer.verify)(token)),
+                None => refuse(),
+            };
+        }
+        if config.session.is_none() {
+            return refuse(); // a scheme this gate does not take
+        }
+    }
+    let bearer = config.bearer.as_ref()?;
+    let mut values = headers.get_all(bearer.header.as_ref()?).iter();
+    let value = values.next()?;
+    if values.next().is_some() {
+        return refuse();
+    }
+    match bearer::parse_header(value) {
+        Some(token) => verify((bearer.verify)(token)),
+        None => refuse(),
+    }
+}
+
+/// Whether the request presented a token (for `error="invalid_token"`).
+fn token_presented<U: AuthUser>(config: &AuthConfig<U>, headers: &HeaderMap) -> bool {
+    match config.bearer.as_ref().map(|b| &b.header) {
+        Some(Some(header)) => headers.contains_key(header),
+        Some(None) => headers
+            .get_all(AUTHORIZATION)
+            .iter()
+            .any(|v| v.as_bytes().len() >= 6 && v.as_bytes()[..6].eq_ignore_ascii_case(b"bearer")),
+        None => false,
+    }
 }
 
 /// Whether the client wants HTML: an `Accept` that names `text/html` without `q=0`.
@@ -158,12 +249,23 @@ fn reject<U: AuthUser, ResBody: From<Bytes>>(
     uri: &Uri,
     headers: &HeaderMap,
 ) -> Response<ResBody> {
-    let login = config.session.is_some() && config.redirect && accepts_html(headers);
+    let login = config.session.is_some()
+        && config.redirect
+        && reason != Reason::InvalidCredentials
+        && accepts_html(headers);
+    let mut challenges = Vec::new();
+    if let Some(b) = &config.basic {
+        challenges.push(basic::challenge(&b.realm, &b.charset));
+    }
+    if let Some(b) = &config.bearer {
+        let invalid = reason == Reason::InvalidCredentials && token_presented(config, headers);
+        challenges.push(bearer::challenge(&b.realm, invalid));
+    }
     let unauthorized = Unauthorized {
         reason,
         uri: uri.clone(),
         login_location: login.then(|| login_location(&config.login_url, uri)),
-        challenges: Vec::new(),
+        challenges,
     };
     let mut response = match &config.unauthorized {
         Some(hook) => hook(unauthorized).map(ResBody::from),
@@ -224,7 +326,7 @@ pin_project! {
         U: AuthUser,
     {
         Loading {
-            auth: BoxFuture<Result<U, Reason>>,
+            pending: Pending<U>,
             inner: Option<S>,
             req: Option<Request<ReqBody>>,
             config: Arc<AuthConfig<U>>,
@@ -256,12 +358,13 @@ where
                     return Poll::Ready(Ok(res.take().expect("polled after completion")))
                 }
                 StateProj::Loading {
-                    auth,
+                    pending,
                     inner,
                     req,
                     config,
                 } => {
-                    let outcome = ready!(auth.as_mut().poll(cx));
+                    let user = ready!(pending.user.as_mut().poll(cx));
+                    let outcome = pending.settle(user);
                     let mut req = req.take().expect("polled after completion");
                     let mut inner = inner.take().expect("polled after completion");
                     match outcome {

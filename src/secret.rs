@@ -1,0 +1,53 @@
+//! Comparing secrets without leaking where they differ.
+
+use std::sync::OnceLock;
+
+use ring::hmac;
+use ring::rand::SystemRandom;
+
+/// Whether `a` and `b` are equal, in time that depends on neither's contents.
+///
+/// For verifiers of API tokens and other secrets: never compare them with `==`, which stops at the
+/// first differing byte and so tells an attacker, by its timing, how much of a guess was right.
+/// Both sides are MACed with a random per-process key and the tags compared with
+/// `ring::hmac::verify`, which is constant-time; the lengths are hidden too.
+///
+/// Store tokens hashed (a high-entropy token needs only SHA-256), hash what the client sent,
+/// and compare the hashes. For passwords use a password hash (argon2, or `ring::pbkdf2::verify`),
+/// not this.
+///
+/// # Examples
+///
+/// ```
+/// use ring::digest::{digest, SHA256};
+/// use tower_session_auth::secrets_equal;
+///
+/// // SHA-256 of "susan-api-token", as stored in the user database.
+/// let stored = digest(&SHA256, b"susan-api-token");
+/// let presented = "susan-api-token";
+/// assert!(secrets_equal(stored.as_ref(), digest(&SHA256, presented.as_bytes()).as_ref()));
+/// assert!(!secrets_equal(stored.as_ref(), digest(&SHA256, b"guess").as_ref()));
+/// ```
+#[must_use]
+pub fn secrets_equal(a: &[u8], b: &[u8]) -> bool {
+    static KEY: OnceLock<hmac::Key> = OnceLock::new();
+    let key = KEY.get_or_init(|| {
+        hmac::Key::generate(hmac::HMAC_SHA256, &SystemRandom::new())
+            .expect("the operating system's random number generator failed")
+    });
+    hmac::verify(key, b, hmac::sign(key, a).as_ref()).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compares_contents_and_lengths() {
+        assert!(secrets_equal(b"abc", b"abc"));
+        assert!(secrets_equal(b"", b""));
+        assert!(!secrets_equal(b"abc", b"abd"));
+        assert!(!secrets_equal(b"abc", b"abcd"));
+        assert!(!secrets_equal(b"abc", b""));
+    }
+}
