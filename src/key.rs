@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use ring::rand::{SecureRandom, SystemRandom};
-use ring::{hkdf, hmac};
+use ring::{aead, hkdf, hmac};
 
 use crate::Error;
 
@@ -40,10 +40,13 @@ struct KeyInner {
     hmac: hmac::Key,
     /// HKDF-derived sub-key for session auth hashes (SECURITY.md KEY-03).
     auth_hash: hmac::Key,
+    /// HKDF-derived AES-256-GCM key for private cookies (SECURITY.md KEY-03, AEAD-01).
+    aead: aead::LessSafeKey,
 }
 
 /// HKDF `info` labels, one per purpose.
 const AUTH_HASH_INFO: &[u8] = b"tower-session-auth v1 session-auth-hash HMAC-SHA256";
+const AEAD_INFO: &[u8] = b"tower-session-auth v1 private-cookie AES-256-GCM";
 
 impl Key {
     /// Uses `bytes` as the key.
@@ -61,6 +64,7 @@ impl Key {
             bytes: bytes.into(),
             hmac: hmac::Key::new(hmac::HMAC_SHA256, bytes),
             auth_hash: derive(bytes, AUTH_HASH_INFO),
+            aead: derive_aead(bytes),
         })))
     }
 
@@ -90,10 +94,25 @@ impl Key {
         &self.0.hmac
     }
 
+    /// The sub-key that seals private cookies.
+    pub(crate) fn aead(&self) -> &aead::LessSafeKey {
+        &self.0.aead
+    }
+
     /// The sub-key that tags session auth hashes.
     pub(crate) fn auth_hash_key(&self) -> &hmac::Key {
         &self.0.auth_hash
     }
+}
+
+fn derive_aead(ikm: &[u8]) -> aead::LessSafeKey {
+    let info = [AEAD_INFO];
+    let key: aead::UnboundKey = hkdf::Salt::new(hkdf::HKDF_SHA256, b"")
+        .extract(ikm)
+        .expand(&info, &aead::AES_256_GCM)
+        .expect("32 bytes is a valid HKDF-SHA256 output length")
+        .into();
+    aead::LessSafeKey::new(key)
 }
 
 fn derive(ikm: &[u8], info: &'static [u8]) -> hmac::Key {

@@ -15,6 +15,7 @@ mod cookie_header;
 mod error;
 mod key;
 mod login;
+mod private;
 mod redirect;
 mod secret;
 pub mod session;
@@ -34,3 +35,7 @@ pub use session::{SameSite, SessionDict, SessionLayer};
 mod extract;
 #[cfg(feature = "axum")]
 pub use extract::MissingLayer;
+
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;

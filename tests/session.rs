@@ -192,10 +192,11 @@ fn app_with(layer: SessionLayer) -> Router {
 }
 
 #[tokio::test]
-async fn microdot_sessions_without_time_claims_are_accepted() {
+async fn jwt_09_microdot_sessions_without_time_claims_are_accepted_and_reissued() {
     // What Microdot writes for `session['counter'] = 5; session['name'] = 'Zoë'`.
     let token = pyjwt(r#"{"counter": 5, "name": "Zo\u00eb", "nested": {"a": [1.5, null]}}"#);
-    let app = default_app();
+    let clock = FakeClock::at(1_800_000_000);
+    let app = app(SessionLayer::builder(key()).clock(clock).build().unwrap());
     let res = send(
         &app,
         get_with_cookie("/get/nested", &format!("session={token}")),
@@ -203,7 +204,21 @@ async fn microdot_sessions_without_time_claims_are_accepted() {
     )
     .await;
     assert_eq!(res.body, r#"{"a":[1.5,null]}"#);
-    assert!(res.headers.get(SET_COOKIE).is_none());
+    // Re-issued at once with the crate's anchors set to now (a copied Microdot cookie thereby
+    // gains one absolute period; documented).
+    let reissued = res.set_cookie("session").expect("re-issued with anchors");
+    let payload = reissued.value().split('.').nth(1).unwrap();
+    let payload =
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).unwrap();
+    let map: serde_json::Map<String, Value> = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(map["_created"], 1_800_000_000u64);
+    assert_eq!(map["iat"], 1_800_000_000u64);
+    assert_eq!(
+        map["exp"],
+        1_800_000_000u64 + 30 * 60,
+        "exp = the earlier deadline (idle)"
+    );
+    assert_eq!(map["counter"], 5);
 }
 
 #[tokio::test]

@@ -15,10 +15,18 @@ use tower_session_auth::{
 use crate::users::{self, User};
 
 /// The demo application, its sessions signed with `key`.
+#[allow(dead_code)] // used by the tests that include this file
 pub fn app(key: Key) -> Router {
+    app_with_fallbacks(key, Vec::new())
+}
+
+/// The demo application, signing with `key` and still accepting cookies signed with `fallbacks`
+/// (re-signed with `key` in the same response).
+pub fn app_with_fallbacks(key: Key, fallbacks: Vec<Key>) -> Router {
     // `Secure` is off only because the demo serves plain http on loopback; browsers would not send
     // a `Secure` cookie back over http. Keep the default (on) in production.
     let sessions = SessionLayer::builder(key)
+        .fallback_keys(fallbacks)
         .secure(false)
         .build()
         .expect("valid session configuration");

@@ -3,7 +3,9 @@
 //! Environment:
 //! - `DEMO_ADDR`: the address to listen on (default `127.0.0.1:3000`; port 0 picks a free one);
 //! - `SESSION_SECRET`: the signing secret, used as its UTF-8 bytes like Microdot does (at least 32
-//!   bytes). Without it a random key is generated and sessions end with the process.
+//!   bytes). Without it a random key is generated and sessions end with the process;
+//! - `SESSION_SECRET_FALLBACKS`: optional comma-separated old secrets, still accepted and re-signed
+//!   with `SESSION_SECRET` (key rotation).
 
 mod app;
 mod users;
@@ -35,6 +37,18 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let mut fallbacks = Vec::new();
+    if let Ok(list) = std::env::var("SESSION_SECRET_FALLBACKS") {
+        for secret in list.split(',').filter(|s| !s.is_empty()) {
+            match Key::from_bytes(secret.as_bytes()) {
+                Ok(key) => fallbacks.push(key),
+                Err(e) => {
+                    eprintln!("SESSION_SECRET_FALLBACKS: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+    }
     let addr = std::env::var("DEMO_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = match tokio::net::TcpListener::bind(&addr).await {
         Ok(listener) => listener,
@@ -48,7 +62,7 @@ async fn main() -> ExitCode {
         .expect("a bound socket has an address");
     println!("listening on http://{local}");
     let _ = std::io::stdout().flush();
-    if let Err(e) = axum::serve(listener, app::app(key)).await {
+    if let Err(e) = axum::serve(listener, app::app_with_fallbacks(key, fallbacks)).await {
         eprintln!("server error: {e}");
         return ExitCode::FAILURE;
     }

@@ -13,3 +13,13 @@ pub use layer::{AuthLayer, AuthLayerBuilder, Reason, Unauthorized};
 pub use service::{AuthService, ResponseFuture};
 #[doc(inline)]
 pub use user::CurrentUser;
+
+#[cfg(fuzzing)]
+pub(crate) fn fuzz_basic(value: &http::HeaderValue) -> Option<(String, String)> {
+    basic::parse(value).map(|c| (c.username, c.password))
+}
+
+#[cfg(fuzzing)]
+pub(crate) fn fuzz_bearer(value: &http::HeaderValue) -> Option<String> {
+    bearer::parse_authorization(value).or_else(|| bearer::parse_header(value))
+}

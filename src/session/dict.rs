@@ -12,10 +12,13 @@ use serde_json::{Map, Value};
 
 use super::layer::{SessionConfig, MAX_COOKIE_LEN};
 use crate::codec::{self, Rejection};
-use crate::{cookie_header, Error};
+use crate::{cookie_header, private, Error};
 
-/// Registered JWT time claims: checked when a cookie is read, never shown to the application.
-const TIME_CLAIMS: [&str; 3] = ["exp", "nbf", "iat"];
+/// Time claims: checked when a cookie is read, written by the crate, never shown to the
+/// application. `exp`, `nbf` and `iat` are JWT's; `_created` is the session's absolute anchor
+/// (`iat`, renewed at every issue, is its idle anchor).
+const CLAIMS: [&str; 4] = ["exp", "nbf", "iat", CREATED];
+const CREATED: &str = "_created";
 
 /// The user's session: a map of string keys to JSON values, kept in a signed cookie.
 ///
@@ -69,6 +72,8 @@ struct State {
     reissue: bool,
     /// A session cookie was sent but none verified: delete it.
     invalid: bool,
+    /// When the session began (its absolute-timeout anchor); `None` until first written.
+    created: Option<u64>,
     remember: RememberUpdate,
 }
 
@@ -139,6 +144,9 @@ impl SessionDict {
     ///   its previous cookie: nothing is lost silently.
     pub fn insert(&self, key: &str, value: impl Serialize) -> Result<(), Error> {
         check_public(key)?;
+        if CLAIMS.contains(&key) {
+            return Err(Error::ReservedKey);
+        }
         let value = serde_json::to_value(value).map_err(Error::Serialize)?;
         self.insert_value(key, value)
     }
@@ -193,6 +201,7 @@ impl SessionDict {
     pub fn delete(&self) {
         let mut state = self.load();
         state.map_mut().clear();
+        state.created = None;
         state.change = Change::Deleted;
     }
 
@@ -202,7 +211,7 @@ impl SessionDict {
     pub(crate) fn insert_value(&self, key: &str, value: Value) -> Result<(), Error> {
         let mut state = self.load();
         let old = state.map_mut().insert(key.to_owned(), value);
-        if let Err(e) = self.check_size(state.map()) {
+        if let Err(e) = self.check_size(state.map(), state.created) {
             match old {
                 Some(old) => state.map_mut().insert(key.to_owned(), old),
                 None => state.map_mut().remove(key),
@@ -223,11 +232,13 @@ impl SessionDict {
         old
     }
 
-    /// Replaces the whole map at once (a login), keeping the size rule.
+    /// Replaces the whole map at once (a login), keeping the size rule. The session begins anew:
+    /// its absolute timeout counts from now (SECURITY.md SES-01).
     pub(crate) fn replace(&self, map: Map<String, Value>) -> Result<(), Error> {
-        self.check_size(&map)?;
+        self.check_size(&map, None)?;
         let mut state = self.load();
         *state.map_mut() = map;
+        state.created = None;
         state.change = Change::Modified;
         Ok(())
     }
@@ -269,31 +280,35 @@ impl SessionDict {
     fn load(&self) -> MutexGuard<'_, State> {
         let mut state = self.lock();
         if state.map.is_none() {
-            let (map, reissue, invalid) = self.decode();
-            state.map = Some(map);
-            state.reissue = reissue;
-            state.invalid = invalid;
+            let decoded = self.decode();
+            state.map = Some(decoded.map);
+            state.created = decoded.created;
+            state.reissue = decoded.reissue;
+            state.invalid = decoded.invalid;
         }
         state
     }
 
     /// Verifies every candidate cookie. Exactly one distinct valid session is used; none, or
     /// several that disagree (a cookie tossed from a sibling domain), read as an empty session
-    /// (SECURITY.md IN-02). Returns the map, whether to re-sign it under the current key, and
-    /// whether a cookie was sent that did not verify.
-    fn decode(&self) -> (Map<String, Value>, bool, bool) {
+    /// (SECURITY.md IN-02).
+    fn decode(&self) -> Loaded {
         let config = &self.shared.config;
-        let mut found: Option<(Map<String, Value>, bool)> = None;
+        let now = config.now();
+        let mut found: Option<Decoded> = None;
         let mut invalid = false;
         for candidate in &self.shared.candidates {
-            match decode_session(candidate, config) {
-                Ok((map, key_index)) => match &found {
-                    Some((seen, _)) if *seen != map => {
+            match decode_session(candidate, config, now) {
+                Ok(decoded) => match &found {
+                    Some(seen) if seen.map != decoded.map => {
                         tracing::debug!("conflicting session cookies; session ignored");
-                        return (Map::new(), false, true);
+                        return Loaded {
+                            invalid: true,
+                            ..Loaded::default()
+                        };
                     }
                     Some(_) => {}
-                    None => found = Some((map, key_index != 0)),
+                    None => found = Some(decoded),
                 },
                 Err(rejection) => {
                     tracing::debug!(reason = rejection.class(), "session cookie rejected");
@@ -301,16 +316,37 @@ impl SessionDict {
                 }
             }
         }
-        match found {
-            Some((map, reissue)) => (map, reissue, false),
-            None => (Map::new(), false, invalid),
+        let Some(found) = found else {
+            return Loaded {
+                invalid,
+                ..Loaded::default()
+            };
+        };
+        let fallback_key = found.key_index != 0;
+        let reissue = fallback_key || config.refresh_due(found.created, found.issued, now);
+        if reissue {
+            tracing::debug!(fallback_key, "session cookie re-issued");
+        }
+        Loaded {
+            map: found.map,
+            created: found.created,
+            reissue,
+            invalid: false,
         }
     }
 
     // ---- writing the response ----
 
-    fn check_size(&self, map: &Map<String, Value>) -> Result<(), Error> {
-        let size = self.shared.config.session.name.len() + codec::encoded_len(json_len(map));
+    fn check_size(&self, map: &Map<String, Value>, created: Option<u64>) -> Result<(), Error> {
+        let config = &self.shared.config;
+        let now = config.now();
+        let json = json_len(map) + 1 + config.claims(created.unwrap_or(now), now).len();
+        let value = if config.private {
+            private::encoded_len(json)
+        } else {
+            codec::encoded_len(json)
+        };
+        let size = config.session.name.len() + value;
         if size > MAX_COOKIE_LEN {
             return Err(Error::SessionTooLarge {
                 size,
@@ -334,7 +370,15 @@ impl SessionDict {
             {
                 headers.append(SET_COOKIE, config.removal_cookie(&config.session.name));
             } else if write && !map.is_empty() {
-                let value = codec::encode(map, &config.keys[0]);
+                let now = config.now();
+                let json = session_json(map, &config.claims(state.created.unwrap_or(now), now));
+                let value = if config.private {
+                    private::seal(&json, &config.keys[0], &config.session.name)
+                } else {
+                    let mut value = String::new();
+                    codec::encode_json(&json, &config.keys[0], &mut value);
+                    value
+                };
                 headers.append(
                     SET_COOKIE,
                     config.set_cookie(&config.session.name, &value, config.max_age),
@@ -400,18 +444,68 @@ fn check_public(key: &str) -> Result<(), Error> {
     }
 }
 
-/// Verifies and decodes one session cookie value: MAC, header, payload, time claims.
-fn decode_session(
-    token: &str,
-    config: &SessionConfig,
-) -> Result<(Map<String, Value>, usize), Rejection> {
-    let verified = codec::verify(token, &config.keys)?;
-    let mut map = verified.payload()?;
-    codec::check_time_claims(&map, config.now(), config.leeway)?;
-    for claim in TIME_CLAIMS {
+/// What [`SessionDict::load`] keeps of the cookies.
+#[derive(Default)]
+struct Loaded {
+    map: Map<String, Value>,
+    created: Option<u64>,
+    reissue: bool,
+    invalid: bool,
+}
+
+/// One verified session cookie.
+struct Decoded {
+    map: Map<String, Value>,
+    key_index: usize,
+    created: Option<u64>,
+    issued: Option<u64>,
+}
+
+/// Verifies and decodes one session cookie value: MAC (or AEAD tag), payload, time claims, and
+/// the idle and absolute timeouts from the signed anchors (SECURITY.md JWT-07, JWT-09, SES-03 to
+/// SES-05).
+fn decode_session(token: &str, config: &SessionConfig, now: u64) -> Result<Decoded, Rejection> {
+    let (mut map, key_index) = if config.private {
+        let (json, key_index) = private::open(token, &config.keys, &config.session.name)?;
+        let map = serde_json::from_slice(&json).map_err(|_| Rejection::BadPayload)?;
+        (map, key_index)
+    } else {
+        let verified = codec::verify(token, &config.keys)?;
+        (verified.payload()?, verified.key_index)
+    };
+    codec::check_time_claims(&map, now, config.leeway)?;
+    let anchor = |name: &str| -> Result<Option<u64>, Rejection> {
+        map.get(name)
+            .map(|v| codec::numeric_date(v).map(|t| t as u64))
+            .transpose()
+    };
+    let (issued, created) = (anchor("iat")?, anchor(CREATED)?);
+    let expired = |anchor: Option<u64>, timeout: Option<u64>| matches!((anchor, timeout), (Some(a), Some(t)) if now >= a.saturating_add(t));
+    if expired(issued, config.idle_timeout) || expired(created, config.absolute_timeout) {
+        return Err(Rejection::Expired);
+    }
+    for claim in CLAIMS {
         map.remove(claim);
     }
-    Ok((map, verified.key_index))
+    Ok(Decoded {
+        map,
+        key_index,
+        created,
+        issued,
+    })
+}
+
+/// `map` serialised with the crate's `claims` appended, without copying the map.
+fn session_json(map: &Map<String, Value>, claims: &str) -> Vec<u8> {
+    // Serialising a `Map<String, Value>` into memory cannot fail.
+    let mut json = serde_json::to_vec(map).unwrap_or_else(|_| b"{}".to_vec());
+    json.pop(); // the closing brace
+    if json.len() > 1 {
+        json.push(b',');
+    }
+    json.extend_from_slice(claims.as_bytes());
+    json.push(b'}');
+    json
 }
 
 /// The length of `map` serialised as compact JSON, without allocating it.
@@ -430,4 +524,185 @@ fn json_len(map: &Map<String, Value>) -> usize {
     // Writing a `Map<String, Value>` to a counter cannot fail.
     let _ = serde_json::to_writer(&mut counter, map);
     counter.0
+}
+
+#[cfg(test)]
+mod properties {
+    //! SECURITY.md 4.2: properties of the session codec, signed and private.
+    use super::*;
+    use crate::{Key, SessionLayer};
+    use proptest::prelude::*;
+    use std::sync::Arc;
+
+    const NOW: u64 = 1_800_000_000;
+
+    #[derive(Debug)]
+    struct Fixed(u64);
+    impl crate::Clock for Fixed {
+        fn now(&self) -> u64 {
+            self.0
+        }
+    }
+
+    fn config(keys: &[Key], private: bool, now: u64) -> Arc<SessionConfig> {
+        SessionLayer::builder(keys[0].clone())
+            .fallback_keys(keys[1..].iter().cloned())
+            .private(private)
+            .clock(Fixed(now))
+            .build()
+            .unwrap()
+            .config
+    }
+
+    fn encode(map: &Map<String, Value>, config: &SessionConfig, now: u64) -> String {
+        let json = session_json(map, &config.claims(now, now));
+        if config.private {
+            private::seal(&json, &config.keys[0], &config.session.name)
+        } else {
+            let mut out = String::new();
+            codec::encode_json(&json, &config.keys[0], &mut out);
+            out
+        }
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            (-1e15f64..1e15).prop_map(Value::from),
+            ".{0,12}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                prop::collection::btree_map("[a-z]{1,4}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn session_map() -> impl Strategy<Value = Map<String, Value>> {
+        prop::collection::btree_map("[a-zA-Zé✓ ][a-zA-Z0-9_é✓ ]{0,10}", json_value(), 1..6)
+            .prop_map(|m| m.into_iter().collect())
+    }
+
+    fn keys() -> Vec<Key> {
+        vec![Key::generate(), Key::generate()]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// (1) Round trip, minus the crate's time claims; and (5) emitter hygiene.
+        #[test]
+        fn round_trip_and_emitter_hygiene(map in session_map(), private in any::<bool>()) {
+            let keys = keys();
+            let config = config(&keys, private, NOW);
+            let token = encode(&map, &config, NOW);
+            let decoded = decode_session(&token, &config, NOW).unwrap();
+            prop_assert_eq!(&decoded.map, &map);
+            prop_assert_eq!(decoded.key_index, 0);
+
+            // (5) What the response writes: cookie-octets, within 4096, parses back.
+            let mut headers = http::HeaderMap::new();
+            headers.insert(http::header::COOKIE, format!("session={token}").parse().unwrap());
+            let session = SessionDict::new(config.clone(), &headers);
+            session.insert("touched", true).unwrap();
+            let mut out = http::HeaderMap::new();
+            session.write_cookies(&mut out);
+            let set = out.get(http::header::SET_COOKIE).unwrap().to_str().unwrap();
+            let cookie = cookie::Cookie::parse(set).unwrap();
+            prop_assert_eq!(cookie.name(), "session");
+            prop_assert!(cookie.value().bytes().all(|b| matches!(b, 0x21 | 0x23..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E)));
+            prop_assert!(cookie.name().len() + cookie.value().len() <= 4096);
+            prop_assert_eq!(cookie.secure(), Some(true));
+            prop_assert_eq!(cookie.http_only(), Some(true));
+        }
+
+        /// (2) Tamper detection: flipping any bit, deleting or inserting any byte, or truncating
+        /// is refused.
+        #[test]
+        fn tampering_is_refused(
+            map in session_map(),
+            private in any::<bool>(),
+            index in any::<prop::sample::Index>(),
+            bit in 0u8..8,
+            byte in any::<u8>(),
+        ) {
+            let keys = keys();
+            let config = config(&keys, private, NOW);
+            let token = encode(&map, &config, NOW);
+            let i = index.index(token.len());
+            let mut bytes = token.clone().into_bytes();
+            bytes[i] ^= 1 << bit;
+            let flipped = String::from_utf8_lossy(&bytes);
+            prop_assert!(decode_session(&flipped, &config, NOW).is_err(), "bit flip at {}", i);
+            let mut deleted = token.clone().into_bytes();
+            deleted.remove(i);
+            prop_assert!(decode_session(&String::from_utf8_lossy(&deleted), &config, NOW).is_err());
+            let mut inserted = token.clone().into_bytes();
+            inserted.insert(i, byte);
+            prop_assert!(decode_session(&String::from_utf8_lossy(&inserted), &config, NOW).is_err());
+            prop_assert!(decode_session(&token[..i], &config, NOW).is_err());
+        }
+
+        /// (2) Swapping the payloads of two valid tokens is refused.
+        #[test]
+        fn segment_swap_is_refused(a in session_map(), b in session_map()) {
+            prop_assume!(a != b);
+            let keys = keys();
+            let config = config(&keys, false, NOW);
+            let (ta, tb) = (encode(&a, &config, NOW), encode(&b, &config, NOW));
+            let pa: Vec<&str> = ta.split('.').collect();
+            let pb: Vec<&str> = tb.split('.').collect();
+            let swapped = format!("{}.{}.{}", pa[0], pb[1], pa[2]);
+            prop_assert!(decode_session(&swapped, &config, NOW).is_err());
+        }
+
+        /// (3) Key separation, and session tokens are never remember-me tokens (JWT-10);
+        /// (7) rotation: output verifies under the current key only.
+        #[test]
+        fn key_separation_and_rotation(map in session_map(), private in any::<bool>()) {
+            let (k1, k2, k3) = (Key::generate(), Key::generate(), Key::generate());
+            let rotated = config(&[k2.clone(), k1.clone()], private, NOW);
+            let token = encode(&map, &rotated, NOW);
+            prop_assert_eq!(decode_session(&token, &rotated, NOW).unwrap().key_index, 0);
+            prop_assert!(decode_session(&token, &config(std::slice::from_ref(&k1), private, NOW), NOW).is_err());
+            prop_assert!(decode_session(&token, &config(&[k3], private, NOW), NOW).is_err());
+            prop_assert!(decode_session(&token, &config(std::slice::from_ref(&k2), private, NOW), NOW).is_ok());
+            // Presented as a remember-me cookie, a session token logs nobody in.
+            let mut headers = http::HeaderMap::new();
+            headers.insert(http::header::COOKIE, format!("_remember={token}").parse().unwrap());
+            let session = SessionDict::new(config(&[k2], private, NOW), &headers);
+            prop_assert_eq!(crate::current_user_id::<Value>(&session), None);
+        }
+
+        /// (4) Never a panic on arbitrary input, in either format.
+        #[test]
+        fn arbitrary_input_never_panics(input in ".{0,300}", bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+            let config_signed = config(&keys(), false, NOW);
+            let config_private = config(&keys(), true, NOW);
+            for config in [&config_signed, &config_private] {
+                prop_assert!(decode_session(&input, config, NOW).is_err());
+                prop_assert!(decode_session(&String::from_utf8_lossy(&bytes), config, NOW).is_err());
+            }
+        }
+
+        /// (8) Time monotonicity: valid before `exp`, invalid at every instant from it on.
+        #[test]
+        fn expiry_is_monotonic(map in session_map(), idle in 1u64..100_000, later in 0u64..10_000_000) {
+            let keys = keys();
+            let layer = SessionLayer::builder(keys[0].clone())
+                .idle_timeout(std::time::Duration::from_secs(idle))
+                .absolute_timeout(None)
+                .build()
+                .unwrap();
+            let config = layer.config;
+            let token = encode(&map, &config, NOW);
+            prop_assert!(decode_session(&token, &config, NOW + idle - 1).is_ok());
+            prop_assert!(decode_session(&token, &config, NOW + idle + later).is_err());
+        }
+    }
 }

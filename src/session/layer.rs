@@ -18,6 +18,13 @@ pub(crate) const MAX_COOKIE_AGE_SECS: u64 = 400 * 86_400;
 /// Browsers keep at most 4096 bytes of cookie name and value (RFC 6265bis §5.6).
 pub(crate) const MAX_COOKIE_LEN: usize = 4096;
 
+/// A session unused for 30 minutes ends (OWASP: 15 to 30 minutes for low-risk applications).
+const DEFAULT_IDLE_TIMEOUT: u64 = 30 * 60;
+/// A session ends 12 hours after it began, however active.
+const DEFAULT_ABSOLUTE_TIMEOUT: u64 = 12 * 60 * 60;
+/// An unchanged session is re-issued once half its idle period has passed.
+const DEFAULT_REFRESH_SHARE: f64 = 0.5;
+
 /// Browsers ignore attribute values longer than 1024 bytes (RFC 6265bis §5.6).
 const MAX_ATTRIBUTE_LEN: usize = 1024;
 
@@ -79,6 +86,10 @@ impl SessionLayer {
                 max_age: None,
                 clock: Arc::new(SystemClock),
                 leeway: 0,
+                private: false,
+                idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
+                absolute_timeout: Some(DEFAULT_ABSOLUTE_TIMEOUT),
+                refresh_share: DEFAULT_REFRESH_SHARE,
             },
         }
     }
@@ -167,6 +178,38 @@ impl SessionLayerBuilder {
         self
     }
 
+    /// Encrypts the session (AES-256-GCM with a key derived from the session key) instead of
+    /// only signing it, so the browser cannot read it. Default off: the signed format is
+    /// Microdot's, and Microdot cannot read private cookies. Remember-me cookies stay signed.
+    pub fn private(mut self, private: bool) -> Self {
+        self.config.private = private;
+        self
+    }
+
+    /// Ends a session that has not been used for this long, checked on the server from a signed
+    /// anchor (`Max-Age` and `Expires` are never trusted). Default 30 minutes; `None` for no idle
+    /// timeout. A request that reads the session counts as use (an [`AuthLayer`](crate::AuthLayer)
+    /// always reads it).
+    pub fn idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.config.idle_timeout = timeout.into().map(|d| d.as_secs());
+        self
+    }
+
+    /// Ends a session this long after it began (at login, or its first write), however active it
+    /// is. Default 12 hours; `None` for no absolute timeout.
+    pub fn absolute_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.config.absolute_timeout = timeout.into().map(|d| d.as_secs());
+        self
+    }
+
+    /// Which share of the idle timeout must pass before an unchanged session is re-issued with a
+    /// new idle deadline (rolling sessions). Default 0.5: at most one `Set-Cookie` per half idle
+    /// period, rather than one per request. Between 0 (exclusive) and 1.
+    pub fn refresh_share(mut self, share: f64) -> Self {
+        self.config.refresh_share = share;
+        self
+    }
+
     /// Tolerance for clock skew when checking `exp`, `nbf` and `iat`. Default zero; at most 60
     /// seconds.
     pub fn leeway(mut self, leeway: Duration) -> Self {
@@ -210,6 +253,19 @@ impl SessionLayerBuilder {
         if c.leeway > 60 {
             return Err(Error::InvalidConfig("leeway is over 60 seconds"));
         }
+        if !(c.refresh_share > 0.0 && c.refresh_share <= 1.0) {
+            return Err(Error::InvalidConfig("refresh_share must be in (0, 1]"));
+        }
+        let timeouts = [c.idle_timeout, c.absolute_timeout];
+        if timeouts
+            .iter()
+            .flatten()
+            .any(|&t| t == 0 || t > MAX_COOKIE_AGE_SECS)
+        {
+            return Err(Error::InvalidConfig(
+                "timeouts must be between 1 second and 400 days",
+            ));
+        }
         Ok(SessionLayer {
             config: Arc::new(self.config),
         })
@@ -227,6 +283,11 @@ pub(crate) struct SessionConfig {
     pub(crate) max_age: Option<u64>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) leeway: u64,
+    /// Encrypt instead of only signing.
+    pub(crate) private: bool,
+    pub(crate) idle_timeout: Option<u64>,
+    pub(crate) absolute_timeout: Option<u64>,
+    pub(crate) refresh_share: f64,
 }
 
 impl fmt::Debug for SessionConfig {
@@ -238,6 +299,10 @@ impl fmt::Debug for SessionConfig {
             .field("max_age", &self.max_age)
             .field("clock", &self.clock)
             .field("leeway", &self.leeway)
+            .field("private", &self.private)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("absolute_timeout", &self.absolute_timeout)
+            .field("refresh_share", &self.refresh_share)
             .finish()
     }
 }
@@ -245,6 +310,33 @@ impl fmt::Debug for SessionConfig {
 impl SessionConfig {
     pub(crate) fn now(&self) -> u64 {
         self.clock.now()
+    }
+
+    /// Whether a session issued at `issued` and begun at `created` should be re-issued now: it
+    /// lacks the crate's anchors (a Microdot cookie), or the refresh share of its idle period has
+    /// passed.
+    pub(crate) fn refresh_due(&self, created: Option<u64>, issued: Option<u64>, now: u64) -> bool {
+        let timeouts = self.idle_timeout.is_some() || self.absolute_timeout.is_some();
+        match (created, issued, self.idle_timeout) {
+            (Some(_), Some(issued), Some(idle)) => {
+                let after = (idle as f64 * self.refresh_share).ceil() as u64;
+                now >= issued.saturating_add(after)
+            }
+            (Some(_), Some(_), None) => false,
+            _ => timeouts,
+        }
+    }
+
+    /// The crate's claims for a session begun at `created`, issued `now`, as JSON members:
+    /// `"_created":…,"exp":…,"iat":…`. `exp` is the earlier of the two deadlines, so PyJWT
+    /// (Microdot) enforces them too.
+    pub(crate) fn claims(&self, created: u64, now: u64) -> String {
+        let idle = self.idle_timeout.map(|t| now.saturating_add(t));
+        let absolute = self.absolute_timeout.map(|t| created.saturating_add(t));
+        match idle.into_iter().chain(absolute).min() {
+            Some(exp) => format!("\"_created\":{created},\"exp\":{exp},\"iat\":{now}"),
+            None => format!("\"_created\":{created},\"iat\":{now}"),
+        }
     }
 
     /// The longest value a cookie called `name` may carry.

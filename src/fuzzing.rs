@@ -1,0 +1,90 @@
+//! Entry points for the `fuzz/` targets. Compiled only with `--cfg fuzzing`, which cargo-fuzz
+//! sets; not part of the public API.
+#![allow(missing_docs, unreachable_pub)]
+
+use std::sync::OnceLock;
+
+use http::header::COOKIE;
+use http::{HeaderMap, HeaderValue, Uri};
+
+use crate::{Key, SessionDict, SessionLayer};
+
+fn key() -> &'static Key {
+    static KEY: OnceLock<Key> = OnceLock::new();
+    KEY.get_or_init(|| {
+        // RFC 7515 A.1's key, so the seed tokens of SECURITY.md verify.
+        let hex = "0323354b2b0fa5bc837e0665777ba68f5ab328e6f054c928a90f84b2d2502ebf\
+                   d3fb5a92d20647ef968ab4c377623d223d2e2172052e4f08c0cd9af567d080a3";
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        Key::from_bytes(&bytes).unwrap()
+    })
+}
+
+/// The JWS codec on arbitrary bytes: verify, payload, time claims.
+pub fn session_decode(data: &[u8]) {
+    let Ok(token) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(verified) = crate::codec::verify(token, std::slice::from_ref(key())) {
+        if let Ok(map) = verified.payload() {
+            let _ = crate::codec::check_time_claims(&map, 1_300_819_379, 0);
+        }
+    }
+}
+
+/// Private-mode opening on arbitrary bytes; a value that opens must be what was sealed.
+pub fn private_open(data: &[u8]) {
+    if let Ok(token) = std::str::from_utf8(data) {
+        let _ = crate::private::open(token, std::slice::from_ref(key()), "session");
+    }
+    let sealed = crate::private::seal(data, key(), "session");
+    let (opened, _) = crate::private::open(&sealed, std::slice::from_ref(key()), "session")
+        .expect("a sealed value opens");
+    assert_eq!(opened, data);
+}
+
+/// A whole `Cookie` header through the session layer: lookup, duplicates, decoding, and the
+/// remember-me restore path, in both formats.
+pub fn cookie_header(data: &[u8]) {
+    let Ok(value) = HeaderValue::from_bytes(data) else {
+        return;
+    };
+    let mut headers = HeaderMap::new();
+    headers.append(COOKIE, value);
+    for private in [false, true] {
+        let layer = SessionLayer::builder(key().clone())
+            .private(private)
+            .build()
+            .unwrap();
+        let session = SessionDict::new(layer.config, &headers);
+        let _ = session.len();
+        let _: Option<serde_json::Value> = crate::current_user_id(&session);
+        let mut out = HeaderMap::new();
+        session.write_cookies(&mut out);
+    }
+}
+
+/// The Basic and Bearer parsers on an arbitrary `Authorization` value.
+pub fn authorization(data: &[u8]) {
+    let Ok(value) = HeaderValue::from_bytes(data) else {
+        return;
+    };
+    if let Some(c) = crate::auth::fuzz_basic(&value) {
+        assert!(!c.0.is_empty() && !c.0.contains(':'));
+        assert!(!c.0.chars().chain(c.1.chars()).any(char::is_control));
+    }
+    let _ = crate::auth::fuzz_bearer(&value);
+}
+
+/// The `next` validator.
+pub fn is_safe_next(next: &str) -> bool {
+    crate::redirect::is_safe_next(next)
+}
+
+/// The login redirect builder.
+pub fn login_location(login_url: &str, uri: &Uri) -> String {
+    crate::redirect::login_location(login_url, uri)
+}

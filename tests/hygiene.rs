@@ -1,0 +1,194 @@
+//! Secrets stay out of logs and `Debug` (SECURITY.md LOG-01, LOG-02, KEY-05), and secrets are
+//! compared only in constant time (JWT-02, BEA-03), checked in the source itself.
+
+mod common;
+#[path = "../examples/demo/app.rs"]
+mod demo;
+#[path = "../examples/demo/users.rs"]
+mod users;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use common::{key, pyjwt, send, Browser, Expect, SECRET};
+use tracing_subscriber::fmt::MakeWriter;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn log_01_02_events_name_what_happened_never_the_values() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(captured.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let app = demo::app(key());
+    let mut b = Browser {
+        expect: Expect {
+            secure: false,
+            ..Expect::default()
+        },
+        ..Browser::new()
+    };
+    b.post_form(
+        &app,
+        "/login",
+        "username=susan&password=hello&remember_me=on",
+    )
+    .await;
+    let mut cookies: Vec<String> = b.jar.values().cloned().collect();
+    b.jar.remove("session");
+    b.get(&app, "/").await; // restored from remember-me
+    cookies.extend(b.jar.values().cloned());
+    b.post_form(&app, "/logout", "").await;
+    let wrong_key = common::sign(
+        r#"{"alg":"HS256","typ":"JWT"}"#,
+        r#"{"a":1}"#,
+        b"another secret, thirty-two bytes long",
+    );
+    let tampered = format!("session={wrong_key}; _remember=garbage");
+    let req = http::Request::get("/")
+        .header("cookie", &tampered)
+        .header("accept", "text/html");
+    send(
+        &app,
+        req.body(axum::body::Body::empty()).unwrap(),
+        &Expect {
+            secure: false,
+            ..Expect::default()
+        },
+    )
+    .await;
+    let basic = http::Request::get("/api/me").header("authorization", "Basic c3VzYW46aGVsbG8=");
+    send(
+        &app,
+        basic.body(axum::body::Body::empty()).unwrap(),
+        &Expect::default(),
+    )
+    .await;
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    for event in [
+        "user logged in",
+        "login restored from a remember-me cookie",
+        "user logged out",
+        "session cookie rejected reason=\"bad_signature\"",
+        "remember-me cookie rejected reason=\"malformed\"",
+    ] {
+        assert!(
+            logs.contains(event),
+            "LOG-02: no `{event}` event in:\n{logs}"
+        );
+    }
+    let secret = std::str::from_utf8(SECRET).unwrap();
+    let header = pyjwt("{}");
+    let mut forbidden: Vec<&str> = cookies.iter().map(String::as_str).collect();
+    forbidden.push(wrong_key.split('.').nth(2).unwrap());
+    forbidden.extend([
+        secret,
+        "c3VzYW46aGVsbG8=",
+        "hello",
+        header.split('.').next().unwrap(),
+    ]);
+    for value in forbidden {
+        // Cookie values are long; any 20-character piece of one would be a leak.
+        let piece = &value[..value.len().min(20)];
+        assert!(
+            !logs.contains(piece),
+            "LOG-01: `{piece}` appears in the logs:\n{logs}"
+        );
+    }
+}
+
+/// Every `.rs` file under `src/`, with its path.
+fn sources() -> Vec<(String, String)> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<(String, String)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push((
+                    path.display().to_string(),
+                    std::fs::read_to_string(&path).unwrap(),
+                ));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut out,
+    );
+    out
+}
+
+#[test]
+fn jwt_02_secrets_are_compared_only_in_constant_time() {
+    let sources = sources();
+    assert!(sources.len() > 10);
+    for (path, text) in &sources {
+        for forbidden in [
+            "verify_slices_are_equal",
+            "tag ==",
+            "== tag",
+            "sig ==",
+            "== sig",
+            "hash ==",
+            "== hash",
+            "token ==",
+        ] {
+            assert!(!text.contains(forbidden), "{path} contains `{forbidden}`");
+        }
+    }
+    let all: String = sources.iter().map(|(_, t)| t.as_str()).collect();
+    assert!(
+        all.contains("hmac::verify(key.hmac()"),
+        "the MAC is checked with ring::hmac::verify"
+    );
+    assert!(
+        all.contains("hmac::verify(key.auth_hash_key()"),
+        "auth hashes too"
+    );
+    assert!(
+        all.contains("open_in_place"),
+        "AEAD-03: tags are checked by open_in_place"
+    );
+}
+
+#[test]
+fn key_05_debug_output_holds_no_secret() {
+    let layer = tower_session_auth::SessionLayer::new(key());
+    let gate = tower_session_auth::AuthLayer::builder()
+        .user_loader(|id: String| async move { users::by_id(&id) })
+        .build()
+        .unwrap();
+    let shown = format!("{layer:?} {gate:?} {:?}", key());
+    assert!(
+        !shown.contains(std::str::from_utf8(&SECRET[..12]).unwrap()),
+        "{shown}"
+    );
+    let err = tower_session_auth::Key::from_bytes(b"short secret").unwrap_err();
+    assert!(!err.to_string().contains("short secret"));
+}
