@@ -196,19 +196,24 @@ pub(crate) fn encode(map: &Map<String, Value>, key: &Key) -> String {
     out
 }
 
+/// RFC 7515 A.1's 64-byte key, for tests and the fuzz targets' seeds.
+#[cfg(any(test, fuzzing))]
+pub(crate) fn rfc7515_a1_key() -> Key {
+    let hex = "0323354b2b0fa5bc837e0665777ba68f5ab328e6f054c928a90f84b2d2502ebf\
+               d3fb5a92d20647ef968ab4c377623d223d2e2172052e4f08c0cd9af567d080a3";
+    let bytes: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+        .collect();
+    Key::from_bytes(&bytes).expect("a 64-byte key")
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
 
-    /// RFC 7515 A.1's 64-byte key.
-    pub(crate) fn a1_key() -> Key {
-        let hex = "0323354b2b0fa5bc837e0665777ba68f5ab328e6f054c928a90f84b2d2502ebf\
-                   d3fb5a92d20647ef968ab4c377623d223d2e2172052e4f08c0cd9af567d080a3";
-        let bytes: Vec<u8> = (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-            .collect();
-        Key::from_bytes(&bytes).unwrap()
+    fn a1_key() -> Key {
+        rfc7515_a1_key()
     }
 
     const A1_HEADER: &str = "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9";

@@ -10,17 +10,9 @@ use http::{HeaderMap, HeaderValue, Uri};
 use crate::{Key, SessionDict, SessionLayer};
 
 fn key() -> &'static Key {
+    // RFC 7515 A.1's key, so the seed tokens of SECURITY.md verify.
     static KEY: OnceLock<Key> = OnceLock::new();
-    KEY.get_or_init(|| {
-        // RFC 7515 A.1's key, so the seed tokens of SECURITY.md verify.
-        let hex = "0323354b2b0fa5bc837e0665777ba68f5ab328e6f054c928a90f84b2d2502ebf\
-                   d3fb5a92d20647ef968ab4c377623d223d2e2172052e4f08c0cd9af567d080a3";
-        let bytes: Vec<u8> = (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-            .collect();
-        Key::from_bytes(&bytes).unwrap()
-    })
+    KEY.get_or_init(crate::codec::rfc7515_a1_key)
 }
 
 /// The JWS codec on arbitrary bytes: verify, payload, time claims.

@@ -130,8 +130,14 @@ mod tests {
         let key = Key::generate();
         let (a, b) = (seal(b"{}", &key, "session"), seal(b"{}", &key, "session"));
         assert_ne!(a, b);
-        assert_eq!(open(&a, std::slice::from_ref(&key), "session").unwrap().0, b"{}");
-        assert_eq!(open(&b, std::slice::from_ref(&key), "session").unwrap().0, b"{}");
+        assert_eq!(
+            open(&a, std::slice::from_ref(&key), "session").unwrap().0,
+            b"{}"
+        );
+        assert_eq!(
+            open(&b, std::slice::from_ref(&key), "session").unwrap().0,
+            b"{}"
+        );
         assert_eq!(a.len(), encoded_len(2));
     }
 

@@ -4,7 +4,9 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use http::HeaderValue;
 
-use super::scheme::{quoted, split_scheme, MAX_CREDENTIALS_LEN};
+#[cfg(test)]
+use super::scheme::MAX_CREDENTIALS_LEN;
+use super::scheme::{credentials, quoted};
 
 /// Credentials from `Authorization: Basic <base64(user:password)>`.
 pub(crate) struct BasicCredentials {
@@ -16,13 +18,7 @@ pub(crate) struct BasicCredentials {
 /// trailing garbage, UTF-8 without control characters, split at the first colon, a non-empty
 /// user-id. The length is checked before anything is decoded. `None` for anything else.
 pub(crate) fn parse(value: &HeaderValue) -> Option<BasicCredentials> {
-    if value.len() > MAX_CREDENTIALS_LEN {
-        return None;
-    }
-    let (scheme, token68) = split_scheme(value.to_str().ok()?)?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
+    let token68 = credentials(value, "basic")?;
     let decoded = String::from_utf8(STANDARD.decode(token68).ok()?).ok()?;
     if decoded.chars().any(char::is_control) {
         return None;

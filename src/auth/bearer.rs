@@ -2,19 +2,13 @@
 
 use http::HeaderValue;
 
-use super::scheme::{quoted, split_scheme, MAX_CREDENTIALS_LEN};
+use super::scheme::{credentials, quoted, MAX_CREDENTIALS_LEN};
 
 /// Parses `Authorization: Bearer <b64token>`: the scheme case-insensitively, one or more spaces,
 /// a token of RFC 6750 `b64token` characters. Trailing whitespace is trimmed; anything else (no
 /// separator, inner spaces, commas, control characters, over the length limit) is refused.
 pub(crate) fn parse_authorization(value: &HeaderValue) -> Option<String> {
-    if value.len() > MAX_CREDENTIALS_LEN {
-        return None;
-    }
-    let (scheme, token) = split_scheme(value.to_str().ok()?)?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return None;
-    }
+    let token = credentials(value, "bearer")?;
     valid_token(token).then(|| token.to_owned())
 }
 
