@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::cache::Verified;
 use super::layer::{SessionConfig, MAX_COOKIE_LEN};
 use crate::codec::{self, Rejection};
 use crate::{cookie_header, private, Error};
@@ -65,8 +66,9 @@ struct Shared {
 
 #[derive(Default)]
 struct State {
-    /// `None` until the first access decodes the cookie.
-    map: Option<Map<String, Value>>,
+    /// `None` until the first access decodes the cookie. Shared with the verified-cookie cache
+    /// until the first change (copy on write).
+    map: Option<Arc<Map<String, Value>>>,
     change: Change,
     /// The cookie verified under a fallback key: write it again under the current key.
     reissue: bool,
@@ -237,7 +239,7 @@ impl SessionDict {
     pub(crate) fn replace(&self, map: Map<String, Value>) -> Result<(), Error> {
         self.check_size(&map, None)?;
         let mut state = self.load();
-        *state.map_mut() = map;
+        state.map = Some(Arc::new(map));
         state.created = None;
         state.change = Change::Modified;
         Ok(())
@@ -245,7 +247,7 @@ impl SessionDict {
 
     /// A copy of the whole map.
     pub(crate) fn snapshot(&self) -> Map<String, Value> {
-        self.load().map().clone()
+        Map::clone(self.load().map())
     }
 
     pub(crate) fn config(&self) -> &SessionConfig {
@@ -295,10 +297,18 @@ impl SessionDict {
     fn decode(&self) -> Loaded {
         let config = &self.shared.config;
         let now = config.now();
-        let mut found: Option<Decoded> = None;
+        let mut found: Option<Arc<Verified>> = None;
         let mut invalid = false;
         for candidate in &self.shared.candidates {
-            match decode_session(candidate, config, now) {
+            let decoded = match config.cache.get(candidate) {
+                Some(hit) => hit.check_time(now).map(|()| hit),
+                None => decode_session(candidate, config, now).map(|decoded| {
+                    let decoded = Arc::new(decoded);
+                    config.cache.insert(candidate, Arc::clone(&decoded));
+                    decoded
+                }),
+            };
+            match decoded {
                 Ok(decoded) => match &found {
                     Some(seen) if seen.map != decoded.map => {
                         tracing::debug!("conflicting session cookies; session ignored");
@@ -328,7 +338,7 @@ impl SessionDict {
             tracing::debug!(fallback_key, "session cookie re-issued");
         }
         Loaded {
-            map: found.map,
+            map: Arc::clone(&found.map),
             created: found.created,
             reissue,
             invalid: false,
@@ -419,7 +429,7 @@ impl State {
     }
 
     fn map_mut(&mut self) -> &mut Map<String, Value> {
-        self.map.get_or_insert_with(Map::new)
+        Arc::make_mut(self.map.get_or_insert_with(Arc::default))
     }
 }
 
@@ -447,24 +457,16 @@ fn check_public(key: &str) -> Result<(), Error> {
 /// What [`SessionDict::load`] keeps of the cookies.
 #[derive(Default)]
 struct Loaded {
-    map: Map<String, Value>,
+    map: Arc<Map<String, Value>>,
     created: Option<u64>,
     reissue: bool,
     invalid: bool,
 }
 
-/// One verified session cookie.
-struct Decoded {
-    map: Map<String, Value>,
-    key_index: usize,
-    created: Option<u64>,
-    issued: Option<u64>,
-}
-
 /// Verifies and decodes one session cookie value: MAC (or AEAD tag), payload, time claims, and
 /// the idle and absolute timeouts from the signed anchors (SECURITY.md JWT-07, JWT-09, SES-03 to
 /// SES-05).
-fn decode_session(token: &str, config: &SessionConfig, now: u64) -> Result<Decoded, Rejection> {
+fn decode_session(token: &str, config: &SessionConfig, now: u64) -> Result<Verified, Rejection> {
     let (mut map, key_index) = if config.private {
         let (json, key_index) = private::open(token, &config.keys, &config.session.name)?;
         let map = serde_json::from_slice(&json).map_err(|_| Rejection::BadPayload)?;
@@ -480,19 +482,38 @@ fn decode_session(token: &str, config: &SessionConfig, now: u64) -> Result<Decod
             .transpose()
     };
     let (issued, created) = (anchor("iat")?, anchor(CREATED)?);
-    let expired = |anchor: Option<u64>, timeout: Option<u64>| matches!((anchor, timeout), (Some(a), Some(t)) if now >= a.saturating_add(t));
-    if expired(issued, config.idle_timeout) || expired(created, config.absolute_timeout) {
-        return Err(Rejection::Expired);
-    }
+    let leeway = config.leeway as f64;
+    let deadline = |anchor: Option<u64>, timeout: Option<u64>| match (anchor, timeout) {
+        (Some(a), Some(t)) => Some(a.saturating_add(t) as f64),
+        _ => None,
+    };
+    let claim = |name: &str| map.get(name).and_then(Value::as_f64);
+    let expires_at = [
+        claim("exp").map(|exp| exp + leeway),
+        deadline(issued, config.idle_timeout),
+        deadline(created, config.absolute_timeout),
+    ]
+    .into_iter()
+    .flatten()
+    .reduce(f64::min);
+    let valid_from = [claim("nbf"), claim("iat")]
+        .into_iter()
+        .flatten()
+        .reduce(f64::max)
+        .map(|t| t - leeway);
     for claim in CLAIMS {
         map.remove(claim);
     }
-    Ok(Decoded {
-        map,
+    let verified = Verified {
+        map: Arc::new(map),
         key_index,
         created,
         issued,
-    })
+        expires_at,
+        valid_from,
+    };
+    verified.check_time(now)?;
+    Ok(verified)
 }
 
 /// `map` serialised with the crate's `claims` appended, without copying the map.
@@ -602,7 +623,7 @@ mod properties {
             let config = config(&keys, private, NOW);
             let token = encode(&map, &config, NOW);
             let decoded = decode_session(&token, &config, NOW).unwrap();
-            prop_assert_eq!(&decoded.map, &map);
+            prop_assert_eq!(decoded.map.as_ref(), &map);
             prop_assert_eq!(decoded.key_index, 0);
 
             // (5) What the response writes: cookie-octets, within 4096, parses back.

@@ -8,6 +8,7 @@ use cookie::Cookie;
 use http::HeaderValue;
 use tower_layer::Layer;
 
+use super::cache::VerifiedCache;
 use super::SessionService;
 use crate::clock::{Clock, SystemClock};
 use crate::{Error, Key};
@@ -90,6 +91,7 @@ impl SessionLayer {
                 idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
                 absolute_timeout: Some(DEFAULT_ABSOLUTE_TIMEOUT),
                 refresh_share: DEFAULT_REFRESH_SHARE,
+                cache: VerifiedCache::default(),
             },
         }
     }
@@ -288,6 +290,8 @@ pub(crate) struct SessionConfig {
     pub(crate) idle_timeout: Option<u64>,
     pub(crate) absolute_timeout: Option<u64>,
     pub(crate) refresh_share: f64,
+    /// Cookies this configuration has verified; a new configuration (a new key set) starts empty.
+    pub(crate) cache: VerifiedCache,
 }
 
 impl fmt::Debug for SessionConfig {

@@ -1,5 +1,6 @@
 //! The session middleware: [`SessionLayer`], its service, and the [`SessionDict`] handle.
 
+mod cache;
 mod dict;
 mod layer;
 mod service;

@@ -1,0 +1,164 @@
+//! A bounded cache of recently verified session cookies, so that a session read on every request
+//! costs a keyed hash and a constant-time comparison instead of an HMAC, base64 and JSON parsing.
+//!
+//! Safety rests on four rules:
+//! - an entry is only ever made from a cookie that fully verified (MAC or AEAD tag, header,
+//!   payload, time claims), and is found again only by the exact same bytes, compared in
+//!   constant time (`subtle`), so a hit proves what a fresh verification would;
+//! - each hit re-checks the entry's deadlines against the clock, so nothing outlives its `exp`,
+//!   idle or absolute timeout;
+//! - the cache belongs to one layer configuration: a new key set (a removed key) starts empty;
+//! - it is bounded, so a flood of distinct valid cookies costs at most its capacity in memory.
+
+use std::collections::hash_map::RandomState;
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Map, Value};
+use subtle::ConstantTimeEq;
+
+use crate::codec::Rejection;
+
+const SHARDS: usize = 16;
+/// Entries per shard; 16 × 256 sessions of a few hundred bytes each stay under a few MiB.
+const SHARD_CAPACITY: usize = 256;
+
+/// A verified session, as decoded from one cookie value.
+#[derive(Debug)]
+pub(crate) struct Verified {
+    pub(crate) map: Arc<Map<String, Value>>,
+    /// 0 for the current key, else a fallback (the cookie must be re-issued).
+    pub(crate) key_index: usize,
+    /// The absolute-timeout anchor.
+    pub(crate) created: Option<u64>,
+    /// When it was issued (the idle-timeout anchor).
+    pub(crate) issued: Option<u64>,
+    /// The first instant it is no longer valid: the earliest of `exp` (+ leeway), the idle and
+    /// the absolute deadlines.
+    pub(crate) expires_at: Option<f64>,
+    /// The first instant it is valid: from `nbf` and `iat` (− leeway).
+    pub(crate) valid_from: Option<f64>,
+}
+
+impl Verified {
+    /// Whether the session is valid at `now`.
+    pub(crate) fn check_time(&self, now: u64) -> Result<(), Rejection> {
+        let now = now as f64;
+        if self.expires_at.is_some_and(|t| now >= t) {
+            return Err(Rejection::Expired);
+        }
+        if self.valid_from.is_some_and(|t| now < t) {
+            return Err(Rejection::NotYetValid);
+        }
+        Ok(())
+    }
+}
+
+struct Entry {
+    token: Box<[u8]>,
+    verified: Arc<Verified>,
+}
+
+/// The cache; one per [`SessionLayer`](crate::SessionLayer) configuration.
+pub(crate) struct VerifiedCache {
+    hasher: RandomState,
+    shards: Box<[Mutex<HashMap<u64, Entry>>]>,
+}
+
+impl std::fmt::Debug for VerifiedCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifiedCache").finish_non_exhaustive()
+    }
+}
+
+impl Default for VerifiedCache {
+    fn default() -> Self {
+        VerifiedCache {
+            hasher: RandomState::new(),
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+        }
+    }
+}
+
+impl VerifiedCache {
+    fn shard(&self, hash: u64) -> std::sync::MutexGuard<'_, HashMap<u64, Entry>> {
+        self.shards[(hash as usize) % SHARDS]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The verified session for exactly these cookie bytes, if cached.
+    pub(crate) fn get(&self, token: &str) -> Option<Arc<Verified>> {
+        let hash = self.hasher.hash_one(token.as_bytes());
+        let shard = self.shard(hash);
+        let entry = shard.get(&hash)?;
+        let same = entry.token.len() == token.len()
+            && bool::from(entry.token.as_ref().ct_eq(token.as_bytes()));
+        same.then(|| Arc::clone(&entry.verified))
+    }
+
+    /// Remembers that `token` verified as `verified`.
+    pub(crate) fn insert(&self, token: &str, verified: Arc<Verified>) {
+        let hash = self.hasher.hash_one(token.as_bytes());
+        let mut shard = self.shard(hash);
+        if shard.len() >= SHARD_CAPACITY && !shard.contains_key(&hash) {
+            // Evict an arbitrary entry: the hasher is randomly keyed, so an attacker cannot
+            // choose which.
+            if let Some(&victim) = shard.keys().next() {
+                shard.remove(&victim);
+            }
+        }
+        shard.insert(
+            hash,
+            Entry {
+                token: token.as_bytes().into(),
+                verified,
+            },
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verified(expires_at: Option<f64>) -> Arc<Verified> {
+        Arc::new(Verified {
+            map: Arc::default(),
+            key_index: 0,
+            created: None,
+            issued: None,
+            expires_at,
+            valid_from: Some(100.0),
+        })
+    }
+
+    #[test]
+    fn hits_need_the_exact_bytes() {
+        let cache = VerifiedCache::default();
+        cache.insert("a.b.c", verified(None));
+        assert!(cache.get("a.b.c").is_some());
+        for other in ["a.b.", "a.b.c ", "a.b.d", "A.b.c", ""] {
+            assert!(cache.get(other).is_none(), "{other}");
+        }
+    }
+
+    #[test]
+    fn deadlines_are_checked_on_every_hit() {
+        let v = verified(Some(200.0));
+        assert_eq!(v.check_time(99), Err(Rejection::NotYetValid));
+        assert!(v.check_time(199).is_ok());
+        assert_eq!(v.check_time(200), Err(Rejection::Expired));
+    }
+
+    #[test]
+    fn bounded() {
+        let cache = VerifiedCache::default();
+        for i in 0..(SHARDS * SHARD_CAPACITY * 3) {
+            cache.insert(&format!("token-{i}"), verified(None));
+        }
+        let total: usize = cache.shards.iter().map(|s| s.lock().unwrap().len()).sum();
+        assert!(total <= SHARDS * SHARD_CAPACITY, "{total}");
+    }
+}
