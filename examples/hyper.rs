@@ -7,6 +7,10 @@
 //! curl -i -c jar -b jar http://127.0.0.1:3001/session
 //! ```
 //!
+//! **A test harness, not a template:** `POST /login` logs anyone in as any user id, with no
+//! password, so that the interop check can create logins. A real login handler verifies
+//! credentials first (see the `demo` example).
+//!
 //! Routes (also what the Microdot interop check in `.ci/interop.py` drives):
 //! - `GET /session`: the whole session as JSON, crate keys included;
 //! - `POST /session`: merges a JSON object into the session (keys without a leading `_`);

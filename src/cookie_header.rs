@@ -5,10 +5,13 @@ use http::HeaderMap;
 
 /// How many cookies of one name are looked at. Browsers send one per (name, domain, path); more
 /// than a few means cookie tossing, and each costs an HMAC to check (SECURITY.md ROT-04, IN-02).
+/// A request with more is treated as carrying none (see [`find`]).
 pub(crate) const MAX_CANDIDATES: usize = 4;
 
 /// The values of the cookies called exactly `name` (case-sensitive, SECURITY.md IN-03) across every
-/// `Cookie` header (HTTP/2 sends one per cookie, IN-01), in order, at most [`MAX_CANDIDATES`].
+/// `Cookie` header (HTTP/2 sends one per cookie, IN-01), in order. It stops after
+/// `MAX_CANDIDATES + 1`: more than [`MAX_CANDIDATES`] means the caller must trust none of them,
+/// since a sibling domain can place several ahead of the real one.
 ///
 /// Values that are empty, longer than `max_len`, or not UTF-8 are skipped (IN-04). A value wrapped
 /// in double quotes (RFC 6265 allows it) is unwrapped.
@@ -24,7 +27,7 @@ pub(crate) fn find(headers: &HeaderMap, name: &str, max_len: usize) -> Vec<Box<s
             }
             if let Ok(value) = std::str::from_utf8(value) {
                 found.push(value.into());
-                if found.len() == MAX_CANDIDATES {
+                if found.len() > MAX_CANDIDATES {
                     return found;
                 }
             }
@@ -112,7 +115,7 @@ mod tests {
     #[test]
     fn candidates_are_bounded() {
         let h = headers(&[b"s=1; s=2; s=3; s=4; s=5; s=6"]);
-        assert_eq!(find(&h, "s", 4096).len(), MAX_CANDIDATES);
+        assert_eq!(find(&h, "s", 4096).len(), MAX_CANDIDATES + 1);
     }
 
     #[test]

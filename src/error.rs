@@ -32,8 +32,9 @@ pub enum Error {
     ReservedKey,
     /// A value could not be serialised into the session.
     Serialize(serde_json::Error),
-    /// A stored value does not have the type that was asked for.
-    Deserialize(serde_json::Error),
+    /// A stored value does not have the type that was asked for. The underlying error is not
+    /// kept: it would quote the stored value, which may be a secret.
+    Deserialize,
 }
 
 impl fmt::Display for Error {
@@ -52,7 +53,7 @@ impl fmt::Display for Error {
                 f.write_str("session keys that begin with `_` are reserved for the crate")
             }
             Error::Serialize(_) => f.write_str("value could not be serialised into the session"),
-            Error::Deserialize(_) => f.write_str("session value does not have the requested type"),
+            Error::Deserialize => f.write_str("session value does not have the requested type"),
         }
     }
 }
@@ -60,7 +61,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Serialize(e) | Error::Deserialize(e) => Some(e),
+            Error::Serialize(e) => Some(e),
             _ => None,
         }
     }

@@ -29,7 +29,10 @@ pub(crate) const MIN_KEY_LEN: usize = 32;
 /// assert_eq!(format!("{key:?}"), "Key([redacted])");
 ///
 /// assert!(Key::from_bytes(b"too short").is_err());
-/// let key = Key::from_bytes(b"a secret of at least thirty-two bytes!")?;
+///
+/// // In production: random bytes from your secret store, such as a generated key's bytes.
+/// let stored: Vec<u8> = key.as_bytes().to_vec();
+/// let key = Key::from_bytes(&stored)?;
 /// # Ok::<(), tower_session_auth::Error>(())
 /// ```
 #[derive(Clone)]

@@ -25,7 +25,9 @@ pub use auth::{AuthLayer, CurrentUser};
 pub use clock::{Clock, SystemClock};
 pub use error::Error;
 pub use key::Key;
-pub use login::{current_user_id, is_fresh, login_user, logout_user, AuthUser, Remember};
+pub use login::{
+    current_user_id, is_fresh, login_user, logout_user, renew_session, AuthUser, Remember,
+};
 pub use redirect::redirect_target;
 pub use secret::secrets_equal;
 #[doc(no_inline)]

@@ -193,6 +193,24 @@ pub fn logout_user(session: &SessionDict) {
     tracing::info!("user logged out");
 }
 
+/// Re-issues the session after a privilege change, such as a new role: a new random session id,
+/// and the absolute timeout counts from now, as at a login (SECURITY.md SES-02). The login and
+/// the application's data stay.
+///
+/// After changing a user's password, call [`login_user`] again with the updated user instead:
+/// their session auth hash changed, so this session would otherwise end with all the others.
+///
+/// # Errors
+///
+/// [`Error::SessionTooLarge`] if the session would no longer fit in a cookie.
+pub fn renew_session(session: &SessionDict) -> Result<(), Error> {
+    let mut map = session.snapshot();
+    map.insert(SESSION_ID.into(), Value::String(random_id()));
+    session.replace(map)?;
+    tracing::info!("session renewed");
+    Ok(())
+}
+
 /// The id of the logged-in user, or `None`.
 ///
 /// It comes from the session's `_user_id`; failing that, from a valid remember-me cookie, in
@@ -201,8 +219,9 @@ pub fn logout_user(session: &SessionDict) {
 /// another key, or not shaped like one: a session cookie is never accepted in its place) is
 /// ignored and deleted.
 ///
-/// The id is not checked against your user store: [`AuthLayer`](crate::AuthLayer) does that with
-/// its user loader, and also enforces the session auth hash.
+/// This is not a gate: the id is not checked against your user store and the session auth hash
+/// is not compared. Protect routes with [`AuthLayer`](crate::AuthLayer), which does both, and
+/// read the user there as [`CurrentUser`](crate::CurrentUser).
 #[must_use]
 pub fn current_user_id<I: DeserializeOwned>(session: &SessionDict) -> Option<I> {
     if let Some(id) = session.get::<Value>(USER_ID).ok().flatten() {
@@ -293,7 +312,7 @@ impl fmt::Debug for RememberToken {
 
 fn restore_from_remember(session: &SessionDict) -> Option<Value> {
     let candidates = session.remember_candidates();
-    if candidates.is_empty() {
+    if candidates.is_empty() || candidates.len() > crate::cookie_header::MAX_CANDIDATES {
         return None;
     }
     let config = session.config();
@@ -314,8 +333,11 @@ fn restore_from_remember(session: &SessionDict) -> Option<Value> {
         }
     }
     let Some(token) = found else {
-        // SECURITY.md REM-05: ignored and deleted.
-        session.set_remember(RememberUpdate::Delete);
+        // SECURITY.md REM-05: ignored, and deleted when it was the only one (with several, a
+        // removal could only hit this host's cookie and leave a tossed one in place).
+        if candidates.len() == 1 {
+            session.set_remember(RememberUpdate::Delete);
+        }
         return None;
     };
     let mut map: Map<String, Value> = session
@@ -342,6 +364,18 @@ fn restore_from_remember(session: &SessionDict) -> Option<Value> {
     Some(token.user_id)
 }
 
+/// The members a remember-me token may have: Microdot's three and this crate's `auth_hash`.
+const REMEMBER_MEMBERS: [&str; 4] = ["user_id", "days", "exp", "auth_hash"];
+
+/// Whether a payload has the shape of a remember-me token: `user_id`, `days` and `exp`, and
+/// nothing but [`REMEMBER_MEMBERS`]. Such a payload is never accepted as a session.
+pub(crate) fn is_remember_shaped(map: &Map<String, Value>) -> bool {
+    ["user_id", "days", "exp"]
+        .iter()
+        .all(|k| map.contains_key(*k))
+        && map.keys().all(|k| REMEMBER_MEMBERS.contains(&k.as_str()))
+}
+
 /// Verifies a remember-me token and checks its shape strictly (SECURITY.md JWT-10): exactly
 /// `user_id` (a non-empty string or an integer), `days` (1 to 400), `exp` (a number, required and
 /// in the future), and this crate's optional `auth_hash`. A session cookie, whatever it holds, has
@@ -351,8 +385,7 @@ fn decode_remember(token: &str, config: &SessionConfig) -> Result<RememberToken,
     let exp = payload.get("exp").ok_or(Rejection::BadClaims)?;
     codec::numeric_date(exp)?;
     codec::check_time_claims(&payload, config.now(), config.leeway)?;
-    let allowed = ["user_id", "days", "exp", "auth_hash"];
-    if payload.keys().any(|k| !allowed.contains(&k.as_str())) {
+    if !is_remember_shaped(&payload) {
         return Err(Rejection::BadPayload);
     }
     let user_id = payload.remove("user_id").ok_or(Rejection::BadPayload)?;

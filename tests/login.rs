@@ -532,6 +532,90 @@ async fn ses_07_changing_the_auth_hash_ends_sessions_and_remember_cookies() {
 }
 
 #[tokio::test]
+async fn ses_06_a_cookie_copied_before_logout_stays_valid_until_it_expires() {
+    // Documented: without a session auth hash a stateless cookie cannot be revoked early; with
+    // one, changing it ends the copy too (see the SES-07 test).
+    let gate = AuthLayer::builder()
+        .user_loader(
+            |id: String| async move { users::by_id(&id).map(|u| Plain(u.username.to_owned())) },
+        )
+        .build()
+        .unwrap();
+    let app =
+        Router::new()
+            .route(
+                "/",
+                get(|CurrentUser(u): CurrentUser<Plain>| async move { u.0 }),
+            )
+            .route_layer(gate)
+            .route(
+                "/login",
+                get(|s: SessionDict| async move {
+                    login_user(&s, &Plain("susan".into()), false).unwrap()
+                }),
+            )
+            .route(
+                "/logout",
+                get(|s: SessionDict| async move { logout_user(&s) }),
+            )
+            .layer(SessionLayer::new(key()));
+    let mut b = Browser::new();
+    b.get(&app, "/login").await;
+    let copy = b.jar["session"].clone();
+    b.get(&app, "/logout").await;
+    assert_eq!(
+        b.get(&app, "/").await.status,
+        StatusCode::FOUND,
+        "this browser is logged out"
+    );
+    let res = whoami(&app, &format!("session={copy}")).await;
+    assert_eq!(
+        res.body, "susan",
+        "the copy is still valid until its deadline"
+    );
+}
+
+#[tokio::test]
+async fn ses_02_renew_session_keeps_the_login_and_changes_the_cookie() {
+    let app =
+        Router::new()
+            .route(
+                "/login",
+                get(|s: SessionDict| async move {
+                    login_user(&s, &Plain("susan".into()), false).unwrap()
+                }),
+            )
+            .route(
+                "/promote",
+                get(|s: SessionDict| async move {
+                    s.insert("role", "admin").unwrap();
+                    tower_session_auth::renew_session(&s).unwrap();
+                }),
+            )
+            .route(
+                "/whoami",
+                get(|s: SessionDict| async move {
+                    tower_session_auth::current_user_id::<String>(&s).unwrap_or_default()
+                }),
+            )
+            .layer(SessionLayer::new(key()));
+    let mut b = Browser::new();
+    b.get(&app, "/login").await;
+    let before = b.jar["session"].clone();
+    b.get(&app, "/promote").await;
+    let after = b.jar["session"].clone();
+    let id = |token: &str| {
+        let payload = token.split('.').nth(1).unwrap();
+        let payload =
+            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+                .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&payload).unwrap()["_id"].clone()
+    };
+    assert_ne!(id(&before), id(&after), "a new session id");
+    assert_eq!(b.get(&app, "/whoami").await.body, "user001");
+}
+
+#[tokio::test]
 async fn optional_gate_and_option_extractor() {
     let gate = AuthLayer::builder()
         .user_loader(|id: String| async move { users::by_id(&id) })
@@ -726,4 +810,53 @@ fn futures_poll_ready<S: tower::Service<R>, R>(
 fn key_05_secret_not_in_debug() {
     let key = Key::from_bytes(SECRET).unwrap();
     assert_eq!(format!("{key:?}"), "Key([redacted])");
+}
+
+#[tokio::test]
+async fn ses_09_the_demo_refuses_cross_site_logins() {
+    let app = demo_app();
+    for (name, value) in [
+        ("sec-fetch-site", "cross-site"),
+        ("sec-fetch-site", "same-site"),
+        ("origin", "http://evil.example"),
+    ] {
+        let req = Request::post("/login")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("host", "127.0.0.1:3000")
+            .header(name, value)
+            .body(Body::from("username=susan&password=hello"))
+            .unwrap();
+        let res = send(
+            &app,
+            req,
+            &Expect {
+                secure: false,
+                ..Expect::default()
+            },
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{name}: {value}");
+        assert!(res.set_cookies.is_empty());
+    }
+    for (name, value) in [
+        ("sec-fetch-site", "same-origin"),
+        ("origin", "http://127.0.0.1:3000"),
+    ] {
+        let req = Request::post("/login")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("host", "127.0.0.1:3000")
+            .header(name, value)
+            .body(Body::from("username=susan&password=hello"))
+            .unwrap();
+        let res = send(
+            &app,
+            req,
+            &Expect {
+                secure: false,
+                ..Expect::default()
+            },
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{name}: {value}");
+    }
 }

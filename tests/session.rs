@@ -222,6 +222,83 @@ async fn jwt_09_microdot_sessions_without_time_claims_are_accepted_and_reissued(
 }
 
 #[tokio::test]
+async fn jwt_09_strict_mode_refuses_sessions_without_anchors() {
+    let clock = FakeClock::at(1_800_000_000);
+    let strict = app(SessionLayer::builder(key())
+        .clock(clock.clone())
+        .claimless_sessions(false)
+        .build()
+        .unwrap());
+    let claimless = format!("session={}", pyjwt(r#"{"user":"alice"}"#));
+    assert_eq!(
+        send(
+            &strict,
+            get_with_cookie("/get/user", &claimless),
+            &Expect::default()
+        )
+        .await
+        .body,
+        "none"
+    );
+    // Its own cookies have anchors and are read.
+    let mut b = Browser::new();
+    b.get(&strict, "/set/user/alice").await;
+    assert_eq!(b.get(&strict, "/get/user").await.body, r#""alice""#);
+    // The default accepts an anchorless cookie whenever it is replayed (documented).
+    let lenient = app(SessionLayer::builder(key())
+        .clock(clock.clone())
+        .build()
+        .unwrap());
+    clock.set(4_000_000_000);
+    assert_eq!(
+        send(
+            &lenient,
+            get_with_cookie("/get/user", &claimless),
+            &Expect::default()
+        )
+        .await
+        .body,
+        r#""alice""#
+    );
+}
+
+#[tokio::test]
+async fn jwt_10_a_remember_token_is_not_a_session() {
+    let token = pyjwt(r#"{"user_id":"user001","days":30,"exp":99999999999}"#);
+    let res = send(
+        &default_app(),
+        get_with_cookie("/get/user_id", &format!("session={token}")),
+        &Expect::default(),
+    )
+    .await;
+    assert_eq!(res.body, "none");
+}
+
+#[tokio::test]
+async fn ck_04_a_reissue_that_would_not_fit_is_skipped() {
+    // A Microdot session just under the limit: re-issuing it with anchors would overflow.
+    let mut n = 2900;
+    let token = loop {
+        let token = pyjwt(&format!(r#"{{"big":"{}"}}"#, "x".repeat(n)));
+        if "session=".len() + token.len() > 4090 {
+            break token;
+        }
+        n += 1;
+    };
+    let res = send(
+        &default_app(),
+        get_with_cookie("/get/big", &format!("session={token}")),
+        &Expect::default(),
+    )
+    .await;
+    assert!(res.body.len() > 2900, "the session is read");
+    assert!(
+        res.set_cookies.is_empty(),
+        "no cookie the browser would drop"
+    );
+}
+
+#[tokio::test]
 async fn jwt_07_expired_session_is_anonymous() {
     let clock = FakeClock::at(1_800_000_000);
     let layer = SessionLayer::builder(key())
@@ -383,6 +460,47 @@ async fn in_02_duplicate_session_cookies() {
         res.body, "none",
         "two valid sessions that disagree: anonymous"
     );
+    // A conflict deletes nothing: a removal would hit this host's cookie and leave a cookie tossed
+    // from a sibling domain in place, logging the victim into the attacker's session next time.
+    let res = send(
+        &app,
+        get_with_cookie("/get/user", &both),
+        &Expect::default(),
+    )
+    .await;
+    assert!(
+        res.set_cookies.is_empty(),
+        "no deletion on a conflict: {:?}",
+        res.set_cookies
+    );
+    for header in [
+        format!("session={valid}; session={invalid}"),
+        format!("session={invalid}; session={invalid}"),
+    ] {
+        let res = send(
+            &app,
+            get_with_cookie("/get/user", &header),
+            &Expect::default(),
+        )
+        .await;
+        assert!(
+            res.set_cookie("session")
+                .is_none_or(|c| !c.value().is_empty()),
+            "{header}: no deletion with several cookies"
+        );
+    }
+    // More than four cookies of the name: none is trusted, whatever their order.
+    let tossed = format!(
+        "session={other}; session={other}; session={other}; session={other}; session={valid}"
+    );
+    let res = send(
+        &app,
+        get_with_cookie("/get/user", &tossed),
+        &Expect::default(),
+    )
+    .await;
+    assert_eq!(res.body, "none", "tossed cookies ahead of the real one");
+    assert!(res.set_cookies.is_empty());
     let same = format!("session={valid}; session={valid}");
     let res = send(
         &app,
@@ -557,7 +675,7 @@ async fn typed_access_reserved_keys_and_debug() {
     let svc = layer_service(layer, |session: SessionDict| {
         assert_eq!(session.get::<u32>("n").unwrap(), Some(5));
         assert!(
-            matches!(session.get::<u32>("s"), Err(Error::Deserialize(_))),
+            matches!(session.get::<u32>("s"), Err(Error::Deserialize)),
             "a type mismatch is an error"
         );
         assert_eq!(session.get::<u32>("missing").unwrap(), None);

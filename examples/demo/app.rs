@@ -1,8 +1,10 @@
 //! The demo's routes, shared with the integration tests so they drive exactly what the demo serves.
 
+use axum::extract::Request;
 use axum::extract::{Form, OriginalUri};
 use axum::http::header::CONTENT_TYPE;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -78,7 +80,37 @@ pub fn app_with_fallbacks(key: Key, fallbacks: Vec<Key>) -> Router {
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
         .route("/counter", get(counter))
+        // Login and logout are POSTs that only this site may send (login CSRF).
+        .layer(middleware::from_fn(same_origin_posts))
         .layer(sessions)
+}
+
+/// Refuses state-changing requests that a browser says come from another site, so no other site
+/// can log a visitor in or out (SECURITY.md SES-09). `SameSite=Lax` alone does not stop a
+/// cross-site login POST, which needs no cookie. Clients that send neither header (curl, tests)
+/// are not browsers and pass.
+async fn same_origin_posts(req: Request, next: Next) -> Response {
+    let refused = {
+        let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+        let header = |name| {
+            req.headers()
+                .get(name)
+                .and_then(|v: &HeaderValue| v.to_str().ok())
+        };
+        let cross_site = match (header("sec-fetch-site"), header("origin")) {
+            (Some(site), _) => !matches!(site, "same-origin" | "none"),
+            (None, Some(origin)) => {
+                let host = header("host").unwrap_or_default();
+                origin != format!("http://{host}") && origin != format!("https://{host}")
+            }
+            (None, None) => false,
+        };
+        unsafe_method && cross_site
+    };
+    if refused {
+        return (StatusCode::FORBIDDEN, "cross-site request refused").into_response();
+    }
+    next.run(req).await
 }
 
 /// `GET /counter`: adds one to the session's `counter` and shows it.

@@ -6,13 +6,23 @@ use ring::pbkdf2;
 use tower_session_auth::{secrets_equal, AuthUser};
 
 /// A demo user. Only the password hash is stored, never the password.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct User {
     pub id: &'static str,
     pub username: &'static str,
     password_hash: &'static str,
     /// SHA-256 of the user's API token (a high-entropy token needs no slow hash).
     api_token_sha256: &'static str,
+}
+
+// Hashes are secrets too: `Debug` (and so `CurrentUser<User>` in logs) shows only the names.
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AuthUser for User {

@@ -108,7 +108,9 @@ impl<U: AuthUser> AuthLayer<U> {
             config: AuthConfig {
                 session: None,
                 basic: None,
+                basic_charset: "UTF-8".into(),
                 bearer: None,
+                token_header: None,
                 login_url: "/login".into(),
                 fresh: false,
                 optional: false,
@@ -184,7 +186,6 @@ impl<U: AuthUser> AuthLayerBuilder<U> {
     {
         self.config.basic = Some(BasicConfig {
             realm: realm.into(),
-            charset: "UTF-8".into(),
             verify: Arc::new(move |user, password| Box::pin(verifier(user, password))),
         });
         self
@@ -193,9 +194,7 @@ impl<U: AuthUser> AuthLayerBuilder<U> {
     /// The `charset` advertised in the Basic challenge. Default `UTF-8`, the only value RFC 7617
     /// defines; credentials are always decoded as UTF-8.
     pub fn basic_charset(mut self, charset: impl Into<String>) -> Self {
-        if let Some(basic) = &mut self.config.basic {
-            basic.charset = charset.into();
-        }
+        self.config.basic_charset = charset.into();
         self
     }
 
@@ -211,10 +210,8 @@ impl<U: AuthUser> AuthLayerBuilder<U> {
         F: Fn(String) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Option<U>> + Send + 'static,
     {
-        let header = self.config.bearer.take().and_then(|b| b.header);
         self.config.bearer = Some(BearerConfig {
             realm: realm.into(),
-            header,
             verify: Arc::new(move |token| Box::pin(verifier(token))),
         });
         self
@@ -223,9 +220,7 @@ impl<U: AuthUser> AuthLayerBuilder<U> {
     /// Reads the token from this header (such as `X-API-Key`) instead of `Authorization: Bearer`.
     /// The whole value, trimmed, is the token.
     pub fn token_header(mut self, header: HeaderName) -> Self {
-        if let Some(bearer) = &mut self.config.bearer {
-            bearer.header = Some(header);
-        }
+        self.config.token_header = Some(header);
         self
     }
 
@@ -293,17 +288,20 @@ impl<U: AuthUser> AuthLayerBuilder<U> {
                 return Err(Error::InvalidConfig("a realm must be printable text"));
             }
         }
-        if let Some(basic) = &c.basic {
-            let token = !basic.charset.is_empty()
-                && basic
-                    .charset
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
-            if !token {
-                return Err(Error::InvalidConfig(
-                    "the Basic charset must be a token such as UTF-8",
-                ));
-            }
+        let charset = &c.basic_charset;
+        let token = !charset.is_empty()
+            && charset
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        if !token {
+            return Err(Error::InvalidConfig(
+                "the Basic charset must be a token such as UTF-8",
+            ));
+        }
+        if c.token_header.is_some() && c.bearer.is_none() {
+            return Err(Error::InvalidConfig(
+                "token_header needs a token verifier: call bearer",
+            ));
         }
         let url = c.login_url.as_str();
         let well_formed = (url.starts_with('/') && !url.starts_with("//"))
@@ -322,13 +320,11 @@ impl<U: AuthUser> AuthLayerBuilder<U> {
 
 pub(crate) struct BasicConfig<U> {
     pub(crate) realm: String,
-    pub(crate) charset: String,
     pub(crate) verify: BasicVerifier<U>,
 }
 
 pub(crate) struct BearerConfig<U> {
     pub(crate) realm: String,
-    pub(crate) header: Option<HeaderName>,
     pub(crate) verify: TokenVerifier<U>,
 }
 
@@ -336,7 +332,6 @@ impl<U> Clone for BasicConfig<U> {
     fn clone(&self) -> Self {
         BasicConfig {
             realm: self.realm.clone(),
-            charset: self.charset.clone(),
             verify: Arc::clone(&self.verify),
         }
     }
@@ -346,7 +341,6 @@ impl<U> Clone for BearerConfig<U> {
     fn clone(&self) -> Self {
         BearerConfig {
             realm: self.realm.clone(),
-            header: self.header.clone(),
             verify: Arc::clone(&self.verify),
         }
     }
@@ -355,7 +349,10 @@ impl<U> Clone for BearerConfig<U> {
 pub(crate) struct AuthConfig<U: AuthUser> {
     pub(crate) session: Option<Loader<U>>,
     pub(crate) basic: Option<BasicConfig<U>>,
+    pub(crate) basic_charset: String,
     pub(crate) bearer: Option<BearerConfig<U>>,
+    /// Read the token from this header instead of `Authorization: Bearer`.
+    pub(crate) token_header: Option<HeaderName>,
     pub(crate) login_url: String,
     pub(crate) fresh: bool,
     pub(crate) optional: bool,
@@ -368,7 +365,9 @@ impl<U: AuthUser> Clone for AuthConfig<U> {
         AuthConfig {
             session: self.session.clone(),
             basic: self.basic.clone(),
+            basic_charset: self.basic_charset.clone(),
             bearer: self.bearer.clone(),
+            token_header: self.token_header.clone(),
             login_url: self.login_url.clone(),
             fresh: self.fresh,
             optional: self.optional,
@@ -385,10 +384,7 @@ impl<U: AuthUser> fmt::Debug for AuthConfig<U> {
             .field("session", &self.session.is_some())
             .field("basic_realm", &self.basic.as_ref().map(|b| &b.realm))
             .field("bearer_realm", &self.bearer.as_ref().map(|b| &b.realm))
-            .field(
-                "token_header",
-                &self.bearer.as_ref().and_then(|b| b.header.as_ref()),
-            )
+            .field("token_header", &self.token_header)
             .field("login_url", &self.login_url)
             .field("fresh", &self.fresh)
             .field("optional", &self.optional)

@@ -188,7 +188,10 @@ fn api_credentials<U: AuthUser>(
                 None => refuse(),
             };
         }
-        let bearer = config.bearer.as_ref().filter(|b| b.header.is_none());
+        let bearer = config
+            .bearer
+            .as_ref()
+            .filter(|_| config.token_header.is_none());
         if let Some(bearer) = bearer.filter(|_| scheme.eq_ignore_ascii_case(b"bearer")) {
             return match bearer::parse_authorization(value) {
                 Some(token) => verify((bearer.verify)(token)),
@@ -200,7 +203,7 @@ fn api_credentials<U: AuthUser>(
         }
     }
     let bearer = config.bearer.as_ref()?;
-    let mut values = headers.get_all(bearer.header.as_ref()?).iter();
+    let mut values = headers.get_all(config.token_header.as_ref()?).iter();
     let value = values.next()?;
     if values.next().is_some() {
         return refuse();
@@ -213,7 +216,7 @@ fn api_credentials<U: AuthUser>(
 
 /// Whether the request presented a token (for `error="invalid_token"`).
 fn token_presented<U: AuthUser>(config: &AuthConfig<U>, headers: &HeaderMap) -> bool {
-    match config.bearer.as_ref().map(|b| &b.header) {
+    match config.bearer.as_ref().map(|_| &config.token_header) {
         Some(Some(header)) => headers.contains_key(header),
         Some(None) => headers
             .get_all(AUTHORIZATION)
@@ -255,7 +258,7 @@ fn reject<U: AuthUser, ResBody: From<Bytes>>(
         && accepts_html(headers);
     let mut challenges = Vec::new();
     if let Some(b) = &config.basic {
-        challenges.push(basic::challenge(&b.realm, &b.charset));
+        challenges.push(basic::challenge(&b.realm, &config.basic_charset));
     }
     if let Some(b) = &config.bearer {
         let invalid = reason == Reason::InvalidCredentials && token_presented(config, headers);

@@ -130,7 +130,9 @@ impl SessionDict {
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
         let state = self.load();
         match state.map().get(key) {
-            Some(value) => T::deserialize(value).map(Some).map_err(Error::Deserialize),
+            Some(value) => T::deserialize(value)
+                .map(Some)
+                .map_err(|_| Error::Deserialize),
             None => Ok(None),
         }
     }
@@ -292,14 +294,21 @@ impl SessionDict {
     }
 
     /// Verifies every candidate cookie. Exactly one distinct valid session is used; none, or
-    /// several that disagree (a cookie tossed from a sibling domain), read as an empty session
-    /// (SECURITY.md IN-02).
+    /// several that disagree (a cookie tossed from a sibling domain), or more than
+    /// `MAX_CANDIDATES`, read as an empty session (SECURITY.md IN-02). The cookie is deleted only
+    /// when it was the only one sent: with several, a removal would hit this host's cookie and
+    /// leave a tossed one in place.
     fn decode(&self) -> Loaded {
         let config = &self.shared.config;
+        let candidates = &self.shared.candidates;
+        if candidates.len() > cookie_header::MAX_CANDIDATES {
+            tracing::debug!("too many session cookies; session ignored");
+            return Loaded::default();
+        }
         let now = config.now();
         let mut found: Option<Arc<Verified>> = None;
         let mut invalid = false;
-        for candidate in &self.shared.candidates {
+        for candidate in candidates {
             let decoded = match config.cache.get(candidate) {
                 Some(hit) => hit.check_time(now).map(|()| hit),
                 None => decode_session(candidate, config, now).map(|decoded| {
@@ -312,10 +321,7 @@ impl SessionDict {
                 Ok(decoded) => match &found {
                     Some(seen) if seen.map != decoded.map => {
                         tracing::debug!("conflicting session cookies; session ignored");
-                        return Loaded {
-                            invalid: true,
-                            ..Loaded::default()
-                        };
+                        return Loaded::default();
                     }
                     Some(_) => {}
                     None => found = Some(decoded),
@@ -328,7 +334,7 @@ impl SessionDict {
         }
         let Some(found) = found else {
             return Loaded {
-                invalid,
+                invalid: invalid && candidates.len() == 1,
                 ..Loaded::default()
             };
         };
@@ -389,11 +395,18 @@ impl SessionDict {
                     codec::encode_json(&json, &config.keys[0], &mut value);
                     value
                 };
-                headers.append(
-                    SET_COOKIE,
-                    config.set_cookie(&config.session.name, &value, config.max_age),
-                );
-                wrote_auth_cookie = true;
+                if config.session.name.len() + value.len() > MAX_COOKIE_LEN || value.is_empty() {
+                    // Only a re-issue of a cookie written elsewhere (a large Microdot session)
+                    // can get here: changes are size-checked when made. Browsers would drop it,
+                    // so leave the one they have.
+                    tracing::warn!("session cookie too large to re-issue; left unchanged");
+                } else {
+                    headers.append(
+                        SET_COOKIE,
+                        config.set_cookie(&config.session.name, &value, config.max_age),
+                    );
+                    wrote_auth_cookie = true;
+                }
             }
             if !headers
                 .get_all(VARY)
@@ -475,6 +488,10 @@ fn decode_session(token: &str, config: &SessionConfig, now: u64) -> Result<Verif
         let verified = codec::verify(token, &config.keys)?;
         (verified.payload()?, verified.key_index)
     };
+    if crate::login::is_remember_shaped(&map) {
+        // A remember-me token is never a session (SECURITY.md JWT-10, the other direction).
+        return Err(Rejection::BadPayload);
+    }
     codec::check_time_claims(&map, now, config.leeway)?;
     let anchor = |name: &str| -> Result<Option<u64>, Rejection> {
         map.get(name)
@@ -482,6 +499,9 @@ fn decode_session(token: &str, config: &SessionConfig, now: u64) -> Result<Verif
             .transpose()
     };
     let (issued, created) = (anchor("iat")?, anchor(CREATED)?);
+    if !config.claimless_sessions && (issued.is_none() || created.is_none()) {
+        return Err(Rejection::BadClaims);
+    }
     let leeway = config.leeway as f64;
     let deadline = |anchor: Option<u64>, timeout: Option<u64>| match (anchor, timeout) {
         (Some(a), Some(t)) => Some(a.saturating_add(t) as f64),

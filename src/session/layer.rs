@@ -91,6 +91,7 @@ impl SessionLayer {
                 idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
                 absolute_timeout: Some(DEFAULT_ABSOLUTE_TIMEOUT),
                 refresh_share: DEFAULT_REFRESH_SHARE,
+                claimless_sessions: true,
                 cache: VerifiedCache::default(),
             },
         }
@@ -212,6 +213,16 @@ impl SessionLayerBuilder {
         self
     }
 
+    /// Whether sessions without the crate's time anchors are accepted. Microdot writes none, so
+    /// the default (on) is needed to share sessions with a Microdot service; such a session is
+    /// re-issued with anchors set to now. A copied anchorless cookie is then accepted whenever it
+    /// is replayed, as it would be by Microdot: turn this off once no Microdot service writes
+    /// the cookie.
+    pub fn claimless_sessions(mut self, accept: bool) -> Self {
+        self.config.claimless_sessions = accept;
+        self
+    }
+
     /// Tolerance for clock skew when checking `exp`, `nbf` and `iat`. Default zero; at most 60
     /// seconds.
     pub fn leeway(mut self, leeway: Duration) -> Self {
@@ -290,6 +301,7 @@ pub(crate) struct SessionConfig {
     pub(crate) idle_timeout: Option<u64>,
     pub(crate) absolute_timeout: Option<u64>,
     pub(crate) refresh_share: f64,
+    pub(crate) claimless_sessions: bool,
     /// Cookies this configuration has verified; a new configuration (a new key set) starts empty.
     pub(crate) cache: VerifiedCache,
 }
@@ -307,6 +319,7 @@ impl fmt::Debug for SessionConfig {
             .field("idle_timeout", &self.idle_timeout)
             .field("absolute_timeout", &self.absolute_timeout)
             .field("refresh_share", &self.refresh_share)
+            .field("claimless_sessions", &self.claimless_sessions)
             .finish()
     }
 }
