@@ -183,6 +183,25 @@ mod tests {
         );
     }
 
+    /// Regression from `fuzz_private_open` (a 3765-byte input): a value sealed from a plaintext
+    /// too large for a cookie is refused before decoding; the session layer never writes one.
+    #[test]
+    fn jwt_11_oversize_sealed_values_are_refused() {
+        let key = Key::generate();
+        let fits = vec![b'W'; 3000];
+        let sealed = seal(&fits, &key, "session");
+        assert!(sealed.len() <= MAX_TOKEN_LEN);
+        assert_eq!(
+            open(&sealed, std::slice::from_ref(&key), "session")
+                .unwrap()
+                .0,
+            fits
+        );
+        let sealed = seal(&[b'W'; 3765], &key, "session");
+        assert!(sealed.len() > MAX_TOKEN_LEN);
+        assert_eq!(open(&sealed, &[key], "session"), Err(Rejection::TooLong));
+    }
+
     #[test]
     fn key_03_private_key_is_not_the_signing_key() {
         // A value sealed under a key made from the raw secret bytes does not open.
