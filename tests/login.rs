@@ -860,3 +860,56 @@ async fn ses_09_the_demo_refuses_cross_site_logins() {
         assert_eq!(res.status, StatusCode::SEE_OTHER, "{name}: {value}");
     }
 }
+
+#[tokio::test]
+async fn ck_09_pages_behind_the_gate_stay_out_of_caches() {
+    let app = demo_app();
+    let mut b = demo_browser();
+    let res = b.get(&app, "/").await;
+    assert_eq!(res.headers["cache-control"], "no-store");
+    assert!(
+        res.headers.get_all("vary").iter().any(|v| v == "Accept"),
+        "302 or 401 depends on Accept"
+    );
+    b.post_form(&app, "/login", "username=susan&password=hello")
+        .await;
+    // Without this the back button shows the logged-in page after a logout (seen in Chromium's
+    // back/forward cache).
+    let res = b.get(&app, "/").await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.headers["cache-control"], "no-store");
+    assert_eq!(
+        b.get(&app, "/counter")
+            .await
+            .headers
+            .get("cache-control")
+            .map(|v| v.to_str().unwrap()),
+        Some("no-store"),
+        "it sets a cookie"
+    );
+
+    // The application's own caching headers are kept.
+    let gate = AuthLayer::builder()
+        .user_loader(|id: String| async move { users::by_id(&id) })
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route(
+            "/",
+            get(|| async { ([("cache-control", "private, max-age=60")], "mine") }),
+        )
+        .route_layer(gate)
+        .route(
+            "/login",
+            get(|s: SessionDict| async move {
+                login_user(&s, &users::by_id("user001").unwrap(), false).unwrap()
+            }),
+        )
+        .layer(SessionLayer::new(key()));
+    let mut b = Browser::new();
+    b.get(&app, "/login").await;
+    assert_eq!(
+        b.get(&app, "/").await.headers["cache-control"],
+        "private, max-age=60"
+    );
+}

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
-use http::header::{ACCEPT, AUTHORIZATION, LOCATION};
-use http::{HeaderMap, Request, Response, StatusCode, Uri};
+use http::header::{ACCEPT, AUTHORIZATION, CACHE_CONTROL, LOCATION, VARY};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Uri};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
@@ -114,6 +114,7 @@ where
                 tracing::trace!(reason = ?reason, "optional gate: no user");
                 State::Calling {
                     fut: self.inner.call(req),
+                    private: false,
                 }
             }
             Decision::Reject(reason) => State::Done {
@@ -275,7 +276,22 @@ fn reject<U: AuthUser, ResBody: From<Bytes>>(
         None => default_rejection(unauthorized),
     };
     response.extensions_mut().insert(reason);
+    let headers = response.headers_mut();
+    keep_out_of_caches(headers);
+    if config.session.is_some() && config.redirect {
+        // A redirect for browsers, a 401 for the others: the answer depends on `Accept`.
+        headers.append(VARY, HeaderValue::from_static("Accept"));
+    }
     response
+}
+
+/// Marks a response `Cache-Control: no-store` unless the application chose its own caching: a
+/// page made for a logged-in user must not come back from a shared cache, nor from the browser's
+/// back/forward cache after a logout.
+fn keep_out_of_caches(headers: &mut HeaderMap) {
+    if !headers.contains_key(CACHE_CONTROL) {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
 }
 
 fn default_rejection<ResBody: From<Bytes>>(unauthorized: Unauthorized) -> Response<ResBody> {
@@ -337,6 +353,8 @@ pin_project! {
         Calling {
             #[pin]
             fut: S::Future,
+            // The response is for an authenticated user: keep it out of caches.
+            private: bool,
         },
         Done {
             res: Option<S::Response>,
@@ -356,7 +374,13 @@ where
         let mut state = self.project().state;
         loop {
             let next = match state.as_mut().project() {
-                StateProj::Calling { fut } => return fut.poll(cx),
+                StateProj::Calling { fut, private } => {
+                    let mut response = ready!(fut.poll(cx))?;
+                    if *private {
+                        keep_out_of_caches(response.headers_mut());
+                    }
+                    return Poll::Ready(Ok(response));
+                }
                 StateProj::Done { res } => {
                     return Poll::Ready(Ok(res.take().expect("polled after completion")))
                 }
@@ -375,10 +399,12 @@ where
                             req.extensions_mut().insert(CurrentUser(user));
                             State::Calling {
                                 fut: inner.call(req),
+                                private: true,
                             }
                         }
                         Err(_) if config.optional => State::Calling {
                             fut: inner.call(req),
+                            private: false,
                         },
                         Err(reason) => State::Done {
                             res: Some(reject(config, reason, req.uri(), req.headers())),
