@@ -3,32 +3,53 @@
 use http::header::COOKIE;
 use http::HeaderMap;
 
+use crate::session::MAX_COOKIE_LEN;
+
 /// How many cookies of one name are looked at. Browsers send one per (name, domain, path); more
 /// than a few means cookie tossing, and each costs an HMAC to check (SECURITY.md ROT-04, IN-02).
 /// A request with more is treated as carrying none (see [`find`]).
 pub(crate) const MAX_CANDIDATES: usize = 4;
 
-/// The values of the cookies called exactly `name` (case-sensitive, SECURITY.md IN-03) across every
-/// `Cookie` header (HTTP/2 sends one per cookie, IN-01), in order. It stops after
-/// `MAX_CANDIDATES + 1`: more than [`MAX_CANDIDATES`] means the caller must trust none of them,
-/// since a sibling domain can place several ahead of the real one.
+/// The values of the cookies called exactly `names[0]` and `names[1]` (case-sensitive, SECURITY.md
+/// IN-03) across every `Cookie` header (HTTP/2 sends one per cookie, IN-01), in order, in one
+/// pass. Each list stops after `MAX_CANDIDATES + 1`: more than [`MAX_CANDIDATES`] means the caller
+/// must trust none of them, since a sibling domain can place several ahead of the real one.
 ///
-/// Values that are empty, longer than `max_len`, or not UTF-8 are skipped (IN-04). A value wrapped
-/// in double quotes (RFC 6265 allows it) is unwrapped.
-pub(crate) fn find(headers: &HeaderMap, name: &str, max_len: usize) -> Vec<Box<str>> {
-    let mut found = Vec::new();
+/// Values that are empty, longer than a browser keeps, or not UTF-8 are skipped (IN-04). A value
+/// wrapped in double quotes (RFC 6265 allows it) is unwrapped.
+pub(crate) fn find_two(headers: &HeaderMap, names: [&str; 2]) -> [Vec<Box<str>>; 2] {
+    let mut found = [Vec::new(), Vec::new()];
+    let mut keep = |name: &[u8], value: &[u8]| {
+        let Some(slot) = names.iter().position(|n| n.as_bytes() == name) else {
+            return;
+        };
+        let value = unquote(value);
+        // Browsers keep at most 4096 bytes of name and value (RFC 6265bis §5.6).
+        let max_len = MAX_COOKIE_LEN.saturating_sub(name.len());
+        if value.is_empty() || value.len() > max_len || found[slot].len() > MAX_CANDIDATES {
+            return;
+        }
+        if let Ok(value) = std::str::from_utf8(value) {
+            found[slot].push(value.into());
+        }
+    };
     for header in headers.get_all(COOKIE) {
-        for pair in header.as_bytes().split(|&b| b == b';') {
-            let Some(value) = value_if_named(pair, name.as_bytes()) else {
-                continue;
-            };
-            if value.is_empty() || value.len() > max_len {
-                continue;
+        match std::str::from_utf8(header.as_bytes()) {
+            // `str::split` with a char searches a word at a time; the byte path below checks
+            // every byte through a closure, several times slower on a cookie of a few hundred
+            // bytes.
+            Ok(text) => {
+                for pair in text.split(';') {
+                    if let Some((name, value)) = pair.split_once('=') {
+                        keep(trim(name.as_bytes()), trim(value.as_bytes()));
+                    }
+                }
             }
-            if let Ok(value) = std::str::from_utf8(value) {
-                found.push(value.into());
-                if found.len() > MAX_CANDIDATES {
-                    return found;
+            Err(_) => {
+                for pair in header.as_bytes().split(|&b| b == b';') {
+                    if let Some(eq) = pair.iter().position(|&b| b == b'=') {
+                        keep(trim(&pair[..eq]), trim(&pair[eq + 1..]));
+                    }
                 }
             }
         }
@@ -36,18 +57,18 @@ pub(crate) fn find(headers: &HeaderMap, name: &str, max_len: usize) -> Vec<Box<s
     found
 }
 
-/// The value of a `name=value` pair if its name is `name`.
-fn value_if_named<'a>(pair: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
-    let pair = trim(pair);
-    let eq = pair.iter().position(|&b| b == b'=')?;
-    if trim(&pair[..eq]) != name {
-        return None;
-    }
-    let value = trim(&pair[eq + 1..]);
-    Some(match value {
+/// The values of the cookies called exactly `name`; see [`find_two`].
+#[cfg(test)]
+fn find(headers: &HeaderMap, name: &str) -> Vec<Box<str>> {
+    let [found, _] = find_two(headers, [name, "\0never a cookie name"]);
+    found
+}
+
+fn unquote(value: &[u8]) -> &[u8] {
+    match value {
         [b'"', inner @ .., b'"'] => inner,
         v => v,
-    })
+    }
 }
 
 fn trim(mut s: &[u8]) -> &[u8] {
@@ -77,7 +98,7 @@ mod tests {
     fn in_01_several_cookie_headers_are_read() {
         let h = headers(&[b"a=1", b"session=one; b=2", b"session=two"]);
         assert_eq!(
-            find(&h, "session", 4096),
+            find(&h, "session"),
             vec!["one".into(), "two".into()] as Vec<Box<str>>
         );
     }
@@ -87,27 +108,31 @@ mod tests {
         let h =
             headers(&[b"__HOST-session=x; Session=y; session2=z; xsession=w; __Host-session=ok"]);
         assert_eq!(
-            find(&h, "__Host-session", 4096),
+            find(&h, "__Host-session"),
             vec!["ok".into()] as Vec<Box<str>>
         );
-        assert!(find(&h, "session", 4096).is_empty());
+        assert!(find(&h, "session").is_empty());
     }
 
     #[test]
     fn in_04_undecodable_empty_and_oversized_values_are_absent() {
         let h = headers(&[b"session=\xff\xfe; session=; session=\"\"; session=abcdef"]);
-        assert_eq!(
-            find(&h, "session", 4096),
-            vec!["abcdef".into()] as Vec<Box<str>>
+        assert_eq!(find(&h, "session"), vec!["abcdef".into()] as Vec<Box<str>>);
+        // A value is kept up to what a browser stores with the name (4096 bytes in all).
+        let fits = format!("session={}", "v".repeat(MAX_COOKIE_LEN - "session".len()));
+        assert_eq!(find(&headers(&[fits.as_bytes()]), "session").len(), 1);
+        let long = format!(
+            "session={}",
+            "v".repeat(MAX_COOKIE_LEN - "session".len() + 1)
         );
-        assert!(find(&h, "session", 5).is_empty());
+        assert!(find(&headers(&[long.as_bytes()]), "session").is_empty());
     }
 
     #[test]
     fn whitespace_quotes_and_odd_pairs() {
         let h = headers(&[b" ;;session ;=;noequals; session = \"q.v\" ;session=a=b"]);
         assert_eq!(
-            find(&h, "session", 4096),
+            find(&h, "session"),
             vec!["q.v".into(), "a=b".into()] as Vec<Box<str>>
         );
     }
@@ -115,13 +140,13 @@ mod tests {
     #[test]
     fn candidates_are_bounded() {
         let h = headers(&[b"s=1; s=2; s=3; s=4; s=5; s=6"]);
-        assert_eq!(find(&h, "s", 4096).len(), MAX_CANDIDATES + 1);
+        assert_eq!(find(&h, "s").len(), MAX_CANDIDATES + 1);
     }
 
     #[test]
     fn jwt_12_cookie_rs_issue_178_input() {
         let h = headers(&["x=yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy£".as_bytes()]);
-        assert_eq!(find(&h, "x", 4096).len(), 1);
-        assert!(find(&h, "session", 4096).is_empty());
+        assert_eq!(find(&h, "x").len(), 1);
+        assert!(find(&h, "session").is_empty());
     }
 }

@@ -101,16 +101,8 @@ pub(crate) enum RememberUpdate {
 
 impl SessionDict {
     pub(crate) fn new(config: Arc<SessionConfig>, headers: &HeaderMap) -> SessionDict {
-        let candidates = cookie_header::find(
-            headers,
-            &config.session.name,
-            SessionConfig::max_value_len(&config.session.name),
-        );
-        let remember_candidates = cookie_header::find(
-            headers,
-            &config.remember_name,
-            SessionConfig::max_value_len(&config.remember_name),
-        );
+        let [candidates, remember_candidates] =
+            cookie_header::find_two(headers, [&config.session.name, &config.remember_name]);
         SessionDict {
             shared: Arc::new(Shared {
                 config,

@@ -356,11 +356,6 @@ impl SessionConfig {
         }
     }
 
-    /// The longest value a cookie called `name` may carry.
-    pub(crate) fn max_value_len(name: &str) -> usize {
-        MAX_COOKIE_LEN.saturating_sub(name.len())
-    }
-
     /// `Set-Cookie` for `name=value` with the configured scope; `max_age` in seconds.
     pub(crate) fn set_cookie(&self, name: &str, value: &str, max_age: Option<u64>) -> HeaderValue {
         let mut cookie = self.session.cookie(name, value);

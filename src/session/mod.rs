@@ -8,8 +8,8 @@ mod service;
 pub(crate) use dict::RememberUpdate;
 #[doc(inline)]
 pub use dict::SessionDict;
-pub(crate) use layer::SessionConfig;
 #[doc(inline)]
 pub use layer::{SameSite, SessionLayer, SessionLayerBuilder};
+pub(crate) use layer::{SessionConfig, MAX_COOKIE_LEN};
 #[doc(inline)]
 pub use service::{ResponseFuture, SessionService};
