@@ -253,14 +253,23 @@ pub(crate) fn auth_hash_matches(session: &SessionDict, hash: &[u8]) -> bool {
     let Some(tag) = session.get::<String>(AUTH_HASH).ok().flatten() else {
         return false;
     };
-    let Ok(tag) = URL_SAFE_NO_PAD.decode(tag) else {
+    let config = session.config();
+    // A tag and hash that verified before need no second HMAC (one per request otherwise).
+    let pair = [tag.as_bytes(), b"\0", hash].concat();
+    if config.auth_hashes.get(&pair).is_some() {
+        return true;
+    }
+    let Ok(raw) = URL_SAFE_NO_PAD.decode(&tag) else {
         return false;
     };
-    session
-        .config()
+    let ok = config
         .keys
         .iter()
-        .any(|key| hmac::verify(key.auth_hash_key(), hash, &tag).is_ok())
+        .any(|key| hmac::verify(key.auth_hash_key(), hash, &raw).is_ok());
+    if ok {
+        config.auth_hashes.insert(&pair, std::sync::Arc::new(()));
+    }
+    ok
 }
 
 fn auth_hash_tag(config: &SessionConfig, hash: &[u8]) -> String {

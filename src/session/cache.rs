@@ -55,34 +55,42 @@ impl Verified {
     }
 }
 
-struct Entry {
+struct Entry<V> {
     token: Box<[u8]>,
-    verified: Arc<Verified>,
+    verified: Arc<V>,
 }
 
-/// The cache; one per [`SessionLayer`](crate::SessionLayer) configuration.
-pub(crate) struct VerifiedCache {
+/// One lock's worth of entries, by the keyed hash of their bytes.
+type Shard<V> = Mutex<HashMap<u64, Entry<V>>>;
+
+/// Cookies a configuration has verified, and what they decoded to.
+pub(crate) type VerifiedCache = Cache<Verified>;
+
+/// A bounded map from exact secret bytes (a cookie, or a stored auth-hash tag with the hash it was
+/// checked against) to what verifying them established; one per
+/// [`SessionLayer`](crate::SessionLayer) configuration.
+pub(crate) struct Cache<V> {
     hasher: RandomState,
-    shards: Box<[Mutex<HashMap<u64, Entry>>]>,
+    shards: Box<[Shard<V>]>,
 }
 
-impl std::fmt::Debug for VerifiedCache {
+impl<V> std::fmt::Debug for Cache<V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VerifiedCache").finish_non_exhaustive()
+        f.debug_struct("Cache").finish_non_exhaustive()
     }
 }
 
-impl Default for VerifiedCache {
+impl<V> Default for Cache<V> {
     fn default() -> Self {
-        VerifiedCache {
+        Cache {
             hasher: RandomState::new(),
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
         }
     }
 }
 
-impl VerifiedCache {
-    fn shard(&self, hash: u64) -> std::sync::MutexGuard<'_, HashMap<u64, Entry>> {
+impl<V> Cache<V> {
+    fn shard(&self, hash: u64) -> std::sync::MutexGuard<'_, HashMap<u64, Entry<V>>> {
         self.shards[(hash as usize) % SHARDS]
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -91,22 +99,23 @@ impl VerifiedCache {
     /// Where `token` is filed: a keyed hash of its last bytes, which lie in its MAC (or AEAD
     /// tag) and so differ between any two valid tokens. A token crafted to share them only
     /// misses: the whole token is compared before an entry is used.
-    fn key(&self, token: &str) -> u64 {
-        let bytes = token.as_bytes();
+    fn key(&self, token: &[u8]) -> u64 {
         self.hasher
-            .hash_one(&bytes[bytes.len().saturating_sub(32)..])
+            .hash_one(&token[token.len().saturating_sub(32)..])
     }
 
-    /// The verified session for exactly these cookie bytes, if cached.
-    pub(crate) fn get(&self, token: &str) -> Option<Arc<Verified>> {
+    /// What verifying exactly these bytes established, if cached.
+    pub(crate) fn get(&self, token: impl AsRef<[u8]>) -> Option<Arc<V>> {
+        let token = token.as_ref();
         let hash = self.key(token);
         let shard = self.shard(hash);
         let entry = shard.get(&hash)?;
-        constant_time_eq(&entry.token, token.as_bytes()).then(|| Arc::clone(&entry.verified))
+        constant_time_eq(&entry.token, token).then(|| Arc::clone(&entry.verified))
     }
 
-    /// Remembers that `token` verified as `verified`.
-    pub(crate) fn insert(&self, token: &str, verified: Arc<Verified>) {
+    /// Remembers that `token` verified, establishing `verified`.
+    pub(crate) fn insert(&self, token: impl AsRef<[u8]>, verified: Arc<V>) {
+        let token = token.as_ref();
         let hash = self.key(token);
         let mut shard = self.shard(hash);
         if shard.len() >= SHARD_CAPACITY && !shard.contains_key(&hash) {
@@ -119,7 +128,7 @@ impl VerifiedCache {
         shard.insert(
             hash,
             Entry {
-                token: token.as_bytes().into(),
+                token: token.into(),
                 verified,
             },
         );
@@ -190,9 +199,9 @@ mod tests {
     fn a_token_sharing_the_tail_of_a_cached_one_misses() {
         let cache = VerifiedCache::default();
         let tail = "T".repeat(40);
-        cache.insert(&format!("a.valid.{tail}"), verified(None));
-        assert!(cache.get(&format!("a.forged.{tail}")).is_none());
-        assert!(cache.get(&format!("a.valid.{tail}")).is_some());
+        cache.insert(format!("a.valid.{tail}"), verified(None));
+        assert!(cache.get(format!("a.forged.{tail}")).is_none());
+        assert!(cache.get(format!("a.valid.{tail}")).is_some());
     }
 
     #[test]
@@ -207,7 +216,7 @@ mod tests {
     fn bounded() {
         let cache = VerifiedCache::default();
         for i in 0..(SHARDS * SHARD_CAPACITY * 3) {
-            cache.insert(&format!("token-{i}"), verified(None));
+            cache.insert(format!("token-{i}"), verified(None));
         }
         let total: usize = cache.shards.iter().map(|s| s.lock().unwrap().len()).sum();
         assert!(total <= SHARDS * SHARD_CAPACITY, "{total}");

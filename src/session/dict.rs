@@ -301,11 +301,13 @@ impl SessionDict {
         let mut found: Option<Arc<Verified>> = None;
         let mut invalid = false;
         for candidate in candidates {
-            let decoded = match config.cache.get(candidate) {
+            let decoded = match config.cache.get(candidate.as_bytes()) {
                 Some(hit) => hit.check_time(now).map(|()| hit),
                 None => decode_session(candidate, config, now).map(|decoded| {
                     let decoded = Arc::new(decoded);
-                    config.cache.insert(candidate, Arc::clone(&decoded));
+                    config
+                        .cache
+                        .insert(candidate.as_bytes(), Arc::clone(&decoded));
                     decoded
                 }),
             };

@@ -8,7 +8,7 @@ use cookie::Cookie;
 use http::HeaderValue;
 use tower_layer::Layer;
 
-use super::cache::VerifiedCache;
+use super::cache::{Cache, VerifiedCache};
 use super::SessionService;
 use crate::clock::{Clock, SystemClock};
 use crate::{Error, Key};
@@ -93,6 +93,7 @@ impl SessionLayer {
                 refresh_share: DEFAULT_REFRESH_SHARE,
                 claimless_sessions: true,
                 cache: VerifiedCache::default(),
+                auth_hashes: Cache::default(),
             },
         }
     }
@@ -304,6 +305,9 @@ pub(crate) struct SessionConfig {
     pub(crate) claimless_sessions: bool,
     /// Cookies this configuration has verified; a new configuration (a new key set) starts empty.
     pub(crate) cache: VerifiedCache,
+    /// Auth-hash tags already checked against a user's hash: the key is the tag followed by the
+    /// hash, so a hit proves the same pair verified before (a changed hash misses).
+    pub(crate) auth_hashes: Cache<()>,
 }
 
 impl fmt::Debug for SessionConfig {
