@@ -1,0 +1,765 @@
+//! Issue 7: per-request cost of this crate's middleware against its peers, in one binary.
+//!
+//! Every case drives a tower service that was polled ready (`ready().await`, then `call`) over a
+//! trivial handler answering an empty `200`, on a current-thread tokio runtime. Each iteration
+//! builds its request the same way (same method, URI and headers; only the `Cookie` value is the
+//! stack's own), so the cases differ only by their middleware and by what the handler does with
+//! the session. Subtract `baseline/no_middleware` to get a stack's overhead:
+//! `python3 scripts/bench_report.py` does that and writes BENCHMARKS.md's tables.
+//!
+//! Every stack starts from an existing session (or login) holding the same contents
+//! ([`CONTENTS`]), made once by the stack itself before timing, and every case is checked once
+//! before timing (the handler saw the value, `Set-Cookie` present exactly when expected).
+//! Handlers assert what they read, so a cookie that stopped verifying fails loudly instead of
+//! timing the anonymous path.
+//!
+//! The crate keeps a cache of recently verified cookies, and most cases send one session again
+//! and again, so they time its warm path. The `_uncached` cases take 65,536 distinct sessions in
+//! turn (16 times the cache's capacity), so that nearly every request verifies its cookie.
+//!
+//! `cargo bench --bench compare` (about two and a half minutes on 2 cores); one case:
+//! `cargo bench --bench compare -- ours/read_one_key`. With `BENCH_COUNT=<group/case>=<n>` the
+//! binary runs that one case n times outside criterion, for valgrind
+//! (`scripts/bench_instructions.sh`).
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::fmt::Debug;
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion};
+use http::header::{ACCEPT, COOKIE, HOST, SET_COOKIE, USER_AGENT};
+use http::{HeaderValue, Request, Response};
+use http_body_util::Full;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use tokio::runtime::Runtime;
+use tower::util::ServiceFn;
+use tower::{service_fn, Layer, Service, ServiceBuilder, ServiceExt};
+
+type Body = Full<Bytes>;
+type Req = Request<Body>;
+type Res = Response<Body>;
+
+/// The session every stack starts from: 96 bytes of JSON.
+const CONTENTS: &str = r#"{"user":"alice","n":42,"theme":"dark","cart":[1,2,3],"lang":"en-GB","last_page":"/orders/1234"}"#;
+
+fn contents() -> Map<String, Value> {
+    serde_json::from_str(CONTENTS).expect("valid JSON")
+}
+
+/// The value the write cases store: different on every request, so that no stack can skip
+/// the write as a no-op (tower-sessions does skip inserting an equal value).
+fn next_visit() -> u64 {
+    static VISITS: AtomicU64 = AtomicU64::new(0);
+    VISITS.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The request every case sends, built inside the timed loop.
+fn request(cookie: Option<&HeaderValue>) -> Req {
+    let mut builder = Request::builder()
+        .method("GET")
+        .uri("/account")
+        .header(HOST, HeaderValue::from_static("bench.example"))
+        .header(ACCEPT, HeaderValue::from_static("text/html"))
+        .header(
+            USER_AGENT,
+            HeaderValue::from_static("tower-session-auth-bench"),
+        );
+    if let Some(cookie) = cookie {
+        builder = builder.header(COOKIE, cookie.clone());
+    }
+    builder.body(Body::default()).expect("valid request")
+}
+
+fn ok() -> Res {
+    Response::new(Body::default())
+}
+
+/// `name=value` of the first `Set-Cookie` named `name`, as a request's `Cookie` header.
+fn cookie_from(res: &Res, name: &str) -> HeaderValue {
+    let prefix = format!("{name}=");
+    let set_cookie = res
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().expect("ASCII Set-Cookie"))
+        .find(|v| v.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no Set-Cookie for {name}: {:?}", res.headers()));
+    let pair = set_cookie.split(';').next().expect("split yields one item");
+    HeaderValue::from_str(pair).expect("valid header")
+}
+
+/// Sends one request (outside any timing).
+fn once<S>(rt: &Runtime, svc: &S, cookie: Option<&HeaderValue>) -> Res
+where
+    S: Service<Req, Response = Res> + Clone,
+    S::Error: Debug,
+{
+    rt.block_on(svc.clone().oneshot(request(cookie)))
+        .expect("infallible")
+}
+
+/// A criterion benchmark group, or (in counting mode) the case to run a fixed number of times.
+struct Group<'c> {
+    name: &'static str,
+    criterion: BenchmarkGroup<'c, WallTime>,
+}
+
+impl<'c> Group<'c> {
+    fn new(c: &'c mut Criterion, name: &'static str) -> Group<'c> {
+        Group {
+            name,
+            criterion: c.benchmark_group(name),
+        }
+    }
+
+    fn finish(self) {
+        self.criterion.finish();
+    }
+}
+
+/// Counting mode, for instruction counts and profiles under valgrind
+/// (`scripts/bench_instructions.sh`): `BENCH_COUNT=<group/case>=<iterations>` runs only that case,
+/// once, then that many times, outside criterion.
+fn count_mode() -> Option<&'static (String, u64)> {
+    static MODE: OnceLock<Option<(String, u64)>> = OnceLock::new();
+    MODE.get_or_init(|| {
+        let spec = std::env::var("BENCH_COUNT").ok()?;
+        let (case, iters) = spec
+            .rsplit_once('=')
+            .expect("BENCH_COUNT=<group/case>=<iterations>");
+        Some((case.to_owned(), iters.parse().expect("a whole number")))
+    })
+    .as_ref()
+}
+
+/// Checks the case once, then times it.
+fn case<S>(
+    group: &mut Group<'_>,
+    rt: &Runtime,
+    name: &str,
+    svc: S,
+    cookies: Vec<HeaderValue>,
+    expect_set_cookie: bool,
+) where
+    S: Service<Req, Response = Res> + Clone + 'static,
+    S::Error: Debug,
+    S::Future: 'static,
+{
+    let full_name = format!("{}/{name}", group.name);
+    let counting = count_mode();
+    if counting.is_some_and(|(only, _)| *only != full_name) {
+        return;
+    }
+    let cookies: Arc<[HeaderValue]> = cookies.into();
+    let res = once(rt, &svc, cookies.first());
+    let cookie_len = cookies.first().map_or(0, HeaderValue::len);
+    let distinct = cookies.len();
+    eprintln!("{full_name}: request Cookie header {cookie_len} bytes, {distinct} distinct");
+    assert!(res.status().is_success(), "{full_name}: {}", res.status());
+    assert_eq!(
+        res.headers().contains_key(SET_COOKIE),
+        expect_set_cookie,
+        "{full_name}: unexpected Set-Cookie state: {:?}",
+        res.headers()
+    );
+    if let Some((_, iters)) = counting {
+        rt.block_on(timed(svc.clone(), Arc::clone(&cookies), 1));
+        let elapsed = rt.block_on(timed(svc, cookies, *iters));
+        eprintln!("{full_name}: {iters} iterations in {elapsed:?}");
+        return;
+    }
+    group.criterion.bench_function(name, |b| {
+        b.to_async(rt)
+            .iter_custom(|iters| timed(svc.clone(), Arc::clone(&cookies), iters));
+    });
+}
+
+/// The timed loop: `iters` requests, one after the other, each built here.
+async fn timed<S>(mut svc: S, cookies: Arc<[HeaderValue]>, iters: u64) -> Duration
+where
+    S: Service<Req, Response = Res>,
+    S::Error: Debug,
+{
+    // Requests take the cookies in turn (most cases have one; none for `no_cookie`).
+    let mut turn = 0;
+    let start = Instant::now();
+    for _ in 0..iters {
+        let req = request(cookies.get(turn));
+        turn = if turn + 1 < cookies.len() {
+            turn + 1
+        } else {
+            0
+        };
+        let ready = svc.ready().await.expect("ready");
+        let res = ready.call(req).await.expect("infallible");
+        black_box(res);
+    }
+    start.elapsed()
+}
+
+/// `handler` behind `layer`.
+fn on<L: Layer<ServiceFn<H>>, H>(layer: &L, handler: H) -> L::Service {
+    layer.layer(service_fn(handler))
+}
+
+// ---------------------------------------------------------------- users, shared by auth stacks
+
+/// The logged-in user of both auth stacks, with a password hash as session auth hash (which
+/// axum-login requires; ours checks it too when given).
+#[derive(Clone, Debug)]
+struct User {
+    id: u64,
+    name: String,
+    password_hash: Vec<u8>,
+}
+
+fn users() -> Arc<HashMap<u64, User>> {
+    let alice = User {
+        id: 1,
+        name: "alice".into(),
+        password_hash: b"$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".to_vec(),
+    };
+    Arc::new(HashMap::from([(1, alice)]))
+}
+
+impl tower_session_auth::AuthUser for User {
+    type Id = u64;
+    fn id(&self) -> u64 {
+        self.id
+    }
+    fn session_auth_hash(&self) -> Option<&[u8]> {
+        Some(&self.password_hash)
+    }
+}
+
+/// The same user without a session auth hash: ours then skips the HMAC of it.
+#[derive(Clone, Debug)]
+struct PlainUser(User);
+
+impl tower_session_auth::AuthUser for PlainUser {
+    type Id = u64;
+    fn id(&self) -> u64 {
+        self.0.id
+    }
+}
+
+impl axum_login::AuthUser for User {
+    type Id = u64;
+    fn id(&self) -> u64 {
+        self.id
+    }
+    fn session_auth_hash(&self) -> &[u8] {
+        &self.password_hash
+    }
+}
+
+// ---------------------------------------------------------------- baseline
+
+async fn empty(_req: Req) -> Result<Res, Infallible> {
+    Ok(ok())
+}
+
+fn baseline(c: &mut Criterion, rt: &Runtime) {
+    // The cookie is one of ours, so the request is built exactly as in the cookie cases.
+    let cookie = ours_cookie(rt, ours_layer(false));
+    let mut g = Group::new(c, "baseline");
+    case(
+        &mut g,
+        rt,
+        "no_middleware",
+        service_fn(empty),
+        vec![cookie],
+        false,
+    );
+    case(
+        &mut g,
+        rt,
+        "no_middleware_no_cookie",
+        service_fn(empty),
+        vec![],
+        false,
+    );
+    g.finish();
+}
+
+// ---------------------------------------------------------------- ours
+
+mod ours {
+    use super::*;
+    use tower_session_auth::{login_user, CurrentUser, SessionDict};
+
+    fn session(req: &Req) -> &SessionDict {
+        req.extensions().get::<SessionDict>().expect("SessionLayer")
+    }
+
+    pub(super) async fn fill(req: Req) -> Result<Res, Infallible> {
+        let session = session(&req);
+        for (k, v) in contents() {
+            session.insert(&k, v).expect("fits");
+        }
+        Ok(ok())
+    }
+
+    /// [`fill`] with a different `n` each time, so that every session cookie is distinct.
+    pub(super) async fn fill_unique(req: Req) -> Result<Res, Infallible> {
+        let session = session(&req);
+        for (k, v) in contents() {
+            session.insert(&k, v).expect("fits");
+        }
+        session.insert("n", next_visit()).expect("fits");
+        Ok(ok())
+    }
+
+    pub(super) async fn login(req: Req) -> Result<Res, Infallible> {
+        let session = session(&req);
+        for (k, v) in contents() {
+            session.insert(&k, v).expect("fits");
+        }
+        let alice = users()[&1].clone();
+        login_user(session, &alice, false).expect("fits");
+        Ok(ok())
+    }
+
+    pub(super) async fn login_plain(req: Req) -> Result<Res, Infallible> {
+        let session = session(&req);
+        for (k, v) in contents() {
+            session.insert(&k, v).expect("fits");
+        }
+        let alice = PlainUser(users()[&1].clone());
+        login_user(session, &alice, false).expect("fits");
+        Ok(ok())
+    }
+
+    pub(super) async fn read(req: Req) -> Result<Res, Infallible> {
+        let user = session(&req).get::<String>("user").expect("a string");
+        assert_eq!(user.as_deref(), Some("alice"));
+        Ok(ok())
+    }
+
+    pub(super) async fn write(req: Req) -> Result<Res, Infallible> {
+        session(&req).insert("visits", next_visit()).expect("fits");
+        Ok(ok())
+    }
+
+    pub(super) async fn current_user(req: Req) -> Result<Res, Infallible> {
+        let CurrentUser(user) = req
+            .extensions()
+            .get::<CurrentUser<User>>()
+            .expect("AuthLayer let the request through");
+        assert_eq!(user.name, "alice");
+        Ok(ok())
+    }
+
+    pub(super) async fn current_plain_user(req: Req) -> Result<Res, Infallible> {
+        let CurrentUser(PlainUser(user)) = req
+            .extensions()
+            .get::<CurrentUser<PlainUser>>()
+            .expect("AuthLayer let the request through");
+        assert_eq!(user.name, "alice");
+        Ok(ok())
+    }
+}
+
+fn ours_layer(private: bool) -> tower_session_auth::SessionLayer {
+    // Defaults otherwise (idle timeout 30 minutes, re-issued after 15: longer than a run).
+    tower_session_auth::SessionLayer::builder(tower_session_auth::Key::generate())
+        .private(private)
+        .build()
+        .expect("valid configuration")
+}
+
+/// How many distinct sessions the `_uncached` cases take in turn: 16 times what the layer's cache
+/// of verified cookies holds (4096), so that nearly every request verifies its cookie afresh, as
+/// a server with many more active sessions than that would. In counting mode, one per request.
+const UNCACHED_SESSIONS: usize = 65_536;
+
+fn uncached_sessions() -> usize {
+    count_mode().map_or(UNCACHED_SESSIONS, |(_, iters)| {
+        UNCACHED_SESSIONS.min(*iters as usize + 1)
+    })
+}
+
+/// Whether this run times `name` (counting mode runs one case).
+fn wanted(name: &str) -> bool {
+    count_mode().is_none_or(|(only, _)| only == name)
+}
+
+/// `n` session cookies, each issued by a request to `issuer` (without a cookie).
+fn distinct_cookies<S>(rt: &Runtime, issuer: &S, n: usize) -> Vec<HeaderValue>
+where
+    S: Service<Req, Response = Res> + Clone,
+    S::Error: Debug,
+{
+    let cookies: Vec<HeaderValue> = (0..n)
+        .map(|_| cookie_from(&once(rt, issuer, None), "session"))
+        .collect();
+    let unique: std::collections::HashSet<&HeaderValue> = cookies.iter().collect();
+    assert_eq!(unique.len(), n, "session cookies are distinct");
+    cookies
+}
+
+/// A session cookie holding [`CONTENTS`], issued by `layer` itself.
+fn ours_cookie(rt: &Runtime, layer: tower_session_auth::SessionLayer) -> HeaderValue {
+    let svc = ServiceBuilder::new().layer(layer).service_fn(ours::fill);
+    cookie_from(&once(rt, &svc, None), "session")
+}
+
+fn ours(c: &mut Criterion, rt: &Runtime) {
+    use tower_session_auth::AuthLayer;
+
+    let mut g = Group::new(c, "ours");
+
+    let layer = ours_layer(false);
+    let cookie = ours_cookie(rt, layer.clone());
+    case(&mut g, rt, "no_cookie", on(&layer, empty), vec![], false);
+    case(
+        &mut g,
+        rt,
+        "read_one_key",
+        on(&layer, ours::read),
+        vec![cookie.clone()],
+        false,
+    );
+    case(
+        &mut g,
+        rt,
+        "write_one_key",
+        on(&layer, ours::write),
+        vec![cookie],
+        true,
+    );
+
+    // The read again, with a different session on each request (the verified-cookie cache misses).
+    let uncached = uncached_sessions();
+    if wanted("ours/read_one_key_uncached") {
+        let cookies = distinct_cookies(rt, &on(&layer, ours::fill_unique), uncached);
+        let read = on(&layer, ours::read);
+        case(&mut g, rt, "read_one_key_uncached", read, cookies, false);
+    }
+
+    let layer = ours_layer(true);
+    let cookie = ours_cookie(rt, layer.clone());
+    case(
+        &mut g,
+        rt,
+        "private_read_one_key",
+        on(&layer, ours::read),
+        vec![cookie.clone()],
+        false,
+    );
+    case(
+        &mut g,
+        rt,
+        "private_write_one_key",
+        on(&layer, ours::write),
+        vec![cookie],
+        true,
+    );
+
+    // SessionLayer outside AuthLayer, a logged-in session made by `login_user`.
+    let layer = ours_layer(false);
+    let login = ServiceBuilder::new()
+        .layer(layer.clone())
+        .service_fn(ours::login);
+    let cookie = cookie_from(&once(rt, &login, None), "session");
+    let store = users();
+    let gate = AuthLayer::builder()
+        .user_loader(move |id: u64| {
+            let store = Arc::clone(&store);
+            async move { store.get(&id).cloned() }
+        })
+        .build()
+        .expect("valid configuration");
+    let svc = ServiceBuilder::new()
+        .layer(layer.clone())
+        .layer(gate)
+        .service_fn(ours::current_user);
+    case(&mut g, rt, "auth_loader", svc.clone(), vec![cookie], false);
+    // Logged in with a different session on each request (the verified-cookie cache misses).
+    if wanted("ours/auth_loader_uncached") {
+        let cookies = distinct_cookies(rt, &login, uncached);
+        case(&mut g, rt, "auth_loader_uncached", svc, cookies, false);
+    }
+
+    // The same without a session auth hash (no HMAC of it per request).
+    let login = ServiceBuilder::new()
+        .layer(layer.clone())
+        .service_fn(ours::login_plain);
+    let cookie = cookie_from(&once(rt, &login, None), "session");
+    let store = users();
+    let gate = AuthLayer::builder()
+        .user_loader(move |id: u64| {
+            let store = Arc::clone(&store);
+            async move { store.get(&id).cloned().map(PlainUser) }
+        })
+        .build()
+        .expect("valid configuration");
+    let svc = ServiceBuilder::new()
+        .layer(layer)
+        .layer(gate)
+        .service_fn(ours::current_plain_user);
+    case(&mut g, rt, "auth_loader_no_hash", svc, vec![cookie], false);
+
+    g.finish();
+}
+
+// ---------------------------------------------------------------- tower-sessions
+
+mod tower_sessions_stack {
+    use super::*;
+    use tower_sessions::Session;
+
+    fn session(req: &Req) -> Session {
+        req.extensions()
+            .get::<Session>()
+            .cloned()
+            .expect("SessionManagerLayer")
+    }
+
+    pub(super) async fn fill(req: Req) -> Result<Res, Infallible> {
+        let session = session(&req);
+        for (k, v) in contents() {
+            session.insert(&k, v).await.expect("stored");
+        }
+        Ok(ok())
+    }
+
+    pub(super) async fn read(req: Req) -> Result<Res, Infallible> {
+        let user: Option<String> = session(&req).get("user").await.expect("a string");
+        assert_eq!(user.as_deref(), Some("alice"));
+        Ok(ok())
+    }
+
+    pub(super) async fn write(req: Req) -> Result<Res, Infallible> {
+        session(&req)
+            .insert("visits", next_visit())
+            .await
+            .expect("stored");
+        Ok(ok())
+    }
+}
+
+fn tower_sessions(c: &mut Criterion, rt: &Runtime) {
+    use tower_sessions::{MemoryStore, SessionManagerLayer};
+
+    // Its defaults: a plain (unsigned) random session id in the cookie `id`, data in the store.
+    let layer = SessionManagerLayer::new(MemoryStore::default());
+    let fill = ServiceBuilder::new()
+        .layer(layer.clone())
+        .service_fn(tower_sessions_stack::fill);
+    let cookie = cookie_from(&once(rt, &fill, None), "id");
+
+    let mut g = Group::new(c, "tower_sessions");
+    let read = on(&layer, tower_sessions_stack::read);
+    case(
+        &mut g,
+        rt,
+        "read_one_key",
+        read,
+        vec![cookie.clone()],
+        false,
+    );
+    let write = on(&layer, tower_sessions_stack::write);
+    case(&mut g, rt, "write_one_key", write, vec![cookie], true);
+    g.finish();
+}
+
+// ---------------------------------------------------------------- axum-login
+
+mod axum_login_stack {
+    use super::*;
+    use axum_login::{AuthSession, AuthnBackend, UserId};
+
+    /// An in-memory user store, as the user loader of ours.
+    #[derive(Clone)]
+    pub(super) struct Backend {
+        pub(super) users: Arc<HashMap<u64, User>>,
+    }
+
+    impl AuthnBackend for Backend {
+        type User = User;
+        type Credentials = ();
+        type Error = Infallible;
+
+        async fn authenticate(&self, (): ()) -> Result<Option<User>, Infallible> {
+            Ok(self.users.get(&1).cloned())
+        }
+
+        async fn get_user(&self, id: &UserId<Self>) -> Result<Option<User>, Infallible> {
+            Ok(self.users.get(id).cloned())
+        }
+    }
+
+    fn auth_session(req: &Req) -> &AuthSession<Backend> {
+        req.extensions()
+            .get::<AuthSession<Backend>>()
+            .expect("AuthManagerLayer")
+    }
+
+    pub(super) async fn login(req: Req) -> Result<Res, Infallible> {
+        let mut auth = auth_session(&req).clone();
+        for (k, v) in contents() {
+            auth.session.insert(&k, v).await.expect("stored");
+        }
+        let alice = auth.backend.users[&1].clone();
+        auth.login(&alice).await.expect("logged in");
+        Ok(ok())
+    }
+
+    pub(super) async fn current_user(req: Req) -> Result<Res, Infallible> {
+        let user = auth_session(&req).user.as_ref().expect("logged in");
+        assert_eq!(user.name, "alice");
+        Ok(ok())
+    }
+}
+
+fn axum_login(c: &mut Criterion, rt: &Runtime) {
+    use axum_login::tower_sessions::{MemoryStore, SessionManagerLayer};
+    use axum_login::AuthManagerLayerBuilder;
+
+    let backend = axum_login_stack::Backend { users: users() };
+    let sessions = SessionManagerLayer::new(MemoryStore::default());
+    let layer = AuthManagerLayerBuilder::new(backend, sessions).build();
+    let login = ServiceBuilder::new()
+        .layer(layer.clone())
+        .service_fn(axum_login_stack::login);
+    let cookie = cookie_from(&once(rt, &login, None), "id");
+    // No `login_required!` gate: it is an axum `from_fn` middleware (axum's body type) and would
+    // only add to axum-login's time; the handler checks the user instead.
+    let svc = ServiceBuilder::new()
+        .layer(layer)
+        .service_fn(axum_login_stack::current_user);
+
+    let mut g = Group::new(c, "axum_login");
+    case(&mut g, rt, "authenticated", svc, vec![cookie], false);
+    g.finish();
+}
+
+// ---------------------------------------------------------------- axum-extra SignedCookieJar
+
+mod signed_jar {
+    use super::*;
+    use axum::response::IntoResponse;
+    use axum_extra::extract::cookie::{Cookie, Key, SameSite, SignedCookieJar};
+
+    pub(super) fn key() -> Key {
+        Key::generate()
+    }
+
+    fn session_cookie(json: String) -> Cookie<'static> {
+        // The attributes ours sets.
+        Cookie::build(("session", json))
+            .path("/")
+            .secure(true)
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .build()
+    }
+
+    /// Copies the jar's `Set-Cookie` headers onto `res`, as axum does for a handler returning
+    /// `(jar, response)`.
+    fn set_cookies(jar: SignedCookieJar, res: &mut Res) {
+        let parts = jar.into_response();
+        for value in parts.headers().get_all(SET_COOKIE) {
+            res.headers_mut().append(SET_COOKIE, value.clone());
+        }
+    }
+
+    /// The `Cookie` header for a signed cookie holding [`CONTENTS`].
+    pub(super) fn cookie(key: &Key) -> HeaderValue {
+        let jar = SignedCookieJar::new(key.clone()).add(session_cookie(CONTENTS.into()));
+        let mut res = ok();
+        set_cookies(jar, &mut res);
+        cookie_from(&res, "session")
+    }
+
+    /// The session map from the signed cookie.
+    fn load(jar: &SignedCookieJar) -> Map<String, Value> {
+        let cookie = jar.get("session").expect("a valid signed cookie");
+        serde_json::from_str(cookie.value()).expect("a JSON map")
+    }
+
+    pub(super) fn read(req: Req, key: Key) -> Result<Res, Infallible> {
+        let jar = SignedCookieJar::from_headers(req.headers(), key);
+        let map = load(&jar);
+        let user = map.get("user").map(String::deserialize).transpose();
+        assert_eq!(user.expect("a string").as_deref(), Some("alice"));
+        Ok(ok())
+    }
+
+    pub(super) fn read_write(req: Req, key: Key) -> Result<Res, Infallible> {
+        let jar = SignedCookieJar::from_headers(req.headers(), key);
+        let mut map = load(&jar);
+        let user = map.get("user").map(String::deserialize).transpose();
+        assert_eq!(user.expect("a string").as_deref(), Some("alice"));
+        map.insert("visits".into(), next_visit().into());
+        let json = serde_json::to_string(&map).expect("serialisable");
+        let jar = jar.add(session_cookie(json));
+        let mut res = ok();
+        set_cookies(jar, &mut res);
+        Ok(res)
+    }
+}
+
+fn axum_extra_signed(c: &mut Criterion, rt: &Runtime) {
+    let key = signed_jar::key();
+    let cookie = signed_jar::cookie(&key);
+    let svc = |h: fn(Req, axum_extra::extract::cookie::Key) -> Result<Res, Infallible>| {
+        let key = key.clone();
+        service_fn(move |req| std::future::ready(h(req, key.clone())))
+    };
+
+    let mut g = Group::new(c, "axum_extra_signed");
+    case(
+        &mut g,
+        rt,
+        "read",
+        svc(signed_jar::read),
+        vec![cookie.clone()],
+        false,
+    );
+    let read_write = svc(signed_jar::read_write);
+    case(&mut g, rt, "read_write", read_write, vec![cookie], true);
+    g.finish();
+}
+
+// ---------------------------------------------------------------- main
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("tokio runtime")
+}
+
+fn all(c: &mut Criterion) {
+    let rt = runtime();
+    baseline(c, &rt);
+    ours(c, &rt);
+    tower_sessions(c, &rt);
+    axum_login(c, &rt);
+    axum_extra_signed(c, &rt);
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(5))
+        .sample_size(50)
+}
+
+fn main() {
+    if count_mode().is_some() {
+        all(&mut Criterion::default());
+        return;
+    }
+    let mut c = config().configure_from_args();
+    all(&mut c);
+    c.final_summary();
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Issue 7 load test: wrk against benches/load_server.rs on loopback, with and without the layers.
+#
+#   bash scripts/bench_load.sh            # 10 s per stack, 2 wrk threads, 32 connections
+#   DURATION=30 CONNECTIONS=64 bash scripts/bench_load.sh
+#
+# Installs wrk with apt-get if it is missing, builds the server in release (`cargo bench
+# --no-run`), starts it on 127.0.0.1 (free ports, loopback only; it exits by itself after the
+# runs plus a margin), runs wrk once per stack with that stack's own session cookie, and prints
+# requests per second side by side. wrk and the server share this machine's cores, so the
+# numbers are for comparing the stacks with each other, not absolute capacity.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION="${DURATION:-10}"
+THREADS="${THREADS:-2}"
+CONNECTIONS="${CONNECTIONS:-32}"
+
+if ! command -v wrk >/dev/null 2>&1; then
+    echo "==> installing wrk (apt-get)"
+    if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk >/dev/null
+fi
+
+echo "==> building benches/load_server.rs (release)"
+BIN="$(cargo bench --bench load_server --no-run --message-format=json 2>/dev/null |
+    python3 -c '
+import json, sys
+for line in sys.stdin:
+    msg = json.loads(line)
+    if msg.get("reason") == "compiler-artifact" and msg["target"]["name"] == "load_server" \
+            and msg.get("executable"):
+        print(msg["executable"])
+')"
+if [ -z "$BIN" ] || [ ! -x "$BIN" ]; then
+    echo "could not build load_server; run: cargo bench --bench load_server --no-run" >&2
+    exit 1
+fi
+
+WORK="$(mktemp -d)"
+STACKS=5
+LIFETIME=$(((DURATION + 5) * STACKS + 60)) # the server exits by itself after this
+"$BIN" --serve --seconds "$LIFETIME" >"$WORK/server.out" 2>"$WORK/server.err" &
+SERVER=$!
+cleanup() {
+    kill "$SERVER" 2>/dev/null || true
+    wait "$SERVER" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+for _ in $(seq 1 100); do
+    grep -q '^READY$' "$WORK/server.out" && break
+    if ! kill -0 "$SERVER" 2>/dev/null; then
+        cat "$WORK/server.err" >&2
+        exit 1
+    fi
+    sleep 0.1
+done
+grep -q '^READY$' "$WORK/server.out" || { echo "server did not start" >&2; exit 1; }
+
+declare -a NAMES RPS LATENCY NOTES
+while read -r tag name port cookie; do
+    [ "$tag" = "STACK" ] || continue
+    echo "==> $name: wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s http://127.0.0.1:$port/"
+    args=(-t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency)
+    if [ "$cookie" != "-" ]; then
+        args+=(-H "Cookie: $cookie")
+    fi
+    wrk "${args[@]}" "http://127.0.0.1:$port/" >"$WORK/$name.txt"
+    NAMES+=("$name")
+    RPS+=("$(awk '/^Requests\/sec:/ {print $2}' "$WORK/$name.txt")")
+    LATENCY+=("$(awk '$1 == "50%" {print $2}' "$WORK/$name.txt")")
+    NOTES+=("$(grep -E 'Non-2xx|Socket errors' "$WORK/$name.txt" | tr -s ' ' | paste -sd ';' - || true)")
+done <"$WORK/server.out"
+
+echo
+echo "wrk: $THREADS threads, $CONNECTIONS connections, ${DURATION}s per stack, 127.0.0.1, $(nproc) cores shared by wrk and the server"
+echo
+printf '| %-20s | %12s | %8s | %-11s | %s |\n' "stack" "requests/s" "vs none" "p50 latency" "notes"
+printf '|%s|%s|%s|%s|%s|\n' "----------------------" "-------------:" "---------:" "-------------" "---"
+base="${RPS[0]}"
+for i in "${!NAMES[@]}"; do
+    rel="$(python3 -c "print(f'{${RPS[$i]} / $base:.2f}')")"
+    printf '| %-20s | %12s | %8s | %-11s | %s |\n' "${NAMES[$i]}" "${RPS[$i]}" "$rel" "${LATENCY[$i]}" "${NOTES[$i]}"
+done
