@@ -252,8 +252,8 @@ def svg_chart(cases, instr):
         f'<text x="{width / 2}" y="22" text-anchor="middle" font-size="16" font-weight="bold">'
         "Middleware overhead per request over no middleware (lower is better)</text>",
         f'<text x="{width / 2}" y="40" text-anchor="middle" fill="#555">'
-        "case − the same request through no middleware; preliminary: a busy shared 2-core "
-        "machine, wall times are rough</text>",
+        "case − the same request through no middleware; 2-core VM, see BENCHMARKS.md for the "
+        "machine and commands</text>",
     ]
     y_end = top + row_h * len(names)
     for i, case in enumerate(names):
