@@ -812,6 +812,25 @@ fn key_05_secret_not_in_debug() {
     assert_eq!(format!("{key:?}"), "Key([redacted])");
 }
 
+/// A login POST to the demo as a browser on `127.0.0.1:3000` would send it, with one more header.
+async fn login_with(app: &Router, name: &str, value: &str) -> common::TestResponse {
+    let req = Request::post("/login")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("host", "127.0.0.1:3000")
+        .header(name, value)
+        .body(Body::from("username=susan&password=hello"))
+        .unwrap();
+    send(
+        app,
+        req,
+        &Expect {
+            secure: false,
+            ..Expect::default()
+        },
+    )
+    .await
+}
+
 #[tokio::test]
 async fn ses_09_the_demo_refuses_cross_site_logins() {
     let app = demo_app();
@@ -820,21 +839,7 @@ async fn ses_09_the_demo_refuses_cross_site_logins() {
         ("sec-fetch-site", "same-site"),
         ("origin", "http://evil.example"),
     ] {
-        let req = Request::post("/login")
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("host", "127.0.0.1:3000")
-            .header(name, value)
-            .body(Body::from("username=susan&password=hello"))
-            .unwrap();
-        let res = send(
-            &app,
-            req,
-            &Expect {
-                secure: false,
-                ..Expect::default()
-            },
-        )
-        .await;
+        let res = login_with(&app, name, value).await;
         assert_eq!(res.status, StatusCode::FORBIDDEN, "{name}: {value}");
         assert!(res.set_cookies.is_empty());
     }
@@ -842,22 +847,11 @@ async fn ses_09_the_demo_refuses_cross_site_logins() {
         ("sec-fetch-site", "same-origin"),
         ("origin", "http://127.0.0.1:3000"),
     ] {
-        let req = Request::post("/login")
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("host", "127.0.0.1:3000")
-            .header(name, value)
-            .body(Body::from("username=susan&password=hello"))
-            .unwrap();
-        let res = send(
-            &app,
-            req,
-            &Expect {
-                secure: false,
-                ..Expect::default()
-            },
-        )
-        .await;
-        assert_eq!(res.status, StatusCode::SEE_OTHER, "{name}: {value}");
+        assert_eq!(
+            login_with(&app, name, value).await.status,
+            StatusCode::SEE_OTHER,
+            "{name}: {value}"
+        );
     }
 }
 
