@@ -27,8 +27,8 @@ pub enum Error {
         /// The largest length a browser keeps.
         limit: usize,
     },
-    /// Keys that begin with `_` belong to the crate (`_user_id`, `_fresh`, …); use the login
-    /// functions to change them.
+    /// Keys that begin with `_` belong to the crate (`_user_id`, `_fresh`, …), and `exp`, `nbf`
+    /// and `iat` are its time claims; use the login functions to change the login keys.
     ReservedKey,
     /// A value could not be serialised into the session.
     Serialize(serde_json::Error),

@@ -24,6 +24,8 @@ pub(crate) const USER_ID: &str = "_user_id";
 pub(crate) const FRESH: &str = "_fresh";
 const SESSION_ID: &str = "_id";
 const AUTH_HASH: &str = "_auth_hash";
+/// Every key a login writes, and so every key a logout removes.
+const LOGIN_KEYS: [&str; 4] = [USER_ID, FRESH, SESSION_ID, AUTH_HASH];
 
 /// Default lifetime of a remember-me cookie, as Microdot's.
 const DEFAULT_REMEMBER_DAYS: u32 = 30;
@@ -156,18 +158,7 @@ pub fn login_user<U: AuthUser>(
     let auth_hash = user
         .session_auth_hash()
         .map(|hash| auth_hash_tag(config, hash));
-    let mut map: Map<String, Value> = session
-        .snapshot()
-        .into_iter()
-        .filter(|(k, _)| !k.starts_with('_'))
-        .collect();
-    map.insert(USER_ID.into(), id.clone());
-    map.insert(FRESH.into(), Value::Bool(true));
-    map.insert(SESSION_ID.into(), Value::String(random_id()));
-    if let Some(tag) = &auth_hash {
-        map.insert(AUTH_HASH.into(), Value::String(tag.clone()));
-    }
-    session.replace(map)?;
+    session.replace(login_map(session, id.clone(), true, auth_hash.clone()))?;
     let Remember(days) = remember.into();
     if days > 0 {
         session.set_remember(remember_cookie(config, id, days, auth_hash));
@@ -184,7 +175,7 @@ pub fn login_user<U: AuthUser>(
 /// A copy of the previous session cookie stays valid until it expires, as with any signed cookie;
 /// give users a session auth hash (see [`AuthUser::session_auth_hash`]) to revoke logins.
 pub fn logout_user(session: &SessionDict) {
-    for key in [USER_ID, FRESH, SESSION_ID, AUTH_HASH] {
+    for key in LOGIN_KEYS {
         session.remove_value(key);
     }
     if !session.remember_candidates().is_empty() || session.has_pending_remember() {
@@ -224,10 +215,14 @@ pub fn renew_session(session: &SessionDict) -> Result<(), Error> {
 /// read the user there as [`CurrentUser`](crate::CurrentUser).
 #[must_use]
 pub fn current_user_id<I: DeserializeOwned>(session: &SessionDict) -> Option<I> {
-    if let Some(id) = session.get::<Value>(USER_ID).ok().flatten() {
-        return id_from(id);
+    match session.get::<I>(USER_ID) {
+        Ok(Some(id)) => Some(id),
+        Ok(None) => restore_from_remember(session).and_then(id_from),
+        Err(_) => {
+            tracing::debug!("session user id has another type than the user's id");
+            None
+        }
     }
-    restore_from_remember(session).and_then(id_from)
 }
 
 /// Whether the current login was made with credentials in this browser session rather than
@@ -270,6 +265,29 @@ pub(crate) fn auth_hash_matches(session: &SessionDict, hash: &[u8]) -> bool {
         config.auth_hashes.insert(&pair, std::sync::Arc::new(()));
     }
     ok
+}
+
+/// The session of a new login: the application's keys of `session`, and fresh login keys. Every
+/// crate key the session held before is dropped, so nothing planted in a pre-login session
+/// survives, and the random session id is new (SECURITY.md SES-01).
+fn login_map(
+    session: &SessionDict,
+    user_id: Value,
+    fresh: bool,
+    auth_hash: Option<String>,
+) -> Map<String, Value> {
+    let mut map: Map<String, Value> = session
+        .snapshot()
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with('_'))
+        .collect();
+    map.insert(USER_ID.into(), user_id);
+    map.insert(FRESH.into(), Value::Bool(fresh));
+    map.insert(SESSION_ID.into(), Value::String(random_id()));
+    if let Some(tag) = auth_hash {
+        map.insert(AUTH_HASH.into(), Value::String(tag));
+    }
+    map
 }
 
 fn auth_hash_tag(config: &SessionConfig, hash: &[u8]) -> String {
@@ -349,17 +367,12 @@ fn restore_from_remember(session: &SessionDict) -> Option<Value> {
         }
         return None;
     };
-    let mut map: Map<String, Value> = session
-        .snapshot()
-        .into_iter()
-        .filter(|(k, _)| !k.starts_with('_'))
-        .collect();
-    map.insert(USER_ID.into(), token.user_id.clone());
-    map.insert(FRESH.into(), Value::Bool(false));
-    map.insert(SESSION_ID.into(), Value::String(random_id()));
-    if let Some(tag) = &token.auth_hash {
-        map.insert(AUTH_HASH.into(), Value::String(tag.clone()));
-    }
+    let map = login_map(
+        session,
+        token.user_id.clone(),
+        false,
+        token.auth_hash.clone(),
+    );
     if session.replace(map).is_err() {
         return None;
     }
@@ -391,12 +404,11 @@ pub(crate) fn is_remember_shaped(map: &Map<String, Value>) -> bool {
 /// other members and is refused.
 fn decode_remember(token: &str, config: &SessionConfig) -> Result<RememberToken, Rejection> {
     let mut payload = codec::verify(token, &config.keys)?.payload()?;
-    let exp = payload.get("exp").ok_or(Rejection::BadClaims)?;
-    codec::numeric_date(exp)?;
-    codec::check_time_claims(&payload, config.now(), config.leeway)?;
+    // The shape requires `exp`, so the time check below always enforces it.
     if !is_remember_shaped(&payload) {
         return Err(Rejection::BadPayload);
     }
+    codec::check_time_claims(&payload, config.now(), config.leeway)?;
     let user_id = payload.remove("user_id").ok_or(Rejection::BadPayload)?;
     let id_ok = match &user_id {
         Value::String(s) => !s.is_empty(),

@@ -133,16 +133,13 @@ impl SessionDict {
     ///
     /// # Errors
     ///
-    /// - [`Error::ReservedKey`] when `key` begins with `_`;
+    /// - [`Error::ReservedKey`] when `key` begins with `_` or is a time claim (`exp`, `nbf`, `iat`);
     /// - [`Error::Serialize`] when `value` cannot be serialised to JSON;
     /// - [`Error::SessionTooLarge`] when the session's cookie would be longer than browsers keep
     ///   (4096 bytes for name and value). The session is then left as it was, so the browser keeps
     ///   its previous cookie: nothing is lost silently.
     pub fn insert(&self, key: &str, value: impl Serialize) -> Result<(), Error> {
         check_public(key)?;
-        if CLAIMS.contains(&key) {
-            return Err(Error::ReservedKey);
-        }
         let value = serde_json::to_value(value).map_err(Error::Serialize)?;
         self.insert_value(key, value)
     }
@@ -151,7 +148,7 @@ impl SessionDict {
     ///
     /// # Errors
     ///
-    /// [`Error::ReservedKey`] when `key` begins with `_`.
+    /// [`Error::ReservedKey`] when `key` begins with `_` or is a time claim (`exp`, `nbf`, `iat`).
     pub fn remove(&self, key: &str) -> Result<Option<Value>, Error> {
         check_public(key)?;
         Ok(self.remove_value(key))
@@ -351,12 +348,7 @@ impl SessionDict {
         let config = &self.shared.config;
         let now = config.now();
         let json = json_len(map) + 1 + config.claims(created.unwrap_or(now), now).len();
-        let value = if config.private {
-            private::encoded_len(json)
-        } else {
-            codec::encoded_len(json)
-        };
-        let size = config.session.name.len() + value;
+        let size = config.session.name.len() + sealed_len(config, json);
         if size > MAX_COOKIE_LEN {
             return Err(Error::SessionTooLarge {
                 size,
@@ -382,13 +374,7 @@ impl SessionDict {
             } else if write && !map.is_empty() {
                 let now = config.now();
                 let json = session_json(map, &config.claims(state.created.unwrap_or(now), now));
-                let value = if config.private {
-                    private::seal(&json, &config.keys[0], &config.session.name)
-                } else {
-                    let mut value = String::new();
-                    codec::encode_json(&json, &config.keys[0], &mut value);
-                    value
-                };
+                let value = seal(config, &json);
                 if config.session.name.len() + value.len() > MAX_COOKIE_LEN || value.is_empty() {
                     // Only a re-issue of a cookie written elsewhere (a large Microdot session)
                     // can get here: changes are size-checked when made. Browsers would drop it,
@@ -453,8 +439,9 @@ impl fmt::Debug for SessionDict {
     }
 }
 
+/// Keys the application may not change: the crate's own (`_…`) and the time claims.
 fn check_public(key: &str) -> Result<(), Error> {
-    if key.starts_with('_') {
+    if key.starts_with('_') || CLAIMS.contains(&key) {
         Err(Error::ReservedKey)
     } else {
         Ok(())
@@ -530,6 +517,27 @@ fn decode_session(token: &str, config: &SessionConfig, now: u64) -> Result<Verif
     Ok(verified)
 }
 
+/// A session cookie value for `json` under the current key: signed (Microdot's format) or, in
+/// private mode, encrypted.
+fn seal(config: &SessionConfig, json: &[u8]) -> String {
+    if config.private {
+        private::seal(json, &config.keys[0], &config.session.name)
+    } else {
+        let mut value = String::new();
+        codec::encode_json(json, &config.keys[0], &mut value);
+        value
+    }
+}
+
+/// The length of what [`seal`] makes of `json_len` bytes of JSON.
+fn sealed_len(config: &SessionConfig, json_len: usize) -> usize {
+    if config.private {
+        private::encoded_len(json_len)
+    } else {
+        codec::encoded_len(json_len)
+    }
+}
+
 /// `map` serialised with the crate's `claims` appended, without copying the map.
 fn session_json(map: &Map<String, Value>, claims: &str) -> Vec<u8> {
     // Serialising a `Map<String, Value>` into memory cannot fail.
@@ -590,14 +598,7 @@ mod properties {
     }
 
     fn encode(map: &Map<String, Value>, config: &SessionConfig, now: u64) -> String {
-        let json = session_json(map, &config.claims(now, now));
-        if config.private {
-            private::seal(&json, &config.keys[0], &config.session.name)
-        } else {
-            let mut out = String::new();
-            codec::encode_json(&json, &config.keys[0], &mut out);
-            out
-        }
+        seal(config, &session_json(map, &config.claims(now, now)))
     }
 
     fn json_value() -> impl Strategy<Value = Value> {
