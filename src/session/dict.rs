@@ -1,7 +1,7 @@
 //! `SessionDict`: the handle a handler reads and writes the session through.
 
+use std::collections::BTreeMap;
 use std::fmt;
-use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use http::header::{CACHE_CONTROL, SET_COOKIE, VARY};
@@ -66,9 +66,15 @@ struct Shared {
 
 #[derive(Default)]
 struct State {
-    /// `None` until the first access decodes the cookie. Shared with the verified-cookie cache
-    /// until the first change (copy on write).
-    map: Option<Arc<Map<String, Value>>>,
+    /// The session as the cookie held it: `None` until the first access decodes the cookie.
+    /// Shared with the verified-cookie cache, so never changed in place.
+    base: Option<Arc<Map<String, Value>>>,
+    /// This request's changes on top of `base`: `Some` sets a key, `None` removes it. Kept apart
+    /// so that a write does not copy the shared map.
+    changes: BTreeMap<String, Option<Value>>,
+    /// The session (`base` with `changes`) serialised, when the last change measured it: the
+    /// response reuses it instead of serialising again.
+    json: Option<Vec<u8>>,
     change: Change,
     /// The cookie verified under a fallback key: write it again under the current key.
     reissue: bool,
@@ -121,7 +127,7 @@ impl SessionDict {
     /// not a silent `None`).
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
         let state = self.load();
-        match state.map().get(key) {
+        match state.get(key) {
             Some(value) => T::deserialize(value)
                 .map(Some)
                 .map_err(|_| Error::Deserialize),
@@ -157,25 +163,27 @@ impl SessionDict {
     /// Whether the session has a value under `key`.
     #[must_use]
     pub fn contains_key(&self, key: &str) -> bool {
-        self.load().map().contains_key(key)
+        self.load().get(key).is_some()
     }
 
     /// How many keys the session holds, the crate's own included.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.load().map().len()
+        self.load().len()
     }
 
     /// Whether the session holds nothing.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.load().map().is_empty()
+        self.load().len() == 0
     }
 
     /// The session's keys, in sorted order.
     #[must_use]
     pub fn keys(&self) -> Vec<String> {
-        self.load().map().keys().cloned().collect()
+        let mut keys: Vec<String> = self.load().entries().map(|(k, _)| k.clone()).collect();
+        keys.sort_unstable();
+        keys
     }
 
     /// Removes every key, the crate's own too (so a logged-in user is logged out of this session,
@@ -183,8 +191,8 @@ impl SessionDict {
     /// [`logout_user`](crate::logout_user) to log out).
     pub fn clear(&self) {
         let mut state = self.load();
-        if !state.map().is_empty() {
-            state.map_mut().clear();
+        if state.len() != 0 {
+            state.set_base(Map::new(), None);
             state.change = Change::Modified;
         }
     }
@@ -193,7 +201,7 @@ impl SessionDict {
     /// `SessionDict.delete`). A later write in the same request sets a new cookie instead.
     pub fn delete(&self) {
         let mut state = self.load();
-        state.map_mut().clear();
+        state.set_base(Map::new(), None);
         state.created = None;
         state.change = Change::Deleted;
     }
@@ -203,14 +211,16 @@ impl SessionDict {
     /// Inserts without the reserved-key check.
     pub(crate) fn insert_value(&self, key: &str, value: Value) -> Result<(), Error> {
         let mut state = self.load();
-        let old = state.map_mut().insert(key.to_owned(), value);
-        if let Err(e) = self.check_size(state.map(), state.created) {
-            match old {
-                Some(old) => state.map_mut().insert(key.to_owned(), old),
-                None => state.map_mut().remove(key),
+        let earlier = state.changes.insert(key.to_owned(), Some(value));
+        let json = state.to_json();
+        if let Err(e) = self.check_size(json.len(), state.created) {
+            match earlier {
+                Some(earlier) => state.changes.insert(key.to_owned(), earlier),
+                None => state.changes.remove(key),
             };
             return Err(e);
         }
+        state.json = Some(json);
         state.change = Change::Modified;
         Ok(())
     }
@@ -218,8 +228,10 @@ impl SessionDict {
     /// Removes without the reserved-key check.
     pub(crate) fn remove_value(&self, key: &str) -> Option<Value> {
         let mut state = self.load();
-        let old = state.map_mut().remove(key);
+        let old = state.get(key).cloned();
         if old.is_some() {
+            state.changes.insert(key.to_owned(), None);
+            state.json = None;
             state.change = Change::Modified;
         }
         old
@@ -228,9 +240,11 @@ impl SessionDict {
     /// Replaces the whole map at once (a login), keeping the size rule. The session begins anew:
     /// its absolute timeout counts from now (SECURITY.md SES-01).
     pub(crate) fn replace(&self, map: Map<String, Value>) -> Result<(), Error> {
-        self.check_size(&map, None)?;
+        // Serialising a `Map<String, Value>` into memory cannot fail.
+        let json = serde_json::to_vec(&map).unwrap_or_else(|_| b"{}".to_vec());
+        self.check_size(json.len(), None)?;
         let mut state = self.load();
-        state.map = Some(Arc::new(map));
+        state.set_base(map, Some(json));
         state.created = None;
         state.change = Change::Modified;
         Ok(())
@@ -238,7 +252,11 @@ impl SessionDict {
 
     /// A copy of the whole map.
     pub(crate) fn snapshot(&self) -> Map<String, Value> {
-        Map::clone(self.load().map())
+        let state = self.load();
+        state
+            .entries()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     }
 
     pub(crate) fn config(&self) -> &SessionConfig {
@@ -272,9 +290,9 @@ impl SessionDict {
     /// Locks the state, decoding the cookie on the first call.
     fn load(&self) -> MutexGuard<'_, State> {
         let mut state = self.lock();
-        if state.map.is_none() {
+        if state.base.is_none() {
             let decoded = self.decode();
-            state.map = Some(decoded.map);
+            state.base = Some(decoded.map);
             state.created = decoded.created;
             state.reissue = decoded.reissue;
             state.invalid = decoded.invalid;
@@ -344,10 +362,12 @@ impl SessionDict {
 
     // ---- writing the response ----
 
-    fn check_size(&self, map: &Map<String, Value>, created: Option<u64>) -> Result<(), Error> {
+    /// Whether a session of `json_len` bytes of JSON (without the crate's claims) fits in a
+    /// cookie once the claims are added and it is sealed.
+    fn check_size(&self, json_len: usize, created: Option<u64>) -> Result<(), Error> {
         let config = &self.shared.config;
         let now = config.now();
-        let json = json_len(map) + 1 + config.claims(created.unwrap_or(now), now).len();
+        let json = json_len + 1 + config.claims_len(created.unwrap_or(now), now);
         let size = config.session.name.len() + sealed_len(config, json);
         if size > MAX_COOKIE_LEN {
             return Err(Error::SessionTooLarge {
@@ -364,16 +384,19 @@ impl SessionDict {
         let mut state = self.lock();
         let had_cookie = !self.shared.candidates.is_empty();
         let mut wrote_auth_cookie = false;
-        if let Some(map) = &state.map {
+        if state.base.is_some() {
             let write = state.change == Change::Modified || state.reissue;
+            let empty = state.len() == 0;
             if state.change == Change::Deleted
-                || (write && map.is_empty() && had_cookie)
+                || (write && empty && had_cookie)
                 || (state.change == Change::None && state.invalid)
             {
                 headers.append(SET_COOKIE, config.removal_cookie(&config.session.name));
-            } else if write && !map.is_empty() {
+            } else if write && !empty {
                 let now = config.now();
-                let json = session_json(map, &config.claims(state.created.unwrap_or(now), now));
+                let created = state.created.unwrap_or(now);
+                let json = state.json.take().unwrap_or_else(|| state.to_json());
+                let json = with_claims(json, |out| config.push_claims(created, now, out));
                 let value = seal(config, &json);
                 if config.session.name.len() + value.len() > MAX_COOKIE_LEN || value.is_empty() {
                     // Only a re-issue of a cookie written elsewhere (a large Microdot session)
@@ -417,12 +440,53 @@ impl SessionDict {
 }
 
 impl State {
-    fn map(&self) -> &Map<String, Value> {
-        self.map.as_ref().expect("loaded before use")
+    /// The value under `key`, this request's changes first.
+    fn get(&self, key: &str) -> Option<&Value> {
+        match self.changes.get(key) {
+            Some(change) => change.as_ref(),
+            None => self.base.as_deref().and_then(|base| base.get(key)),
+        }
     }
 
-    fn map_mut(&mut self) -> &mut Map<String, Value> {
-        Arc::make_mut(self.map.get_or_insert_with(Arc::default))
+    /// The session's entries: those of `base` that were not changed, then the ones set by this
+    /// request. Does not rely on either map's order, so no key can come out twice.
+    fn entries(&self) -> impl Iterator<Item = (&String, &Value)> {
+        let unchanged = self
+            .base
+            .iter()
+            .flat_map(|base| base.iter())
+            .filter(|(k, _)| !self.changes.contains_key(*k));
+        let set = self
+            .changes
+            .iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)));
+        unchanged.chain(set)
+    }
+
+    fn len(&self) -> usize {
+        match &self.base {
+            Some(base) if self.changes.is_empty() => base.len(),
+            _ => self.entries().count(),
+        }
+    }
+
+    /// The session as compact JSON, without the crate's claims.
+    fn to_json(&self) -> Vec<u8> {
+        struct Entries<'s>(&'s State);
+        impl Serialize for Entries<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_map(self.0.entries())
+            }
+        }
+        // Serialising string keys and `Value`s into memory cannot fail.
+        serde_json::to_vec(&Entries(self)).unwrap_or_else(|_| b"{}".to_vec())
+    }
+
+    /// Starts over from `map` (a login, a clear), with its JSON when the caller has it.
+    fn set_base(&mut self, map: Map<String, Value>, json: Option<Vec<u8>>) {
+        self.base = Some(Arc::new(map));
+        self.changes.clear();
+        self.json = json;
     }
 }
 
@@ -431,10 +495,13 @@ impl fmt::Debug for SessionDict {
         // Keys only: values may be personal data, and cookie values are credentials.
         let state = self.lock();
         let mut d = f.debug_struct("SessionDict");
-        match &state.map {
-            Some(map) => d.field("keys", &map.keys().collect::<Vec<_>>()),
-            None => d.field("keys", &"<not loaded>"),
-        };
+        if state.base.is_some() {
+            let mut keys: Vec<&String> = state.entries().map(|(k, _)| k).collect();
+            keys.sort_unstable();
+            d.field("keys", &keys);
+        } else {
+            d.field("keys", &"<not loaded>");
+        }
         d.finish_non_exhaustive()
     }
 }
@@ -523,9 +590,7 @@ fn seal(config: &SessionConfig, json: &[u8]) -> String {
     if config.private {
         private::seal(json, &config.keys[0], &config.session.name)
     } else {
-        let mut value = String::new();
-        codec::encode_json(json, &config.keys[0], &mut value);
-        value
+        codec::encode_json(json, &config.keys[0])
     }
 }
 
@@ -538,35 +603,17 @@ fn sealed_len(config: &SessionConfig, json_len: usize) -> usize {
     }
 }
 
-/// `map` serialised with the crate's `claims` appended, without copying the map.
-fn session_json(map: &Map<String, Value>, claims: &str) -> Vec<u8> {
-    // Serialising a `Map<String, Value>` into memory cannot fail.
-    let mut json = serde_json::to_vec(map).unwrap_or_else(|_| b"{}".to_vec());
+/// `json` (a serialised object) with the crate's claims, written by `push_claims`, added as its
+/// last members.
+fn with_claims(mut json: Vec<u8>, push_claims: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    json.reserve(64); // a comma and the claims: 56 bytes with ten-digit times
     json.pop(); // the closing brace
     if json.len() > 1 {
         json.push(b',');
     }
-    json.extend_from_slice(claims.as_bytes());
+    push_claims(&mut json);
     json.push(b'}');
     json
-}
-
-/// The length of `map` serialised as compact JSON, without allocating it.
-fn json_len(map: &Map<String, Value>) -> usize {
-    struct Counter(usize);
-    impl io::Write for Counter {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut counter = Counter(0);
-    // Writing a `Map<String, Value>` to a counter cannot fail.
-    let _ = serde_json::to_writer(&mut counter, map);
-    counter.0
 }
 
 #[cfg(test)]
@@ -598,7 +645,11 @@ mod properties {
     }
 
     fn encode(map: &Map<String, Value>, config: &SessionConfig, now: u64) -> String {
-        seal(config, &session_json(map, &config.claims(now, now)))
+        let json = serde_json::to_vec(map).unwrap();
+        seal(
+            config,
+            &with_claims(json, |out| config.push_claims(now, now, out)),
+        )
     }
 
     fn json_value() -> impl Strategy<Value = Value> {
@@ -739,6 +790,157 @@ mod properties {
             let token = encode(&map, &config, NOW);
             prop_assert!(decode_session(&token, &config, NOW + idle - 1).is_ok());
             prop_assert!(decode_session(&token, &config, NOW + idle + later).is_err());
+        }
+    }
+
+    /// One step of a handler's work on a session.
+    #[derive(Debug, Clone)]
+    enum Op {
+        Insert(String, Value),
+        Remove(String),
+        Clear,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let key = "[a-e]{1,2}";
+        prop_oneof![
+            4 => (key, json_value()).prop_map(|(k, v)| Op::Insert(k, v)),
+            2 => key.prop_map(Op::Remove),
+            1 => Just(Op::Clear),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// The changes a request makes sit beside the shared, decoded map: whatever the order of
+        /// inserts, removals and clears, the session reads, lists and writes exactly what a plain
+        /// map given the same operations holds.
+        #[test]
+        fn changes_read_and_write_as_a_map(
+            start in session_map(),
+            ops in prop::collection::vec(op(), 0..12),
+            private in any::<bool>(),
+        ) {
+            let keys = keys();
+            let config = config(&keys, private, NOW);
+            let token = encode(&start, &config, NOW);
+            let mut headers = http::HeaderMap::new();
+            headers.insert(http::header::COOKIE, format!("session={token}").parse().unwrap());
+            let session = SessionDict::new(config.clone(), &headers);
+            let mut model = start.clone();
+            for op in ops {
+                match op {
+                    Op::Insert(k, v) => {
+                        session.insert(&k, v.clone()).unwrap();
+                        model.insert(k, v);
+                    }
+                    Op::Remove(k) => prop_assert_eq!(session.remove(&k).unwrap(), model.remove(&k)),
+                    Op::Clear => {
+                        session.clear();
+                        model.clear();
+                    }
+                }
+                for k in ["a", "b", "c", "d", "e", "aa"] {
+                    prop_assert_eq!(session.get::<Value>(k).unwrap(), model.get(k).cloned());
+                    prop_assert_eq!(session.contains_key(k), model.contains_key(k));
+                }
+                prop_assert_eq!(session.len(), model.len());
+                prop_assert_eq!(session.is_empty(), model.is_empty());
+                prop_assert_eq!(session.keys(), model.keys().cloned().collect::<Vec<_>>());
+                prop_assert_eq!(&session.snapshot(), &model);
+            }
+            let mut out = http::HeaderMap::new();
+            session.write_cookies(&mut out);
+            let set = out.get(http::header::SET_COOKIE).map(|v| v.to_str().unwrap().to_owned());
+            if model == start {
+                // Nothing changed in effect; a write may still have been recorded.
+                if let Some(set) = set.filter(|s| !s.starts_with("session=;")) {
+                    let cookie = cookie::Cookie::parse(set).unwrap();
+                    let decoded = decode_session(cookie.value(), &config, NOW).unwrap();
+                    prop_assert_eq!(decoded.map.as_ref(), &model);
+                }
+            } else if model.is_empty() {
+                prop_assert!(set.unwrap().starts_with("session=;"), "an emptied session is deleted");
+            } else {
+                let cookie = cookie::Cookie::parse(set.unwrap()).unwrap();
+                let decoded = decode_session(cookie.value(), &config, NOW).unwrap();
+                prop_assert_eq!(decoded.map.as_ref(), &model);
+            }
+        }
+
+        /// The size check measures the claims without writing them: the same length, whatever the
+        /// times and timeouts.
+        #[test]
+        fn claims_len_is_what_push_claims_writes(
+            created in prop_oneof![Just(0u64), Just(u64::MAX), any::<u64>(), 1_000_000_000u64..3_000_000_000],
+            age in prop_oneof![Just(0u64), any::<u64>(), 0u64..100_000],
+            idle in prop::option::of(1u64..=34_560_000),
+            absolute in prop::option::of(1u64..=34_560_000),
+        ) {
+            let layer = SessionLayer::builder(Key::generate())
+                .idle_timeout(idle.map(std::time::Duration::from_secs))
+                .absolute_timeout(absolute.map(std::time::Duration::from_secs))
+                .build()
+                .unwrap();
+            let config = layer.config;
+            let now = created.saturating_add(age);
+            let mut out = Vec::new();
+            config.push_claims(created, now, &mut out);
+            prop_assert_eq!(out.len(), config.claims_len(created, now));
+            let members: Map<String, Value> =
+                serde_json::from_slice(&[b"{", out.as_slice(), b"}"].concat()).unwrap();
+            prop_assert_eq!(members.get("_created").and_then(Value::as_u64), Some(created));
+            prop_assert_eq!(members.get("iat").and_then(Value::as_u64), Some(now));
+            let exp = [idle.map(|t| now.saturating_add(t)), absolute.map(|t| created.saturating_add(t))]
+                .into_iter()
+                .flatten()
+                .min();
+            prop_assert_eq!(members.get("exp").and_then(Value::as_u64), exp);
+        }
+    }
+
+    /// `Set-Cookie` is written without the `cookie` crate on each response; it must say exactly
+    /// what the crate would.
+    #[test]
+    fn set_cookie_text_is_the_cookie_crates() {
+        use crate::SameSite;
+        let scopes = [
+            SessionLayer::builder(Key::generate()),
+            SessionLayer::builder(Key::generate())
+                .cookie_name("__Host-session")
+                .same_site(SameSite::Strict),
+            SessionLayer::builder(Key::generate())
+                .path("/app")
+                .domain("example.com")
+                .same_site(SameSite::None),
+            SessionLayer::builder(Key::generate())
+                .secure(false)
+                .http_only(false),
+        ];
+        for builder in scopes {
+            let config = builder.build().unwrap().config;
+            let scope = &config.session;
+            for max_age in [None, Some(0), Some(1_800), Some(u64::MAX)] {
+                let ours = config.set_cookie(&scope.name, "eyJ.abc-_", max_age);
+                let mut reference = scope.cookie(&scope.name, "eyJ.abc-_");
+                if let Some(age) = max_age {
+                    let age = age.min(crate::session::layer::MAX_COOKIE_AGE_SECS);
+                    reference.set_max_age(cookie::time::Duration::seconds(age as i64));
+                }
+                assert_eq!(ours.to_str().unwrap(), reference.to_string());
+                assert!(ours.is_sensitive());
+            }
+        }
+    }
+
+    #[test]
+    fn decimals() {
+        for n in [0, 1, 9, 10, 99, 100, 1_764_345_600, u64::MAX - 1, u64::MAX] {
+            let mut out = b"x".to_vec();
+            crate::session::layer::push_decimal(&mut out, n);
+            assert_eq!(out, format!("x{n}").into_bytes());
+            assert_eq!(crate::session::layer::decimal_len(n), n.to_string().len());
         }
     }
 }

@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use cookie::Cookie;
 use http::HeaderValue;
 use tower_layer::Layer;
@@ -280,8 +281,10 @@ impl SessionLayerBuilder {
                 "timeouts must be between 1 second and 400 days",
             ));
         }
+        let mut config = self.config;
+        config.session.attributes = config.session.render_attributes();
         Ok(SessionLayer {
-            config: Arc::new(self.config),
+            config: Arc::new(config),
         })
     }
 }
@@ -348,27 +351,56 @@ impl SessionConfig {
         }
     }
 
-    /// The crate's claims for a session begun at `created`, issued `now`, as JSON members:
+    /// Appends the crate's claims for a session begun at `created`, issued `now`, as JSON members:
     /// `"_created":…,"exp":…,"iat":…`. `exp` is the earlier of the two deadlines, so PyJWT
     /// (Microdot) enforces them too.
-    pub(crate) fn claims(&self, created: u64, now: u64) -> String {
+    pub(crate) fn push_claims(&self, created: u64, now: u64, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"\"_created\":");
+        push_decimal(out, created);
+        if let Some(exp) = self.expiry(created, now) {
+            out.extend_from_slice(b",\"exp\":");
+            push_decimal(out, exp);
+        }
+        out.extend_from_slice(b",\"iat\":");
+        push_decimal(out, now);
+    }
+
+    /// The length of what [`push_claims`](Self::push_claims) writes, without writing it.
+    pub(crate) fn claims_len(&self, created: u64, now: u64) -> usize {
+        let exp = self
+            .expiry(created, now)
+            .map_or(0, |exp| 7 + decimal_len(exp));
+        11 + decimal_len(created) + exp + 7 + decimal_len(now)
+    }
+
+    fn expiry(&self, created: u64, now: u64) -> Option<u64> {
         let idle = self.idle_timeout.map(|t| now.saturating_add(t));
         let absolute = self.absolute_timeout.map(|t| created.saturating_add(t));
-        match idle.into_iter().chain(absolute).min() {
-            Some(exp) => format!("\"_created\":{created},\"exp\":{exp},\"iat\":{now}"),
-            None => format!("\"_created\":{created},\"iat\":{now}"),
-        }
+        idle.into_iter().chain(absolute).min()
     }
 
     /// `Set-Cookie` for `name=value` with the configured scope; `max_age` in seconds.
+    ///
+    /// Written directly from the attributes rendered once by [`SessionLayerBuilder::build`] (with
+    /// the `cookie` crate, so the text is the same) instead of through a `cookie::Cookie` per
+    /// response.
     pub(crate) fn set_cookie(&self, name: &str, value: &str, max_age: Option<u64>) -> HeaderValue {
-        let mut cookie = self.session.cookie(name, value);
+        let attributes = &self.session.attributes;
+        let mut line = Vec::with_capacity(name.len() + 1 + value.len() + attributes.len() + 30);
+        line.extend_from_slice(name.as_bytes());
+        line.push(b'=');
+        line.extend_from_slice(value.as_bytes());
+        line.extend_from_slice(attributes.as_bytes());
         if let Some(age) = max_age {
-            cookie.set_max_age(cookie::time::Duration::seconds(
-                age.min(MAX_COOKIE_AGE_SECS) as i64,
-            ));
+            line.extend_from_slice(b"; Max-Age=");
+            push_decimal(&mut line, age.min(MAX_COOKIE_AGE_SECS));
         }
-        header_value(&cookie)
+        // Names, paths and domains are checked in `build` and values are base64url, so the header
+        // is always valid; an empty header would be harmless if it were not.
+        let mut value = HeaderValue::from_maybe_shared(Bytes::from(line))
+            .unwrap_or(HeaderValue::from_static(""));
+        value.set_sensitive(true);
+        value
     }
 
     /// `Set-Cookie` that deletes `name`: the same scope it was set with, an empty value,
@@ -376,17 +408,31 @@ impl SessionConfig {
     pub(crate) fn removal_cookie(&self, name: &str) -> HeaderValue {
         let mut cookie = self.session.cookie(name, "");
         cookie.make_removal();
-        header_value(&cookie)
+        let mut value =
+            HeaderValue::from_str(&cookie.to_string()).unwrap_or(HeaderValue::from_static(""));
+        value.set_sensitive(true);
+        value
     }
 }
 
-fn header_value(cookie: &Cookie<'_>) -> HeaderValue {
-    // Names, paths and domains are checked in `build` and values are base64url, so the header is
-    // always valid; an empty header would be harmless if it were not.
-    let mut value =
-        HeaderValue::from_str(&cookie.to_string()).unwrap_or(HeaderValue::from_static(""));
-    value.set_sensitive(true);
-    value
+/// Appends `n` in decimal.
+pub(crate) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// How many decimal digits `n` has.
+pub(crate) fn decimal_len(n: u64) -> usize {
+    n.checked_ilog10().map_or(1, |d| d as usize + 1)
 }
 
 /// The name and attributes shared by the crate's cookies.
@@ -398,9 +444,17 @@ pub(crate) struct CookieScope {
     secure: bool,
     http_only: bool,
     same_site: SameSite,
+    /// `; HttpOnly; SameSite=Lax; Secure; Path=/`…: every attribute but `Max-Age`, rendered once
+    /// when the layer is built.
+    attributes: String,
 }
 
 impl CookieScope {
+    fn render_attributes(&self) -> String {
+        let line = self.cookie("n", "").to_string();
+        line.strip_prefix("n=").unwrap_or_default().to_owned()
+    }
+
     fn new(name: &str) -> CookieScope {
         CookieScope {
             name: name.into(),
@@ -409,10 +463,11 @@ impl CookieScope {
             secure: true,
             http_only: true,
             same_site: SameSite::Lax,
+            attributes: String::new(),
         }
     }
 
-    fn cookie<'c>(&'c self, name: &'c str, value: &'c str) -> Cookie<'c> {
+    pub(super) fn cookie<'c>(&'c self, name: &'c str, value: &'c str) -> Cookie<'c> {
         let mut cookie = Cookie::build((name, value))
             .path(self.path.as_str())
             .secure(self.secure)
