@@ -510,6 +510,115 @@ fn ours(c: &mut Criterion, rt: &Runtime) {
     g.finish();
 }
 
+// ---------------------------------------------------------------- floors
+
+/// The least two of the targets can cost, measured in the same run, to show how far each is from
+/// what no implementation of this design can avoid.
+mod floor {
+    use super::*;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::atomic::AtomicBool;
+    use std::task::{ready, Context, Poll};
+
+    /// The least a session layer that puts a handle in the request's extensions does on a request
+    /// without a cookie: a shared handle (an `Arc`), a clone of it in the extensions for the
+    /// handler, and a look at it once the response is ready. Nothing else: no cookie lookup, no
+    /// configuration, no response headers.
+    #[derive(Clone)]
+    pub(super) struct HandleOnly<S>(pub(super) S);
+
+    #[derive(Clone, Default)]
+    struct Handle(Arc<AtomicBool>);
+
+    impl<S: Service<Req, Response = Res>> Service<Req> for HandleOnly<S> {
+        type Response = Res;
+        type Error = S::Error;
+        type Future = HandleFuture<S::Future>;
+
+        fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+            self.0.poll_ready(cx)
+        }
+
+        fn call(&mut self, mut req: Req) -> Self::Future {
+            let handle = Handle::default();
+            req.extensions_mut().insert(handle.clone());
+            HandleFuture {
+                inner: self.0.call(req),
+                handle,
+            }
+        }
+    }
+
+    pin_project_lite::pin_project! {
+        pub(super) struct HandleFuture<F> {
+            #[pin]
+            inner: F,
+            handle: Handle,
+        }
+    }
+
+    impl<F: Future<Output = Result<Res, E>>, E> Future for HandleFuture<F> {
+        type Output = Result<Res, E>;
+
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+            let this = self.project();
+            let res = ready!(this.inner.poll(cx));
+            black_box(this.handle.0.load(Ordering::Relaxed));
+            Poll::Ready(res)
+        }
+    }
+
+    /// A handler (behind no middleware) that computes one HMAC-SHA256 over `len` bytes, what
+    /// signing a session cookie of that length costs, and nothing else.
+    pub(super) fn sign(
+        len: usize,
+    ) -> impl Fn(Req) -> std::future::Ready<Result<Res, Infallible>> + Clone {
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &[7; 32]);
+        let input: Arc<[u8]> = vec![b'e'; len].into();
+        move |_req| {
+            black_box(ring::hmac::sign(&key, black_box(&input)));
+            std::future::ready(Ok(ok()))
+        }
+    }
+}
+
+fn floors(c: &mut Criterion, rt: &Runtime) {
+    let mut g = Group::new(c, "floor");
+    // Over `baseline/no_middleware_no_cookie`: the floor of target (a) for this design.
+    case(
+        &mut g,
+        rt,
+        "handle_in_extensions",
+        floor::HandleOnly(service_fn(empty)),
+        vec![],
+        false,
+    );
+    // Over `baseline/no_middleware`: the HMAC that `ours/write_one_key` must compute, over its
+    // exact signing input (the cookie value up to the last `.`).
+    let layer = ours_layer(false);
+    let cookie = ours_cookie(rt, layer.clone());
+    let written = once(rt, &on(&layer, ours::write), Some(&cookie));
+    let set_cookie = cookie_from(&written, "session");
+    let value = set_cookie.to_str().expect("ASCII");
+    let signed = value
+        .strip_prefix("session=")
+        .and_then(|v| v.rsplit_once('.'))
+        .expect("a JWS")
+        .0
+        .len();
+    eprintln!("floor/hmac_of_written_cookie: signing input {signed} bytes");
+    case(
+        &mut g,
+        rt,
+        "hmac_of_written_cookie",
+        service_fn(floor::sign(signed)),
+        vec![cookie],
+        false,
+    );
+    g.finish();
+}
+
 // ---------------------------------------------------------------- tower-sessions
 
 mod tower_sessions_stack {
@@ -741,6 +850,7 @@ fn runtime() -> Runtime {
 fn all(c: &mut Criterion) {
     let rt = runtime();
     baseline(c, &rt);
+    floors(c, &rt);
     ours(c, &rt);
     tower_sessions(c, &rt);
     axum_login(c, &rt);

@@ -10,7 +10,12 @@ Reads criterion's `<target>/criterion/**/new/estimates.json` and prints, as Mark
   (b) tower_sessions/read_one_key overhead / ours/read_one_key overhead >= 2,
   (c) axum_login/authenticated overhead / ours/auth_loader overhead >= 3,
   ((b′) and (c′): the same with ours' `_uncached` cases, a different session per request),
-  (d) tower_sessions/write_one_key overhead / ours/write_one_key overhead >= 2.
+  (d) tower_sessions/write_one_key overhead / ours/write_one_key overhead >= 2;
+- and, from the `floor/` cases, the best (a) and (d) that this design and wire format allow:
+  (a) floor/handle_in_extensions over the same baseline (only putting a shared handle in the
+  request's extensions), and (d) tower-sessions' write overhead over what any write of ours must
+  cost at least: our read overhead plus floor/hmac_of_written_cookie's (one HMAC-SHA256 over the
+  signing input of the cookie that ours/write_one_key writes).
 
 It writes the tables to docs/bench/results.md, between the markers
 `<!-- bench-report:start -->` and `<!-- bench-report:end -->` in BENCHMARKS.md (when present),
@@ -41,6 +46,8 @@ START, END = "<!-- bench-report:start -->", "<!-- bench-report:end -->"
 ORDER = [
     "baseline/no_middleware",
     "baseline/no_middleware_no_cookie",
+    "floor/handle_in_extensions",
+    "floor/hmac_of_written_cookie",
     "ours/no_cookie",
     "ours/read_one_key",
     "ours/write_one_key",
@@ -68,7 +75,7 @@ RATIOS = [
 
 
 # Cases sent without a Cookie header: their overhead is over the baseline without one.
-NO_COOKIE = {"ours/no_cookie"}
+NO_COOKIE = {"ours/no_cookie", "floor/handle_in_extensions"}
 
 
 def baseline_of(case, values):
@@ -199,7 +206,48 @@ def tables(cases, instr):
             else:
                 row += " ? | ? |"
         out.append(row)
+    out += floors(cases, instr, with_instr)
     return "\n".join(out) + "\n"
+
+
+def floors(cases, instr, with_instr):
+    """Rows of the best (a) and (d) this design allows, from the `floor/` cases."""
+    rows = []
+    handle, hmac = "floor/handle_in_extensions", "floor/hmac_of_written_cookie"
+    read, write, peer = "ours/read_one_key", "ours/write_one_key", "tower_sessions/write_one_key"
+    if handle in cases and BASELINE_NO_COOKIE in cases:
+        ratio = cases[handle][0] / cases[BASELINE_NO_COOKIE][0]
+        extra = cases[handle][0] - cases[BASELINE_NO_COOKIE][0]
+        row = (
+            f"| (a) floor: `{handle}` ÷ `{BASELINE_NO_COOKIE}` | {ratio:.2f} ({extra:+,.0f} ns) "
+            f"| ≤ 1.10 | {'yes' if ratio <= 1.10 else 'no'} |"
+        )
+        if with_instr:
+            if handle in instr and BASELINE_NO_COOKIE in instr:
+                iratio = instr[handle] / instr[BASELINE_NO_COOKIE]
+                iextra = instr[handle] - instr[BASELINE_NO_COOKIE]
+                row += f" {iratio:.2f} ({iextra:+,}) | {'yes' if iratio <= 1.10 else 'no'} |"
+            else:
+                row += " ? | ? |"
+        rows.append(row)
+    if all(c in cases for c in (hmac, read, peer)):
+        base = cases[BASELINE][0]
+        least = (cases[read][0] - base) + (cases[hmac][0] - base)
+        value, met = ratio_cell(cases[peer][0] - base, least, 2.0, "ns")
+        row = (
+            f"| (d) ceiling: tower-sessions ÷ (ours read + one HMAC of the written cookie) "
+            f"| {value} | ≥ 2 | {'yes' if met else 'no'} |"
+        )
+        if with_instr:
+            if all(c in instr for c in (hmac, read, peer)):
+                ibase = instr[BASELINE]
+                ileast = (instr[read] - ibase) + (instr[hmac] - ibase)
+                ivalue, imet = ratio_cell(instr[peer] - ibase, ileast, 2.0, "")
+                row += f" {ivalue} | {'yes' if imet else 'no'} |"
+            else:
+                row += " ? | ? |"
+        rows.append(row)
+    return rows
 
 
 def esc(text):
@@ -239,6 +287,7 @@ def svg_chart(cases, instr):
     width = label_w + panel_w * len(panels) + 10
     height = top + row_h * len(names) + bottom
     colour = {
+        "floor": "#9a9a9a",
         "ours": "#2b7bb9",
         "tower_sessions": "#e08a2c",
         "axum_login": "#c0504d",
