@@ -27,8 +27,9 @@ machine's other load) are added beside the wall times, and the targets are judge
 
 Usage: python3 scripts/bench_report.py [--criterion DIR ...] [--instructions FILE] [--no-write]
 DIR defaults to $CARGO_TARGET_DIR/criterion, else target/criterion. Given several DIRs (copies of
-target/criterion from successive runs), each case takes its fastest run: other load on the machine
-only ever adds time. Standard library only.
+target/criterion from successive runs), every ratio is computed inside each run, where the peers
+ran side by side, and the targets are judged on the median of those per-run ratios; the table of
+cases shows each case's median over the runs. Standard library only.
 """
 
 import argparse
@@ -64,16 +65,6 @@ ORDER = [
     "axum_extra_signed/read_write",
 ]
 
-# (label, peer case, our case, target ratio)
-RATIOS = [
-    ("(b) session read: tower-sessions ÷ ours", "tower_sessions/read_one_key", "ours/read_one_key", 2.0),
-    ("(b′) the same, ours uncached", "tower_sessions/read_one_key", "ours/read_one_key_uncached", 2.0),
-    ("(c) logged-in request: axum-login ÷ ours", "axum_login/authenticated", "ours/auth_loader", 3.0),
-    ("(c′) the same, ours uncached", "axum_login/authenticated", "ours/auth_loader_uncached", 3.0),
-    ("(d) session write: tower-sessions ÷ ours", "tower_sessions/write_one_key", "ours/write_one_key", 2.0),
-]
-
-
 # Cases sent without a Cookie header: their overhead is over the baseline without one.
 NO_COOKIE = {"ours/no_cookie", "floor/handle_in_extensions"}
 
@@ -85,18 +76,26 @@ def baseline_of(case, values):
     return values[BASELINE]
 
 
-def load_all(criterion_dirs):
-    """Each case's estimate from the run with the lowest median, and how many runs had it.
+def median(values):
+    values = sorted(values)
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
 
-    Other load on the machine only ever adds time, so with several runs of a noisy machine the
-    fastest is the one nearest a quiet machine's."""
-    best, runs = {}, {}
-    for criterion_dir in criterion_dirs:
-        for case, estimate in load(criterion_dir).items():
-            runs[case] = runs.get(case, 0) + 1
-            if case not in best or estimate[0] < best[case][0]:
-                best[case] = estimate
-    return best, runs
+
+def load_all(criterion_dirs):
+    """(each case's median over the runs, the runs themselves): the runs are `load`'s maps, in
+    the order given; a case's (low, high) is the lowest and highest of its runs' confidence
+    bounds."""
+    runs = [load(d) for d in criterion_dirs]
+    cases = {}
+    for case in {c for run in runs for c in run}:
+        seen = [run[case] for run in runs if case in run]
+        cases[case] = (
+            median([v[0] for v in seen]),
+            min(v[1] for v in seen),
+            max(v[2] for v in seen),
+        )
+    return cases, runs
 
 
 def load(criterion_dir):
@@ -124,16 +123,54 @@ def fmt_ns(ns):
     return f"{ns:,.0f}" if abs(ns) >= 100 else f"{ns:.1f}"
 
 
-def ratio_cell(peer_over, ours_over, goal, unit):
-    """(value text, met?) for a peer overhead ÷ our overhead."""
-    if ours_over <= 0:
-        return f"∞ (ours {fmt_ns(ours_over)} {unit}: within noise)", True
-    ratio = peer_over / ours_over
-    return f"{ratio:.2f} ({fmt_ns(peer_over)} ÷ {fmt_ns(ours_over)})", ratio >= goal
+HANDLE, HMAC = "floor/handle_in_extensions", "floor/hmac_of_written_cookie"
+
+# The targets of issue 7 and the floors of the two not met: (label, goal, goal is a ceiling?,
+# kind, cases). "slowdown": cases[0] ÷ cases[1], both without a Cookie header. "speedup": the
+# peer's overhead (cases[0]) ÷ the overhead of ours (the sum of cases[1:]'s overheads).
+TARGETS = [
+    ("(a) `ours/no_cookie` ÷ `baseline/no_middleware_no_cookie`", 1.10, True, "slowdown",
+     ("ours/no_cookie", BASELINE_NO_COOKIE)),
+    ("(b) session read: tower-sessions ÷ ours", 2.0, False, "speedup",
+     ("tower_sessions/read_one_key", "ours/read_one_key")),
+    ("(b′) the same, ours uncached", 2.0, False, "speedup",
+     ("tower_sessions/read_one_key", "ours/read_one_key_uncached")),
+    ("(c) logged-in request: axum-login ÷ ours", 3.0, False, "speedup",
+     ("axum_login/authenticated", "ours/auth_loader")),
+    ("(c′) the same, ours uncached", 3.0, False, "speedup",
+     ("axum_login/authenticated", "ours/auth_loader_uncached")),
+    ("(d) session write: tower-sessions ÷ ours", 2.0, False, "speedup",
+     ("tower_sessions/write_one_key", "ours/write_one_key")),
+    (f"(a) floor: `{HANDLE}` ÷ `{BASELINE_NO_COOKIE}`", 1.10, True, "slowdown",
+     (HANDLE, BASELINE_NO_COOKIE)),
+    ("(d) ceiling: tower-sessions ÷ (ours read + one HMAC of the written cookie)", 2.0, False,
+     "speedup", ("tower_sessions/write_one_key", "ours/read_one_key", HMAC)),
+]
 
 
-def tables(cases, instr):
-    """Markdown tables; `instr` maps cases to instructions per request (may be empty)."""
+def target_value(values, kind, names):
+    """(ratio, detail text) of one target from `values` (case → ns or instructions, one run),
+    or None when a case is missing."""
+    if any(n not in values for n in names) or BASELINE not in values:
+        return None
+    if kind == "slowdown":
+        extra = values[names[0]] - values[names[1]]
+        return values[names[0]] / values[names[1]], f"{extra:+,.0f}"
+    base = values[BASELINE]
+    peer = values[names[0]] - base
+    ours = sum(values[n] - base for n in names[1:])
+    if ours <= 0:
+        return float("inf"), f"ours {fmt_ns(ours)}: within noise"
+    return peer / ours, f"{fmt_ns(peer)} ÷ {fmt_ns(ours)}"
+
+
+def is_met(ratio, goal, ceiling):
+    return ratio <= goal if ceiling else ratio >= goal
+
+
+def tables(cases, runs, instr):
+    """Markdown tables. `cases`: each case's (median, low, high) over the runs; `runs`: each
+    run's own such map; `instr`: cases → instructions per request (may be empty)."""
     base = cases[BASELINE][0]
     ibase = instr.get(BASELINE)
     with_instr = bool(instr) and ibase is not None
@@ -144,14 +181,14 @@ def tables(cases, instr):
         head += " instructions/request | overhead instructions |"
         rule += "---:|---:|"
     out += [head, rule]
+    medians = {c: v[0] for c, v in cases.items()}
     for case in ordered(cases):
-        median, low, high = cases[case]
+        median_ns, low, high = cases[case]
         is_base = case.startswith("baseline/")
-        medians = {c: v[0] for c, v in cases.items()}
-        overhead = "—" if is_base else fmt_ns(median - baseline_of(case, medians))
+        overhead = "—" if is_base else fmt_ns(median_ns - baseline_of(case, medians))
         if case in NO_COOKIE and BASELINE_NO_COOKIE in cases:
             overhead += "¹"
-        row = f"| `{case}` | {fmt_ns(median)} | {fmt_ns(low)}–{fmt_ns(high)} | {overhead} |"
+        row = f"| `{case}` | {fmt_ns(median_ns)} | {fmt_ns(low)}–{fmt_ns(high)} | {overhead} |"
         if with_instr:
             n = instr.get(case)
             count = "?" if n is None else f"{n:,}"
@@ -169,85 +206,56 @@ def tables(cases, instr):
             else ""
         )
     )
+    if len(runs) > 1:
+        out.append(
+            f"Times: each case's median over {len(runs)} runs, each run's value being criterion's "
+            "median; the CI column spans the lowest and highest bound of the runs."
+        )
     out.append("")
 
+    # Wall-time ratios are taken inside each run, where the stacks ran side by side.
+    run_values = [{c: v[0] for c, v in run.items()} for run in runs]
     head = "| target | wall time | goal | met? |"
     rule = "|---|---:|---:|:---:|"
     if with_instr:
-        head = "| target | wall time | goal | met? | instructions | met? |"
-        rule = "|---|---:|---:|:---:|---:|:---:|"
+        head += " instructions | met? |"
+        rule += "---:|:---:|"
     out += [head, rule]
-    # (a): both sides without a Cookie header, when the run has that baseline.
-    base_a = BASELINE_NO_COOKIE if BASELINE_NO_COOKIE in cases else BASELINE
-    if "ours/no_cookie" in cases:
-        ratio = cases["ours/no_cookie"][0] / cases[base_a][0]
-        extra = cases["ours/no_cookie"][0] - cases[base_a][0]
-        row = (
-            f"| (a) `ours/no_cookie` ÷ `{base_a}` | {ratio:.2f} ({extra:+,.0f} ns) | ≤ 1.10 "
-            f"| {'yes' if ratio <= 1.10 else 'no'} |"
-        )
-        if with_instr:
-            if "ours/no_cookie" in instr and base_a in instr:
-                iratio = instr["ours/no_cookie"] / instr[base_a]
-                iextra = instr["ours/no_cookie"] - instr[base_a]
-                row += f" {iratio:.2f} ({iextra:+,}) | {'yes' if iratio <= 1.10 else 'no'} |"
-            else:
-                row += " ? | ? |"
-        out.append(row)
-    for label, peer, ours, goal in RATIOS:
-        if peer not in cases or ours not in cases:
+    per_run_rows = []
+    for label, goal, ceiling, kind, names in TARGETS:
+        found = [target_value(v, kind, names) for v in run_values]
+        found = [f for f in found if f is not None]
+        if not found:
             continue
-        value, met = ratio_cell(cases[peer][0] - base, cases[ours][0] - base, goal, "ns")
-        row = f"| {label} | {value} | ≥ {goal:g} | {'yes' if met else 'no'} |"
+        ratios = [f[0] for f in found]
+        mid = median(ratios)
+        if len(found) == 1:
+            wall = f"{mid:.2f} ({found[0][1]}{' ns' if kind == 'slowdown' else ''})"
+        else:
+            wall = f"{mid:.2f} (runs: {min(ratios):.2f}–{max(ratios):.2f})"
+        sign = "≤" if ceiling else "≥"
+        row = f"| {label} | {wall} | {sign} {goal:g} | {'yes' if is_met(mid, goal, ceiling) else 'no'} |"
         if with_instr:
-            if peer in instr and ours in instr:
-                ivalue, imet = ratio_cell(instr[peer] - ibase, instr[ours] - ibase, goal, "")
-                row += f" {ivalue} | {'yes' if imet else 'no'} |"
-            else:
+            got = target_value(instr, kind, names)
+            if got is None:
                 row += " ? | ? |"
+            else:
+                row += f" {got[0]:.2f} ({got[1]}) | {'yes' if is_met(got[0], goal, ceiling) else 'no'} |"
         out.append(row)
-    out += floors(cases, instr, with_instr)
+        cells = " | ".join(f"{r:.2f}" for r in ratios)
+        per_run_rows.append(f"| {label.split(':')[0]} | {cells} | **{mid:.2f}** |")
+    if len(runs) > 1:
+        out.append("")
+        out.append(
+            f"Wall time: the median of the target's ratio over {len(runs)} runs, each ratio taken "
+            "inside one run (its peers measured side by side in it); a goal is judged on that "
+            "median. The ratio in each run:"
+        )
+        out.append("")
+        out.append("| target | " + " | ".join(f"run {i + 1}" for i in range(len(runs))) + " | median |")
+        out.append("|---|" + "---:|" * (len(runs) + 1))
+        out += per_run_rows
     return "\n".join(out) + "\n"
-
-
-def floors(cases, instr, with_instr):
-    """Rows of the best (a) and (d) this design allows, from the `floor/` cases."""
-    rows = []
-    handle, hmac = "floor/handle_in_extensions", "floor/hmac_of_written_cookie"
-    read, write, peer = "ours/read_one_key", "ours/write_one_key", "tower_sessions/write_one_key"
-    if handle in cases and BASELINE_NO_COOKIE in cases:
-        ratio = cases[handle][0] / cases[BASELINE_NO_COOKIE][0]
-        extra = cases[handle][0] - cases[BASELINE_NO_COOKIE][0]
-        row = (
-            f"| (a) floor: `{handle}` ÷ `{BASELINE_NO_COOKIE}` | {ratio:.2f} ({extra:+,.0f} ns) "
-            f"| ≤ 1.10 | {'yes' if ratio <= 1.10 else 'no'} |"
-        )
-        if with_instr:
-            if handle in instr and BASELINE_NO_COOKIE in instr:
-                iratio = instr[handle] / instr[BASELINE_NO_COOKIE]
-                iextra = instr[handle] - instr[BASELINE_NO_COOKIE]
-                row += f" {iratio:.2f} ({iextra:+,}) | {'yes' if iratio <= 1.10 else 'no'} |"
-            else:
-                row += " ? | ? |"
-        rows.append(row)
-    if all(c in cases for c in (hmac, read, peer)):
-        base = cases[BASELINE][0]
-        least = (cases[read][0] - base) + (cases[hmac][0] - base)
-        value, met = ratio_cell(cases[peer][0] - base, least, 2.0, "ns")
-        row = (
-            f"| (d) ceiling: tower-sessions ÷ (ours read + one HMAC of the written cookie) "
-            f"| {value} | ≥ 2 | {'yes' if met else 'no'} |"
-        )
-        if with_instr:
-            if all(c in instr for c in (hmac, read, peer)):
-                ibase = instr[BASELINE]
-                ileast = (instr[read] - ibase) + (instr[hmac] - ibase)
-                ivalue, imet = ratio_cell(instr[peer] - ibase, ileast, 2.0, "")
-                row += f" {ivalue} | {'yes' if imet else 'no'} |"
-            else:
-                row += " ? | ? |"
-        rows.append(row)
-    return rows
 
 
 def esc(text):
@@ -271,7 +279,7 @@ def svg_chart(cases, instr):
     medians = {c: v[0] for c, v in cases.items()}
     panels = [
         (
-            "wall time, ns (fastest run's median)",
+            "wall time, ns (median)",
             {c: medians[c] - baseline_of(c, medians) for c in names},
         )
     ]
@@ -360,7 +368,7 @@ def main():
         type=Path,
         action="append",
         help="a criterion output directory; repeat it for several runs (copies of "
-        "target/criterion): each case then takes its fastest run",
+        "target/criterion): ratios are then taken inside each run, and their median reported",
     )
     parser.add_argument(
         "--instructions",
@@ -376,15 +384,12 @@ def main():
     if BASELINE not in cases:
         sys.exit(f"no {BASELINE} estimate under {dirs[0]}: run `cargo bench --bench compare`")
     instr = {}
+    if args.instructions and not args.instructions.exists():
+        sys.exit(f"no instruction counts at {args.instructions}: run scripts/bench_instructions.sh")
     counts = args.instructions or dirs[0].parent / "bench-instructions" / "instructions.json"
     if counts.exists():
         instr = json.loads(counts.read_text())["instructions_per_request"]
-    report = tables(cases, instr)
-    if len(dirs) > 1:
-        report += (
-            f"\nWall times: each case's fastest of {len(dirs)} runs "
-            f"({min(runs.values())} to {max(runs.values())} runs per case).\n"
-        )
+    report = tables(cases, runs, instr)
     print(report)
     if args.no_write:
         return
