@@ -175,7 +175,8 @@ def tables(cases, runs, instr):
     ibase = instr.get(BASELINE)
     with_instr = bool(instr) and ibase is not None
     out = []
-    head = "| case | median ns/request | 95% CI | overhead ns |"
+    ci = "95% CI" if len(runs) == 1 else f"95% CI bounds, all {len(runs)} runs"
+    head = f"| case | median ns/request | {ci} | overhead ns |"
     rule = "|---|---:|---:|---:|"
     if with_instr:
         head += " instructions/request | overhead instructions |"
@@ -209,7 +210,8 @@ def tables(cases, runs, instr):
     if len(runs) > 1:
         out.append(
             f"Times: each case's median over {len(runs)} runs, each run's value being criterion's "
-            "median; the CI column spans the lowest and highest bound of the runs."
+            "median; the CI column spans the lowest and highest bound of the runs. Ratios of this "
+            "table's overheads mix runs; the targets below take theirs inside each run."
         )
     out.append("")
 
