@@ -286,7 +286,39 @@ fn baseline(c: &mut Criterion, rt: &Runtime) {
         vec![],
         false,
     );
+    // Target (a) where most users would meet it: inside an axum `Router`, whose routing puts
+    // `MatchedPath` into the request's extensions before a `Router::layer` runs. The baseline of
+    // `ours/no_cookie_axum_router`.
+    case(
+        &mut g,
+        rt,
+        "axum_router_no_cookie",
+        axum_router::service(None),
+        vec![],
+        false,
+    );
     g.finish();
+}
+
+mod axum_router {
+    use super::*;
+    use axum::routing::get;
+    use tower::util::MapResponse;
+
+    /// The router's responses, with the body replaced by the benchmark's empty one.
+    pub(super) type Service = MapResponse<axum::Router, fn(Response<axum::body::Body>) -> Res>;
+
+    /// One route answering an empty `200`, behind `layer` when given (`Router::layer`: after
+    /// routing, as axum applies it).
+    pub(super) fn service(layer: Option<tower_session_auth::SessionLayer>) -> Service {
+        let router = axum::Router::new().route("/account", get(|| async {}));
+        let router = match layer {
+            Some(layer) => router.layer(layer),
+            None => router,
+        };
+        let empty_body: fn(Response<axum::body::Body>) -> Res = |res| res.map(|_| Body::default());
+        MapResponse::new(router, empty_body)
+    }
 }
 
 // ---------------------------------------------------------------- ours
@@ -419,6 +451,15 @@ fn ours(c: &mut Criterion, rt: &Runtime) {
     let layer = ours_layer(false);
     let cookie = ours_cookie(rt, layer.clone());
     case(&mut g, rt, "no_cookie", on(&layer, empty), vec![], false);
+    // Over `baseline/axum_router_no_cookie`: the same router with the layer.
+    case(
+        &mut g,
+        rt,
+        "no_cookie_axum_router",
+        axum_router::service(Some(layer.clone())),
+        vec![],
+        false,
+    );
     case(
         &mut g,
         rt,

@@ -7,6 +7,7 @@ Reads criterion's `<target>/criterion/**/new/estimates.json` and prints, as Mark
   overhead over `baseline/no_middleware` (the same request through no middleware);
 - the four targets of issue 7:
   (a) ours/no_cookie within 10% of the baseline (both without a Cookie header),
+  ((a′): the same inside an axum Router, over the same Router without the layer),
   (b) tower_sessions/read_one_key overhead / ours/read_one_key overhead >= 2,
   (c) axum_login/authenticated overhead / ours/auth_loader overhead >= 3,
   ((b′) and (c′): the same with ours' `_uncached` cases, a different session per request),
@@ -41,15 +42,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = "baseline/no_middleware"
 BASELINE_NO_COOKIE = "baseline/no_middleware_no_cookie"
+BASELINE_ROUTER = "baseline/axum_router_no_cookie"
+ROUTER = "ours/no_cookie_axum_router"
 START, END = "<!-- bench-report:start -->", "<!-- bench-report:end -->"
 
 # Display order; cases found but not listed here come last, sorted.
 ORDER = [
     "baseline/no_middleware",
     "baseline/no_middleware_no_cookie",
+    "baseline/axum_router_no_cookie",
     "floor/handle_in_extensions",
     "floor/hmac_of_written_cookie",
     "ours/no_cookie",
+    "ours/no_cookie_axum_router",
     "ours/read_one_key",
     "ours/write_one_key",
     "ours/read_one_key_uncached",
@@ -70,6 +75,8 @@ NO_COOKIE = {"ours/no_cookie", "floor/handle_in_extensions"}
 
 
 def baseline_of(case, values):
+    if case == ROUTER and BASELINE_ROUTER in values:
+        return values[BASELINE_ROUTER]
     """The baseline value `case` is compared with, from `values` (a case → number map)."""
     if case in NO_COOKIE and BASELINE_NO_COOKIE in values:
         return values[BASELINE_NO_COOKIE]
@@ -131,6 +138,8 @@ HANDLE, HMAC = "floor/handle_in_extensions", "floor/hmac_of_written_cookie"
 TARGETS = [
     ("(a) `ours/no_cookie` ÷ `baseline/no_middleware_no_cookie`", 1.10, True, "slowdown",
      ("ours/no_cookie", BASELINE_NO_COOKIE)),
+    (f"(a′) the same inside an axum `Router`: `{ROUTER}` ÷ `{BASELINE_ROUTER}`", 1.10, True,
+     "slowdown", (ROUTER, BASELINE_ROUTER)),
     ("(b) session read: tower-sessions ÷ ours", 2.0, False, "speedup",
      ("tower_sessions/read_one_key", "ours/read_one_key")),
     ("(b′) the same, ours uncached", 2.0, False, "speedup",
@@ -189,6 +198,8 @@ def tables(cases, runs, instr):
         overhead = "—" if is_base else fmt_ns(median_ns - baseline_of(case, medians))
         if case in NO_COOKIE and BASELINE_NO_COOKIE in cases:
             overhead += "¹"
+        elif case == ROUTER and BASELINE_ROUTER in cases:
+            overhead += "²"
         row = f"| `{case}` | {fmt_ns(median_ns)} | {fmt_ns(low)}–{fmt_ns(high)} | {overhead} |"
         if with_instr:
             n = instr.get(case)
@@ -204,6 +215,11 @@ def tables(cases, runs, instr):
         + (
             f" ¹ Over `{BASELINE_NO_COOKIE}` instead: no `Cookie` header on either side."
             if any(c in cases for c in NO_COOKIE) and BASELINE_NO_COOKIE in cases
+            else ""
+        )
+        + (
+            f" ² Over `{BASELINE_ROUTER}`: the same axum `Router` without the layer, no `Cookie`."
+            if ROUTER in cases and BASELINE_ROUTER in cases
             else ""
         )
     )
