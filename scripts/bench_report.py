@@ -70,17 +70,27 @@ ORDER = [
     "axum_extra_signed/read_write",
 ]
 
-# Cases sent without a Cookie header: their overhead is over the baseline without one.
-NO_COOKIE = {"ours/no_cookie", "floor/handle_in_extensions"}
+# Cases whose overhead is over a baseline other than BASELINE, and the baselines' footnotes.
+OWN_BASELINE = {
+    "ours/no_cookie": BASELINE_NO_COOKIE,
+    "floor/handle_in_extensions": BASELINE_NO_COOKIE,
+    ROUTER: BASELINE_ROUTER,
+}
+FOOTNOTES = {
+    BASELINE_NO_COOKIE: ("¹", "no `Cookie` header on either side."),
+    BASELINE_ROUTER: ("²", "the same axum `Router` without the layer, no `Cookie`."),
+}
+
+
+def own_baseline(case, values):
+    """The baseline other than BASELINE that `case` is measured against, when `values` has it."""
+    other = OWN_BASELINE.get(case)
+    return other if other in values else None
 
 
 def baseline_of(case, values):
-    if case == ROUTER and BASELINE_ROUTER in values:
-        return values[BASELINE_ROUTER]
     """The baseline value `case` is compared with, from `values` (a case → number map)."""
-    if case in NO_COOKIE and BASELINE_NO_COOKIE in values:
-        return values[BASELINE_NO_COOKIE]
-    return values[BASELINE]
+    return values[own_baseline(case, values) or BASELINE]
 
 
 def median(values):
@@ -196,10 +206,9 @@ def tables(cases, runs, instr):
         median_ns, low, high = cases[case]
         is_base = case.startswith("baseline/")
         overhead = "—" if is_base else fmt_ns(median_ns - baseline_of(case, medians))
-        if case in NO_COOKIE and BASELINE_NO_COOKIE in cases:
-            overhead += "¹"
-        elif case == ROUTER and BASELINE_ROUTER in cases:
-            overhead += "²"
+        other = own_baseline(case, cases)
+        if other and not is_base:
+            overhead += FOOTNOTES[other][0]
         row = f"| `{case}` | {fmt_ns(median_ns)} | {fmt_ns(low)}–{fmt_ns(high)} | {overhead} |"
         if with_instr:
             n = instr.get(case)
@@ -212,15 +221,10 @@ def tables(cases, runs, instr):
         f"Overhead = case − `{BASELINE}` ({fmt_ns(base)} ns"
         + (f", {ibase:,} instructions" if with_instr else "")
         + "): the same request through no middleware."
-        + (
-            f" ¹ Over `{BASELINE_NO_COOKIE}` instead: no `Cookie` header on either side."
-            if any(c in cases for c in NO_COOKIE) and BASELINE_NO_COOKIE in cases
-            else ""
-        )
-        + (
-            f" ² Over `{BASELINE_ROUTER}`: the same axum `Router` without the layer, no `Cookie`."
-            if ROUTER in cases and BASELINE_ROUTER in cases
-            else ""
+        + "".join(
+            f" {mark} Over `{other}` instead: {text}"
+            for other, (mark, text) in FOOTNOTES.items()
+            if any(own_baseline(c, cases) == other for c in cases)
         )
     )
     if len(runs) > 1:
