@@ -8,6 +8,27 @@ use std::fmt;
 /// as an empty session, and a bad credential becomes a `401` response. `Error` is for the
 /// application: a key that is too weak, a layer configured in a way browsers would refuse, a value
 /// that cannot be (de)serialised, or a session that would not fit in a cookie.
+///
+/// # Examples
+///
+/// A configuration error names the rule it breaks, so a program can match it:
+///
+/// ```
+/// use tower_session_auth::{ConfigError, Error, Key, SessionLayer};
+///
+/// let result = SessionLayer::builder(Key::generate())
+///     .cookie_name("__Host-session")
+///     .secure(false)
+///     .build();
+/// assert!(matches!(result, Err(Error::InvalidConfig(ConfigError::CookiePrefix))));
+/// assert_eq!(
+///     result.unwrap_err().to_string(),
+///     "invalid configuration: a `__Secure-` cookie requires Secure; \
+///      a `__Host-` cookie requires Secure, Path=/ and no Domain",
+/// );
+///
+/// assert!(matches!(Key::from_bytes(b"hunter2"), Err(Error::WeakKey { len: 7 })));
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
@@ -16,8 +37,9 @@ pub enum Error {
         /// The length of the key that was refused.
         len: usize,
     },
-    /// The layer's configuration would produce cookies that browsers drop or that are unsafe.
-    InvalidConfig(&'static str),
+    /// A layer's configuration breaks a rule: it would produce cookies that browsers drop, or
+    /// be unsafe. The [`ConfigError`] says which rule.
+    InvalidConfig(ConfigError),
     /// The session cookie would be longer than browsers keep (4096 bytes for name and value).
     ///
     /// The session is left as it was before the call that failed.
@@ -44,7 +66,7 @@ impl fmt::Display for Error {
                 f,
                 "key refused: {len} bytes, at least 32 random bytes are required (use Key::generate)"
             ),
-            Error::InvalidConfig(why) => write!(f, "invalid configuration: {why}"),
+            Error::InvalidConfig(rule) => write!(f, "invalid configuration: {rule}"),
             Error::SessionTooLarge { size, limit } => write!(
                 f,
                 "session too large for a cookie: {size} bytes, browsers keep at most {limit}"
@@ -64,5 +86,80 @@ impl std::error::Error for Error {
             Error::Serialize(e) => Some(e),
             _ => None,
         }
+    }
+}
+
+/// Which configuration rule a layer's builder refused, in [`Error::InvalidConfig`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A cookie name that is empty or not an HTTP token (RFC 9110 `token`).
+    CookieName,
+    /// The session and remember-me cookies have the same name.
+    SameCookieNames,
+    /// A `Path` that does not start with `/`, or holds `;`, spaces or control characters, or is
+    /// longer than 1024 bytes.
+    Path,
+    /// A `Domain` that is empty, holds `;`, spaces or control characters, or is longer than 1024
+    /// bytes.
+    Domain,
+    /// `SameSite=None` without `Secure`: browsers drop such cookies.
+    SameSiteNoneWithoutSecure,
+    /// A `__Secure-` name without `Secure`, or a `__Host-` name without `Secure`, with a
+    /// `Domain`, or with a `Path` other than `/`: browsers drop such cookies.
+    CookiePrefix,
+    /// A `Max-Age` over 400 days, the longest browsers keep.
+    MaxAge,
+    /// An idle or absolute timeout of zero or over 400 days.
+    Timeout,
+    /// A refresh share outside (0, 1].
+    RefreshShare,
+    /// A clock-skew leeway over 60 seconds.
+    Leeway,
+    /// More than 8 keys: each one is tried on every cookie that fails the others.
+    TooManyKeys,
+    /// A gate with no way to log in: no user loader, Basic or token verifier.
+    NoLoginMethod,
+    /// A realm with control characters, or longer than 1024 bytes.
+    Realm,
+    /// A Basic `charset` that is not a token such as `UTF-8`.
+    BasicCharset,
+    /// A token header without a token verifier.
+    TokenHeaderWithoutBearer,
+    /// A login URL that is neither a path on this site nor an absolute `http(s)` URL of
+    /// printable ASCII without a fragment.
+    LoginUrl,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ConfigError::CookieName => "cookie names must be HTTP tokens",
+            ConfigError::SameCookieNames => "the session and remember cookies need different names",
+            ConfigError::Path => {
+                "the path must start with `/` and hold no `;`, spaces or control characters"
+            }
+            ConfigError::Domain => "the domain is empty or holds invalid characters",
+            ConfigError::SameSiteNoneWithoutSecure => "SameSite=None requires Secure",
+            ConfigError::CookiePrefix => {
+                "a `__Secure-` cookie requires Secure; a `__Host-` cookie requires Secure, Path=/ and no Domain"
+            }
+            ConfigError::MaxAge => "max_age is over 400 days",
+            ConfigError::Timeout => "timeouts must be between 1 second and 400 days",
+            ConfigError::RefreshShare => "refresh_share must be in (0, 1]",
+            ConfigError::Leeway => "leeway is over 60 seconds",
+            ConfigError::TooManyKeys => "at most 8 keys, each tried on every cookie",
+            ConfigError::NoLoginMethod => {
+                "the gate needs a way to log in: call user_loader, basic or bearer"
+            }
+            ConfigError::Realm => "a realm must be printable text",
+            ConfigError::BasicCharset => "the Basic charset must be a token such as UTF-8",
+            ConfigError::TokenHeaderWithoutBearer => {
+                "token_header needs a token verifier: call bearer"
+            }
+            ConfigError::LoginUrl => {
+                "login_url must be a path or an absolute http(s) URL of printable ASCII, without a fragment"
+            }
+        })
     }
 }

@@ -12,7 +12,7 @@ use crate::{Key, SessionDict, SessionLayer};
 fn key() -> &'static Key {
     // RFC 7515 A.1's key, so the seed tokens of SECURITY.md verify.
     static KEY: OnceLock<Key> = OnceLock::new();
-    KEY.get_or_init(crate::codec::rfc7515_a1_key)
+    KEY.get_or_init(crate::token::jws::rfc7515_a1_key)
 }
 
 /// The JWS codec on arbitrary bytes: verify, payload, time claims.
@@ -20,9 +20,9 @@ pub fn session_decode(data: &[u8]) {
     let Ok(token) = std::str::from_utf8(data) else {
         return;
     };
-    if let Ok(verified) = crate::codec::verify(token, std::slice::from_ref(key())) {
+    if let Ok(verified) = crate::token::jws::verify(token, std::slice::from_ref(key())) {
         if let Ok(map) = verified.payload() {
-            let _ = crate::codec::check_time_claims(&map, 1_300_819_379, 0);
+            let _ = crate::token::claims::check_time_claims(&map, 1_300_819_379, 0);
         }
     }
 }
@@ -31,15 +31,15 @@ pub fn session_decode(data: &[u8]) {
 /// fits in a cookie, and is refused as too long when it does not.
 pub fn private_open(data: &[u8]) {
     if let Ok(token) = std::str::from_utf8(data) {
-        let _ = crate::private::open(token, std::slice::from_ref(key()), "session");
+        let _ = crate::token::aead::open(token, std::slice::from_ref(key()), "session");
     }
-    let sealed = crate::private::seal(data, key(), "session");
-    let opened = crate::private::open(&sealed, std::slice::from_ref(key()), "session");
-    if sealed.len() <= crate::codec::MAX_TOKEN_LEN {
+    let sealed = crate::token::aead::seal(data, key(), "session");
+    let opened = crate::token::aead::open(&sealed, std::slice::from_ref(key()), "session");
+    if sealed.len() <= crate::token::MAX_TOKEN_LEN {
         assert_eq!(opened.expect("a sealed value that fits opens").0, data);
     } else {
         // Longer than any cookie: refused before decoding (JWT-11, AEAD-04).
-        assert_eq!(opened, Err(crate::codec::Rejection::TooLong));
+        assert_eq!(opened, Err(crate::token::Rejection::TooLong));
     }
 }
 
@@ -60,7 +60,7 @@ pub fn cookie_header(data: &[u8]) {
         let _ = session.len();
         let _: Option<serde_json::Value> = crate::current_user_id(&session);
         let mut out = HeaderMap::new();
-        session.write_cookies(&mut out);
+        crate::session::finish(&session, &mut out);
     }
 }
 

@@ -40,15 +40,36 @@ pub struct Key(Arc<KeyInner>);
 
 struct KeyInner {
     bytes: Box<[u8]>,
+    /// The raw bytes as an HMAC-SHA256 key: what signs session and remember-me cookies, as
+    /// PyJWT uses a key.
     hmac: hmac::Key,
-    /// HKDF-derived sub-key for session auth hashes (SECURITY.md KEY-03).
-    auth_hash: hmac::Key,
+    /// One HKDF-derived HMAC key per [`Purpose`], in its order (SECURITY.md KEY-03).
+    purposes: [hmac::Key; Purpose::ALL.len()],
     /// HKDF-derived AES-256-GCM key for private cookies (SECURITY.md KEY-03, AEAD-01).
     aead: aead::LessSafeKey,
 }
 
-/// HKDF `info` labels, one per purpose.
-const AUTH_HASH_INFO: &[u8] = b"tower-session-auth v1 session-auth-hash HMAC-SHA256";
+/// What a derived HMAC sub-key is for. Each purpose has its own HKDF label, so a tag made for one
+/// purpose never verifies for another; a new purpose is one variant and one label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    /// Tags of users' session auth hashes, stored in the session and the remember-me cookie.
+    AuthHash,
+}
+
+impl Purpose {
+    /// Every purpose, in the order of `KeyInner::purposes`.
+    const ALL: [Purpose; 1] = [Purpose::AuthHash];
+
+    /// The HKDF `info` label. Changing one invalidates every tag made for that purpose.
+    fn label(self) -> &'static [u8] {
+        match self {
+            Purpose::AuthHash => b"tower-session-auth v1 session-auth-hash HMAC-SHA256",
+        }
+    }
+}
+
+/// The HKDF `info` label of the private-cookie key.
 const AEAD_INFO: &[u8] = b"tower-session-auth v1 private-cookie AES-256-GCM";
 
 impl Key {
@@ -66,7 +87,7 @@ impl Key {
         Ok(Key(Arc::new(KeyInner {
             bytes: bytes.into(),
             hmac: hmac::Key::new(hmac::HMAC_SHA256, bytes),
-            auth_hash: derive(bytes, AUTH_HASH_INFO),
+            purposes: Purpose::ALL.map(|purpose| derive(bytes, purpose.label())),
             aead: derive_aead(bytes),
         })))
     }
@@ -102,9 +123,53 @@ impl Key {
         &self.0.aead
     }
 
-    /// The sub-key that tags session auth hashes.
-    pub(crate) fn auth_hash_key(&self) -> &hmac::Key {
-        &self.0.auth_hash
+    /// The HMAC sub-key derived for `purpose`.
+    pub(crate) fn derived(&self, purpose: Purpose) -> &hmac::Key {
+        &self.0.purposes[purpose as usize]
+    }
+}
+
+/// The keys a layer holds: the current key, which signs, then the fallback keys, which only
+/// verify (SECURITY.md ROT-01).
+#[derive(Clone, Debug)]
+pub(crate) struct KeySet {
+    keys: Vec<Key>,
+}
+
+impl KeySet {
+    pub(crate) fn new(current: Key) -> KeySet {
+        KeySet {
+            keys: vec![current],
+        }
+    }
+
+    /// Replaces the fallback keys.
+    pub(crate) fn set_fallbacks(&mut self, fallbacks: impl IntoIterator<Item = Key>) {
+        self.keys.truncate(1);
+        self.keys.extend(fallbacks);
+    }
+
+    /// The key every new cookie and tag is made with.
+    pub(crate) fn current(&self) -> &Key {
+        &self.keys[0]
+    }
+
+    /// Every key, the current one first: what a cookie or tag may verify under.
+    pub(crate) fn all(&self) -> &[Key] {
+        &self.keys
+    }
+
+    /// An HMAC tag of `data` for `purpose`, under the current key.
+    pub(crate) fn sign(&self, purpose: Purpose, data: &[u8]) -> hmac::Tag {
+        hmac::sign(self.current().derived(purpose), data)
+    }
+
+    /// Whether `tag` is the `purpose` tag of `data` under any key, in constant time
+    /// (`ring::hmac::verify`).
+    pub(crate) fn verify(&self, purpose: Purpose, data: &[u8], tag: &[u8]) -> bool {
+        self.keys
+            .iter()
+            .any(|key| hmac::verify(key.derived(purpose), data, tag).is_ok())
     }
 }
 
@@ -172,7 +237,9 @@ mod tests {
         let key = Key::generate();
         let tag = hmac::sign(key.hmac(), b"x");
         assert!(hmac::verify(key.hmac(), b"x", tag.as_ref()).is_ok());
-        assert!(hmac::verify(key.auth_hash_key(), b"x", tag.as_ref()).is_err());
+        for purpose in Purpose::ALL {
+            assert!(hmac::verify(key.derived(purpose), b"x", tag.as_ref()).is_err());
+        }
     }
 
     #[test]

@@ -6,37 +6,45 @@
     unreachable_pub,
     rust_2018_idioms
 )]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub mod auth;
+// Tier 0: no imports from the rest of the crate but each other.
+mod cache;
 mod clock;
-mod codec;
-mod cookie_header;
+mod decimal;
 mod error;
 mod key;
-mod login;
-mod private;
 mod redirect;
 mod secret;
-pub mod session;
+// Tier 1: the token formats and cookies on the wire.
+mod cookie;
+mod token;
+// Tier 2: the session middleware and its backends.
+mod session;
+// Tier 3: logging in and out.
+mod login;
+// Tier 4: the gate, and the axum extractors.
+mod auth;
+#[cfg(feature = "axum")]
+mod extract;
 
-#[doc(no_inline)]
-pub use auth::{AuthLayer, CurrentUser};
+// Every public item is here, at the root, and nowhere else.
+pub use auth::{
+    AuthFuture, AuthLayer, AuthLayerBuilder, AuthService, CurrentUser, Reason, Unauthorized,
+};
 pub use clock::{Clock, SystemClock};
-pub use error::Error;
+pub use error::{ConfigError, Error};
+#[cfg(feature = "axum")]
+pub use extract::MissingLayer;
 pub use key::Key;
 pub use login::{
     current_user_id, is_fresh, login_user, logout_user, renew_session, AuthUser, Remember,
 };
 pub use redirect::redirect_target;
 pub use secret::secrets_equal;
-#[doc(no_inline)]
-pub use session::{SameSite, SessionDict, SessionLayer};
-
-#[cfg(feature = "axum")]
-mod extract;
-#[cfg(feature = "axum")]
-pub use extract::MissingLayer;
+pub use session::{
+    SameSite, SessionDict, SessionFuture, SessionLayer, SessionLayerBuilder, SessionService,
+};
 
 #[cfg(fuzzing)]
 #[doc(hidden)]

@@ -674,8 +674,8 @@ async fn unauthorized_hook_and_reason_extension() {
     let res = tower::ServiceExt::oneshot(svc, req).await.unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert_eq!(
-        res.extensions().get::<tower_session_auth::auth::Reason>(),
-        Some(&tower_session_auth::auth::Reason::NotLoggedIn)
+        res.extensions().get::<tower_session_auth::Reason>(),
+        Some(&tower_session_auth::Reason::NotLoggedIn)
     );
     let body = http_body_util::BodyExt::collect(res.into_body())
         .await

@@ -12,7 +12,7 @@ use http::header::{CACHE_CONTROL, SET_COOKIE, VARY};
 use http::{Request, Response, StatusCode};
 use serde_json::Value;
 use tower::ServiceExt;
-use tower_session_auth::{Error, Key, SameSite, SessionDict, SessionLayer};
+use tower_session_auth::{ConfigError, Error, Key, SameSite, SessionDict, SessionLayer};
 
 fn routes() -> Router {
     Router::new()
@@ -137,8 +137,9 @@ async fn no_set_cookie_unless_the_session_changed() {
         assert!(res.headers.get(SET_COOKIE).is_none(), "{uri} with a cookie");
         assert!(res.headers.get(CACHE_CONTROL).is_none(), "{uri}");
     }
-    // Writing the same value is still a write (the handler asked for it): one Set-Cookie.
-    assert_eq!(b.get(&app, "/set/a/1").await.set_cookies.len(), 1);
+    // Storing the value already there changes nothing: no Set-Cookie, the idle timer not reset.
+    assert_eq!(b.get(&app, "/set/a/1").await.set_cookies.len(), 0);
+    assert_eq!(b.get(&app, "/set/a/2").await.set_cookies.len(), 1);
 }
 
 #[tokio::test]
@@ -547,55 +548,106 @@ async fn in_03_cookie_names_are_case_sensitive() {
 #[test]
 fn ck_02_ck_03_cookie_prefix_and_samesite_rules() {
     let bad = [
-        SessionLayer::builder(key())
-            .cookie_name("__Host-s")
-            .secure(false)
-            .build(),
-        SessionLayer::builder(key())
-            .cookie_name("__Host-s")
-            .domain("site.example")
-            .build(),
-        SessionLayer::builder(key())
-            .cookie_name("__host-s")
-            .path("/app")
-            .build(),
-        SessionLayer::builder(key())
-            .cookie_name("__HOST-s")
-            .secure(false)
-            .build(),
-        SessionLayer::builder(key())
-            .cookie_name("__Secure-s")
-            .secure(false)
-            .build(),
-        SessionLayer::builder(key())
-            .cookie_name("__secure-s")
-            .secure(false)
-            .build(),
-        SessionLayer::builder(key())
-            .remember_cookie_name("__Host-r")
-            .path("/x")
-            .build(),
-        SessionLayer::builder(key())
-            .same_site(SameSite::None)
-            .secure(false)
-            .build(),
-        SessionLayer::builder(key()).cookie_name("bad name").build(),
-        SessionLayer::builder(key()).cookie_name("").build(),
-        SessionLayer::builder(key()).cookie_name("a;b").build(),
-        SessionLayer::builder(key())
-            .path("/a; Domain=evil.example")
-            .build(),
-        SessionLayer::builder(key()).path("relative").build(),
-        SessionLayer::builder(key()).domain("a b").build(),
-        SessionLayer::builder(key())
-            .remember_cookie_name("session")
-            .build(),
-        SessionLayer::builder(key())
-            .max_age(std::time::Duration::from_secs(401 * 86_400))
-            .build(),
+        (
+            ConfigError::CookiePrefix,
+            SessionLayer::builder(key())
+                .cookie_name("__Host-s")
+                .secure(false)
+                .build(),
+        ),
+        (
+            ConfigError::CookiePrefix,
+            SessionLayer::builder(key())
+                .cookie_name("__Host-s")
+                .domain("site.example")
+                .build(),
+        ),
+        (
+            ConfigError::CookiePrefix,
+            SessionLayer::builder(key())
+                .cookie_name("__host-s")
+                .path("/app")
+                .build(),
+        ),
+        (
+            ConfigError::CookiePrefix,
+            SessionLayer::builder(key())
+                .cookie_name("__HOST-s")
+                .secure(false)
+                .build(),
+        ),
+        (
+            ConfigError::CookiePrefix,
+            SessionLayer::builder(key())
+                .cookie_name("__Secure-s")
+                .secure(false)
+                .build(),
+        ),
+        (
+            ConfigError::CookiePrefix,
+            SessionLayer::builder(key())
+                .cookie_name("__secure-s")
+                .secure(false)
+                .build(),
+        ),
+        (
+            ConfigError::CookiePrefix,
+            SessionLayer::builder(key())
+                .remember_cookie_name("__Host-r")
+                .path("/x")
+                .build(),
+        ),
+        (
+            ConfigError::SameSiteNoneWithoutSecure,
+            SessionLayer::builder(key())
+                .same_site(SameSite::None)
+                .secure(false)
+                .build(),
+        ),
+        (
+            ConfigError::CookieName,
+            SessionLayer::builder(key()).cookie_name("bad name").build(),
+        ),
+        (
+            ConfigError::CookieName,
+            SessionLayer::builder(key()).cookie_name("").build(),
+        ),
+        (
+            ConfigError::CookieName,
+            SessionLayer::builder(key()).cookie_name("a;b").build(),
+        ),
+        (
+            ConfigError::Path,
+            SessionLayer::builder(key())
+                .path("/a; Domain=evil.example")
+                .build(),
+        ),
+        (
+            ConfigError::Path,
+            SessionLayer::builder(key()).path("relative").build(),
+        ),
+        (
+            ConfigError::Domain,
+            SessionLayer::builder(key()).domain("a b").build(),
+        ),
+        (
+            ConfigError::SameCookieNames,
+            SessionLayer::builder(key())
+                .remember_cookie_name("session")
+                .build(),
+        ),
+        (
+            ConfigError::MaxAge,
+            SessionLayer::builder(key())
+                .max_age(std::time::Duration::from_secs(401 * 86_400))
+                .build(),
+        ),
     ];
-    for (i, result) in bad.into_iter().enumerate() {
-        assert!(matches!(result, Err(Error::InvalidConfig(_))), "case {i}");
+    for (rule, result) in bad {
+        match result {
+            Err(Error::InvalidConfig(refused)) => assert_eq!(refused, rule),
+            other => panic!("expected {rule:?}, got {other:?}"),
+        }
     }
     let good = [
         SessionLayer::builder(key())
@@ -687,10 +739,13 @@ async fn typed_access_reserved_keys_and_debug() {
             session.insert("_user_id", "u2"),
             Err(Error::ReservedKey)
         ));
-        assert!(matches!(session.remove("_fresh"), Err(Error::ReservedKey)));
+        assert!(matches!(
+            session.remove::<Value>("_fresh"),
+            Err(Error::ReservedKey)
+        ));
         assert!(session.contains_key("s"));
         assert_eq!(session.keys(), ["_user_id", "n", "s", "secret"]);
-        assert_eq!(session.remove("n").unwrap(), Some(Value::from(5)));
+        assert_eq!(session.remove::<Value>("n").unwrap(), Some(Value::from(5)));
         assert_eq!(session.len(), 3);
         assert!(!session.is_empty());
         let debug = format!("{session:?}");

@@ -10,7 +10,7 @@ use http::{HeaderName, HeaderValue, Response, Uri};
 use tower_layer::Layer;
 
 use super::AuthService;
-use crate::{AuthUser, Error};
+use crate::{AuthUser, ConfigError, Error};
 
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 pub(crate) type Loader<U> = Arc<dyn Fn(<U as AuthUser>::Id) -> BoxFuture<Option<U>> + Send + Sync>;
@@ -274,9 +274,7 @@ impl<U: AuthUser> AuthLayerBuilder<U> {
     pub fn build(self) -> Result<AuthLayer<U>, Error> {
         let c = &self.config;
         if c.session.is_none() && c.basic.is_none() && c.bearer.is_none() {
-            return Err(Error::InvalidConfig(
-                "the gate needs a way to log in: call user_loader, basic or bearer",
-            ));
+            return Err(Error::InvalidConfig(ConfigError::NoLoginMethod));
         }
         let realms = c
             .basic
@@ -285,7 +283,7 @@ impl<U: AuthUser> AuthLayerBuilder<U> {
             .chain(c.bearer.iter().map(|b| &b.realm));
         for realm in realms {
             if realm.chars().any(char::is_control) || realm.len() > 1024 {
-                return Err(Error::InvalidConfig("a realm must be printable text"));
+                return Err(Error::InvalidConfig(ConfigError::Realm));
             }
         }
         let charset = &c.basic_charset;
@@ -294,23 +292,17 @@ impl<U: AuthUser> AuthLayerBuilder<U> {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
         if !token {
-            return Err(Error::InvalidConfig(
-                "the Basic charset must be a token such as UTF-8",
-            ));
+            return Err(Error::InvalidConfig(ConfigError::BasicCharset));
         }
         if c.token_header.is_some() && c.bearer.is_none() {
-            return Err(Error::InvalidConfig(
-                "token_header needs a token verifier: call bearer",
-            ));
+            return Err(Error::InvalidConfig(ConfigError::TokenHeaderWithoutBearer));
         }
         let url = c.login_url.as_str();
         let well_formed = (url.starts_with('/') && !url.starts_with("//"))
             || url.starts_with("https://")
             || url.starts_with("http://");
         if !well_formed || !url.bytes().all(|b| b.is_ascii_graphic()) || url.contains('#') {
-            return Err(Error::InvalidConfig(
-                "login_url must be a path or an absolute http(s) URL of printable ASCII, without a fragment",
-            ));
+            return Err(Error::InvalidConfig(ConfigError::LoginUrl));
         }
         Ok(AuthLayer {
             config: Arc::new(self.config),

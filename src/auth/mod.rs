@@ -7,11 +7,8 @@ mod scheme;
 mod service;
 mod user;
 
-#[doc(inline)]
 pub use layer::{AuthLayer, AuthLayerBuilder, Reason, Unauthorized};
-#[doc(inline)]
-pub use service::{AuthService, ResponseFuture};
-#[doc(inline)]
+pub use service::{AuthFuture, AuthService};
 pub use user::CurrentUser;
 
 #[cfg(fuzzing)]

@@ -91,7 +91,7 @@ where
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = ResponseFuture<S, ReqBody, U>;
+    type Future = AuthFuture<S, ReqBody, U>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -124,7 +124,7 @@ where
                 res: Some(misconfigured()),
             },
         };
-        ResponseFuture { state }
+        AuthFuture { state }
     }
 }
 
@@ -327,7 +327,7 @@ fn misconfigured<ResBody: From<Bytes>>() -> Response<ResBody> {
 
 pin_project! {
     /// The response future of [`AuthService`].
-    pub struct ResponseFuture<S, ReqBody, U>
+    pub struct AuthFuture<S, ReqBody, U>
     where
         S: Service<Request<ReqBody>>,
         U: AuthUser,
@@ -362,7 +362,7 @@ pin_project! {
     }
 }
 
-impl<S, U, ReqBody, ResBody> Future for ResponseFuture<S, ReqBody, U>
+impl<S, U, ReqBody, ResBody> Future for AuthFuture<S, ReqBody, U>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     U: AuthUser,
@@ -417,13 +417,13 @@ where
     }
 }
 
-impl<S, ReqBody, U> fmt::Debug for ResponseFuture<S, ReqBody, U>
+impl<S, ReqBody, U> fmt::Debug for AuthFuture<S, ReqBody, U>
 where
     S: Service<Request<ReqBody>>,
     U: AuthUser,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+        f.debug_struct("AuthFuture").finish_non_exhaustive()
     }
 }
 

@@ -1,15 +1,28 @@
-//! The session middleware: [`SessionLayer`], its service, and the [`SessionDict`] handle.
+//! The session middleware, one role per file:
+//!
+//! - `layer`: [`SessionLayer`] and its builder, which validate the configuration once;
+//! - `config`: what a built layer shares with every request;
+//! - `service` and `future`: put a [`SessionDict`] in each request, and write its changes on the
+//!   response;
+//! - `handle`: the [`SessionDict`] itself, the map and this request's changes;
+//! - `commit`: what a request changed, as a value;
+//! - `response`: the response writer (`Set-Cookie`, `Vary`, `Cache-Control`);
+//! - `backend`: where sessions are kept (the cookie backend today), the seam new backends plug
+//!   into.
 
-mod cache;
-mod dict;
+mod backend;
+mod commit;
+mod config;
+mod future;
+mod handle;
 mod layer;
+mod response;
 mod service;
 
-pub(crate) use dict::RememberUpdate;
-#[doc(inline)]
-pub use dict::SessionDict;
-#[doc(inline)]
+pub(crate) use commit::RememberUpdate;
+pub use future::SessionFuture;
+pub use handle::SessionDict;
 pub use layer::{SameSite, SessionLayer, SessionLayerBuilder};
-pub(crate) use layer::{SessionConfig, MAX_COOKIE_LEN};
-#[doc(inline)]
-pub use service::{ResponseFuture, SessionService};
+#[cfg(any(test, fuzzing))]
+pub(crate) use response::finish;
+pub use service::SessionService;

@@ -14,7 +14,7 @@ use base64::Engine as _;
 use ring::aead::{Aad, Nonce, NONCE_LEN};
 use ring::rand::{SecureRandom, SystemRandom};
 
-use crate::codec::{Rejection, MAX_TOKEN_LEN};
+use super::{Rejection, MAX_TOKEN_LEN};
 use crate::Key;
 
 /// Bumped whenever the plaintext layout changes; part of the associated data.

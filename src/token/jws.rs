@@ -1,4 +1,4 @@
-//! The session cookie format: a compact JWS signed with HS256, byte for byte what PyJWT (and so
+//! The signed token format of session and remember-me cookies: a compact JWS signed with HS256, byte for byte what PyJWT (and so
 //! Microdot) writes.
 //!
 //! Decoding is strict and ordered so that nothing an attacker sends reaches a JSON parser before
@@ -11,10 +11,8 @@ use base64::Engine as _;
 use ring::hmac;
 use serde_json::{Map, Value};
 
+use super::{Rejection, MAX_TOKEN_LEN};
 use crate::Key;
-
-/// Browsers keep at most 4096 bytes of name and value; no valid token is longer.
-pub(crate) const MAX_TOKEN_LEN: usize = 4096;
 
 /// `{"alg":"HS256","typ":"JWT"}`, the header PyJWT writes, base64url-encoded.
 const HEADER_B64: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
@@ -25,47 +23,6 @@ const SIG_B64_LEN: usize = 43;
 /// Header members that would choose or fetch a key, or demand extensions we do not implement
 /// (RFC 7515 §4.1.11, RFC 8725 §3.10). The crate never writes them; a token carrying one is not ours.
 const FORBIDDEN_HEADER_MEMBERS: [&str; 5] = ["crit", "jku", "jwk", "x5u", "x5c"];
-
-/// The latest NumericDate accepted: 9999-12-31T23:59:59Z.
-const MAX_NUMERIC_DATE: f64 = 253_402_300_799.0;
-
-/// Why a token was refused. Only the class is ever logged, never the token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Rejection {
-    /// Longer than any cookie a browser would send.
-    TooLong,
-    /// Not three base64url segments, or a signature that is not 32 bytes.
-    Malformed,
-    /// The MAC did not verify under any configured key.
-    BadSignature,
-    /// The MAC verified but the header is not a JSON object with `alg` exactly `HS256`, or it
-    /// names a critical extension or an embedded key.
-    BadHeader,
-    /// The MAC verified but the payload is not a JSON object.
-    BadPayload,
-    /// A time claim is not a number in range.
-    BadClaims,
-    /// `exp` has passed.
-    Expired,
-    /// `nbf` or `iat` is in the future.
-    NotYetValid,
-}
-
-impl Rejection {
-    /// A short name for logs.
-    pub(crate) fn class(self) -> &'static str {
-        match self {
-            Rejection::TooLong => "too_long",
-            Rejection::Malformed => "malformed",
-            Rejection::BadSignature => "bad_signature",
-            Rejection::BadHeader => "bad_header",
-            Rejection::BadPayload => "bad_payload",
-            Rejection::BadClaims => "bad_claims",
-            Rejection::Expired => "expired",
-            Rejection::NotYetValid => "not_yet_valid",
-        }
-    }
-}
 
 /// A token whose MAC and header have been checked.
 #[derive(Debug)]
@@ -133,42 +90,6 @@ impl Verified<'_> {
     }
 }
 
-/// Reads a NumericDate claim: a finite, non-negative JSON number (integer or not) in range.
-/// Anything else is refused rather than treated as absent, or a string `exp` would make a token
-/// immortal (SECURITY.md JWT-08).
-pub(crate) fn numeric_date(value: &Value) -> Result<f64, Rejection> {
-    match value.as_f64() {
-        Some(t) if value.is_number() && (0.0..=MAX_NUMERIC_DATE).contains(&t) => Ok(t),
-        _ => Err(Rejection::BadClaims),
-    }
-}
-
-/// Enforces `exp`, `nbf` and `iat` when present (RFC 7519 §4.1.4-4.1.6), with `leeway` seconds of
-/// tolerance for clock skew between servers.
-pub(crate) fn check_time_claims(
-    claims: &Map<String, Value>,
-    now: u64,
-    leeway: u64,
-) -> Result<(), Rejection> {
-    let (now, leeway) = (now as f64, leeway as f64);
-    if let Some(exp) = claims.get("exp") {
-        if now >= numeric_date(exp)? + leeway {
-            return Err(Rejection::Expired);
-        }
-    }
-    if let Some(nbf) = claims.get("nbf") {
-        if now < numeric_date(nbf)? - leeway {
-            return Err(Rejection::NotYetValid);
-        }
-    }
-    if let Some(iat) = claims.get("iat") {
-        if numeric_date(iat)? > now + leeway {
-            return Err(Rejection::NotYetValid);
-        }
-    }
-    Ok(())
-}
-
 /// The length of the token that [`encode`] writes for a payload of `json_len` bytes.
 pub(crate) fn encoded_len(json_len: usize) -> usize {
     HEADER_B64.len() + 1 + (json_len * 4).div_ceil(3) + 1 + SIG_B64_LEN
@@ -221,6 +142,7 @@ pub(crate) fn rfc7515_a1_key() -> Key {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::token::claims::check_time_claims;
 
     fn a1_key() -> Key {
         rfc7515_a1_key()

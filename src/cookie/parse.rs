@@ -3,7 +3,7 @@
 use http::header::COOKIE;
 use http::HeaderMap;
 
-use crate::session::MAX_COOKIE_LEN;
+use super::MAX_COOKIE_LEN;
 
 /// How many cookies of one name are looked at. Browsers send one per (name, domain, path); more
 /// than a few means cookie tossing, and each costs an HMAC to check (SECURITY.md ROT-04, IN-02).

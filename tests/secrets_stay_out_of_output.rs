@@ -1,5 +1,6 @@
-//! Secrets stay out of logs and `Debug` (SECURITY.md LOG-01, LOG-02, KEY-05), and secrets are
-//! compared only in constant time (JWT-02, BEA-03), checked in the source itself.
+//! Secrets stay out of logs and `Debug` output (SECURITY.md LOG-01, LOG-02, KEY-05): the demo is
+//! driven through a login, a remember-me restore, a logout, forged cookies and Basic credentials,
+//! and nothing secret shows in what the crate logged or printed.
 
 mod common;
 #[path = "../examples/demo/app.rs"]
@@ -119,62 +120,6 @@ async fn log_01_02_events_name_what_happened_never_the_values() {
             "LOG-01: `{piece}` appears in the logs:\n{logs}"
         );
     }
-}
-
-/// Every `.rs` file under `src/`, with its path.
-fn sources() -> Vec<(String, String)> {
-    fn walk(dir: &std::path::Path, out: &mut Vec<(String, String)>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                out.push((
-                    path.display().to_string(),
-                    std::fs::read_to_string(&path).unwrap(),
-                ));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
-        &mut out,
-    );
-    out
-}
-
-#[test]
-fn jwt_02_secrets_are_compared_only_in_constant_time() {
-    let sources = sources();
-    assert!(sources.len() > 10);
-    for (path, text) in &sources {
-        for forbidden in [
-            "verify_slices_are_equal",
-            "tag ==",
-            "== tag",
-            "sig ==",
-            "== sig",
-            "hash ==",
-            "== hash",
-            "token ==",
-        ] {
-            assert!(!text.contains(forbidden), "{path} contains `{forbidden}`");
-        }
-    }
-    let all: String = sources.iter().map(|(_, t)| t.as_str()).collect();
-    assert!(
-        all.contains("hmac::verify(key.hmac()"),
-        "the MAC is checked with ring::hmac::verify"
-    );
-    assert!(
-        all.contains("hmac::verify(key.auth_hash_key()"),
-        "auth hashes too"
-    );
-    assert!(
-        all.contains("open_in_place"),
-        "AEAD-03: tags are checked by open_in_place"
-    );
 }
 
 #[test]

@@ -1,0 +1,187 @@
+//! Logging users in and out: Microdot's `login.py` as free functions over a [`SessionDict`].
+//!
+//! The session keeps `_user_id` (the user's id as JSON) and `_fresh` (`true` after a login with
+//! credentials, `false` after one restored from a remember-me cookie), the same keys Microdot
+//! uses, so each side sees the other's logins. This crate adds `_id`, a random 128-bit value
+//! renewed at every login so the post-login cookie never equals a pre-login one (SECURITY.md
+//! SES-01), and `_auth_hash` when the user type provides a session auth hash (SES-07).
+
+mod auth_hash;
+mod remember;
+mod user;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use ring::rand::{SecureRandom, SystemRandom};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+pub(crate) use auth_hash::matches as auth_hash_matches;
+pub use user::{AuthUser, Remember};
+
+use crate::session::RememberUpdate;
+use crate::token::remember::RememberToken;
+use crate::{Error, SessionDict};
+
+pub(crate) const USER_ID: &str = "_user_id";
+pub(crate) const FRESH: &str = "_fresh";
+const SESSION_ID: &str = "_id";
+const AUTH_HASH: &str = "_auth_hash";
+/// Every key a login writes, and so every key a logout removes.
+const LOGIN_KEYS: [&str; 4] = [USER_ID, FRESH, SESSION_ID, AUTH_HASH];
+
+/// Logs `user` in: the session's next cookie carries their id, marked fresh.
+///
+/// Call it from your login handler once the credentials have been verified, then redirect with
+/// [`redirect_target`](crate::redirect_target). Every crate key (`_…`) the session held before is
+/// dropped, so nothing planted in a pre-login session survives, and a new random session id makes
+/// the new cookie unlike any earlier one (SECURITY.md SES-01). Application keys stay.
+///
+/// With `remember`, a `_remember` cookie in Microdot's format (`{"user_id", "days", "exp"}`,
+/// `Max-Age = days * 86400`, the session cookie's attributes) lets the login outlive the browser
+/// session; without it, any remember-me cookie of an earlier login is deleted.
+///
+/// # Errors
+///
+/// [`Error::Serialize`] if the user's id cannot be serialised, [`Error::SessionTooLarge`] if the
+/// session would no longer fit in a cookie. The session is unchanged on error.
+///
+/// # Examples
+///
+/// ```
+/// # #[derive(Clone)] struct User { id: u64 }
+/// # impl tower_session_auth::AuthUser for User { type Id = u64; fn id(&self) -> u64 { self.id } }
+/// use tower_session_auth::{login_user, SessionDict};
+///
+/// fn on_valid_credentials(session: &SessionDict, user: &User, remember_me: bool) {
+///     login_user(session, user, remember_me).expect("a small session");
+/// }
+/// ```
+pub fn login_user<U: AuthUser>(
+    session: &SessionDict,
+    user: &U,
+    remember: impl Into<Remember>,
+) -> Result<(), Error> {
+    let id = serde_json::to_value(user.id()).map_err(Error::Serialize)?;
+    let auth_hash = user
+        .session_auth_hash()
+        .map(|hash| auth_hash::tag(session.key_set(), hash));
+    session.replace(login_map(session, id.clone(), true, auth_hash.clone()))?;
+    let Remember(days) = remember.into();
+    if days > 0 {
+        let token = RememberToken {
+            user_id: id,
+            days,
+            auth_hash,
+        };
+        session.set_remember(remember::cookie(session, &token));
+    } else if !session.remember_candidates().is_empty() {
+        session.set_remember(RememberUpdate::Delete);
+    }
+    tracing::info!(remember_days = days, "user logged in");
+    Ok(())
+}
+
+/// Logs the current user out: removes the login keys from the session (other data stays) and
+/// deletes the remember-me cookie, with the scope it was set with.
+///
+/// A copy of the previous session cookie stays valid until it expires, as with any signed cookie;
+/// give users a session auth hash (see [`AuthUser::session_auth_hash`]) to revoke logins.
+pub fn logout_user(session: &SessionDict) {
+    for key in LOGIN_KEYS {
+        session.remove_value(key);
+    }
+    if !session.remember_candidates().is_empty() || session.has_pending_remember() {
+        session.set_remember(RememberUpdate::Delete);
+    }
+    tracing::info!("user logged out");
+}
+
+/// Re-issues the session after a privilege change, such as a new role: a new random session id,
+/// and the absolute timeout counts from now, as at a login (SECURITY.md SES-02). The login and
+/// the application's data stay.
+///
+/// After changing a user's password, call [`login_user`] again with the updated user instead:
+/// their session auth hash changed, so this session would otherwise end with all the others.
+///
+/// # Errors
+///
+/// [`Error::SessionTooLarge`] if the session would no longer fit in a cookie.
+pub fn renew_session(session: &SessionDict) -> Result<(), Error> {
+    let mut map = session.snapshot();
+    map.insert(SESSION_ID.into(), Value::String(random_id()));
+    session.replace(map)?;
+    tracing::info!("session renewed");
+    Ok(())
+}
+
+/// The id of the logged-in user, or `None`.
+///
+/// It comes from the session's `_user_id`; failing that, from a valid remember-me cookie, in
+/// which case the login is restored into the session marked not fresh and the remember-me cookie
+/// is renewed for its full duration. An invalid remember-me cookie (expired, tampered, signed with
+/// another key, or not shaped like one: a session cookie is never accepted in its place) is
+/// ignored and deleted.
+///
+/// This is not a gate: the id is not checked against your user store and the session auth hash
+/// is not compared. Protect routes with [`AuthLayer`](crate::AuthLayer), which does both, and
+/// read the user there as [`CurrentUser`](crate::CurrentUser).
+#[must_use]
+pub fn current_user_id<I: DeserializeOwned>(session: &SessionDict) -> Option<I> {
+    match session.get::<I>(USER_ID) {
+        Ok(Some(id)) => Some(id),
+        Ok(None) => remember::restore(session).and_then(id_from),
+        Err(_) => {
+            tracing::debug!("session user id has another type than the user's id");
+            None
+        }
+    }
+}
+
+/// Whether the current login was made with credentials in this browser session rather than
+/// restored from a remember-me cookie.
+#[must_use]
+pub fn is_fresh(session: &SessionDict) -> bool {
+    session.contains_key(USER_ID) && session.get::<bool>(FRESH).ok().flatten() == Some(true)
+}
+
+fn id_from<I: DeserializeOwned>(id: Value) -> Option<I> {
+    match serde_json::from_value(id) {
+        Ok(id) => Some(id),
+        Err(_) => {
+            tracing::debug!("session user id has another type than the user's id");
+            None
+        }
+    }
+}
+
+/// The session of a new login: the application's keys of `session`, and fresh login keys. Every
+/// crate key the session held before is dropped, so nothing planted in a pre-login session
+/// survives, and the random session id is new (SECURITY.md SES-01).
+fn login_map(
+    session: &SessionDict,
+    user_id: Value,
+    fresh: bool,
+    auth_hash: Option<String>,
+) -> Map<String, Value> {
+    let mut map: Map<String, Value> = session
+        .snapshot()
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with('_'))
+        .collect();
+    map.insert(USER_ID.into(), user_id);
+    map.insert(FRESH.into(), Value::Bool(fresh));
+    map.insert(SESSION_ID.into(), Value::String(random_id()));
+    if let Some(tag) = auth_hash {
+        map.insert(AUTH_HASH.into(), Value::String(tag));
+    }
+    map
+}
+
+fn random_id() -> String {
+    let mut id = [0u8; 16];
+    // Without an OS random source no key could have been generated either; an all-zero id then
+    // only loses the cookie's uniqueness, not its integrity.
+    let _ = SystemRandom::new().fill(&mut id);
+    URL_SAFE_NO_PAD.encode(id)
+}

@@ -1,0 +1,449 @@
+//! The cookie backend: the whole session in the cookie, signed (Microdot's format) or encrypted,
+//! with a bounded cache of the cookies it has verified.
+
+use std::sync::Arc;
+
+use super::{Backend, Loaded};
+use crate::cache::Cache;
+use crate::cookie::choose::{choose, Choice};
+use crate::cookie::MAX_COOKIE_LEN;
+use crate::token::session::{Opened, SessionFormat};
+use crate::Error;
+
+/// Sessions kept in the cookie itself.
+#[derive(Debug)]
+pub(crate) struct CookieBackend {
+    pub(crate) format: SessionFormat,
+    /// Which share of the idle timeout must pass before an unchanged session is re-issued.
+    pub(crate) refresh_share: f64,
+    /// Cookies this backend has verified; a new configuration (a new key set) starts empty.
+    pub(crate) verified: Cache<Opened>,
+}
+
+impl CookieBackend {
+    pub(crate) fn new(format: SessionFormat, refresh_share: f64) -> CookieBackend {
+        CookieBackend {
+            format,
+            refresh_share,
+            verified: Cache::default(),
+        }
+    }
+
+    /// Opens one cookie value, from the cache when these exact bytes verified before.
+    fn open(&self, token: &str, now: u64) -> Result<Arc<Opened>, crate::token::Rejection> {
+        match self.verified.get(token.as_bytes()) {
+            Some(hit) => hit.check_time(now).map(|()| hit),
+            None => self.format.open(token, now).map(|opened| {
+                let opened = Arc::new(opened);
+                self.verified.insert(token.as_bytes(), Arc::clone(&opened));
+                opened
+            }),
+        }
+    }
+
+    /// Whether a session issued at `issued` and begun at `created` should be re-issued now: it
+    /// lacks the crate's anchors (a Microdot cookie), or the refresh share of its idle period has
+    /// passed.
+    pub(crate) fn refresh_due(&self, created: Option<u64>, issued: Option<u64>, now: u64) -> bool {
+        let format = &self.format;
+        let timeouts = format.idle_timeout.is_some() || format.absolute_timeout.is_some();
+        match (created, issued, format.idle_timeout) {
+            (Some(_), Some(issued), Some(idle)) => {
+                let after = (idle as f64 * self.refresh_share).ceil() as u64;
+                now >= issued.saturating_add(after)
+            }
+            (Some(_), Some(_), None) => false,
+            _ => timeouts,
+        }
+    }
+}
+
+impl Backend for CookieBackend {
+    /// Exactly one distinct valid session is used (SECURITY.md IN-02); see
+    /// [`choose`](crate::cookie::choose::choose).
+    fn load(&self, sent: &[Box<str>], now: u64) -> Loaded {
+        let opened = match choose(
+            "session",
+            sent,
+            |token| self.open(token, now),
+            |a, b| a.map == b.map,
+        ) {
+            Choice::One(opened) => opened,
+            Choice::None { delete } => {
+                return Loaded {
+                    invalid: delete,
+                    ..Loaded::default()
+                }
+            }
+            Choice::Conflict | Choice::TooMany => return Loaded::default(),
+        };
+        let fallback_key = opened.key_index != 0;
+        let reissue = fallback_key || self.refresh_due(opened.created, opened.issued, now);
+        if reissue {
+            tracing::debug!(fallback_key, "session cookie re-issued");
+        }
+        Loaded {
+            map: Arc::clone(&opened.map),
+            created: opened.created,
+            reissue,
+            invalid: false,
+        }
+    }
+
+    fn check_size(&self, json_len: usize, created: Option<u64>, now: u64) -> Result<(), Error> {
+        let format = &self.format;
+        let size =
+            format.cookie_name.len() + format.sealed_len(json_len, created.unwrap_or(now), now);
+        if size > MAX_COOKIE_LEN {
+            return Err(Error::SessionTooLarge {
+                size,
+                limit: MAX_COOKIE_LEN,
+            });
+        }
+        Ok(())
+    }
+
+    fn seal(&self, json: Vec<u8>, created: u64, now: u64) -> Option<String> {
+        let value = self.format.seal(json, created, now);
+        let fits = self.format.cookie_name.len() + value.len() <= MAX_COOKIE_LEN;
+        (fits && !value.is_empty()).then_some(value)
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    //! Properties of the cookie backend, signed and private: what a handle writes opens again to
+    //! the same map, and nothing else opens.
+    use super::*;
+    use crate::session::config::SessionConfig;
+    use crate::session::finish;
+    use crate::token::session::SessionFormat;
+    use crate::token::Rejection;
+    use crate::{Key, SessionDict, SessionLayer, SessionLayerBuilder};
+    use proptest::prelude::*;
+    use serde_json::{Map, Value};
+    use std::sync::Arc;
+
+    const NOW: u64 = 1_800_000_000;
+
+    #[derive(Debug)]
+    struct Fixed(u64);
+    impl crate::Clock for Fixed {
+        fn now(&self) -> u64 {
+            self.0
+        }
+    }
+
+    /// A layer's shared configuration, and the session format its cookie backend uses.
+    struct Config {
+        shared: Arc<SessionConfig>,
+        format: SessionFormat,
+    }
+
+    fn setup(builder: SessionLayerBuilder) -> Config {
+        let format = builder.cookie_backend().format;
+        Config {
+            shared: builder.build().unwrap().config,
+            format,
+        }
+    }
+
+    fn config(keys: &[Key], private: bool, now: u64) -> Config {
+        setup(
+            SessionLayer::builder(keys[0].clone())
+                .fallback_keys(keys[1..].iter().cloned())
+                .private(private)
+                .clock(Fixed(now)),
+        )
+    }
+
+    fn encode(map: &Map<String, Value>, config: &Config, now: u64) -> String {
+        let json = serde_json::to_vec(map).unwrap();
+        config.format.seal(json, now, now)
+    }
+
+    fn decode_session(token: &str, config: &Config, now: u64) -> Result<Opened, Rejection> {
+        config.format.open(token, now)
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            (-1e15f64..1e15).prop_map(Value::from),
+            ".{0,12}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                prop::collection::btree_map("[a-z]{1,4}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn session_map() -> impl Strategy<Value = Map<String, Value>> {
+        prop::collection::btree_map("[a-zA-Zé✓ ][a-zA-Z0-9_é✓ ]{0,10}", json_value(), 1..6)
+            .prop_map(|m| m.into_iter().collect())
+    }
+
+    fn keys() -> Vec<Key> {
+        vec![Key::generate(), Key::generate()]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// (1) Round trip, minus the crate's time claims; and (5) emitter hygiene.
+        #[test]
+        fn round_trip_and_emitter_hygiene(map in session_map(), private in any::<bool>()) {
+            let keys = keys();
+            let config = config(&keys, private, NOW);
+            let token = encode(&map, &config, NOW);
+            let decoded = decode_session(&token, &config, NOW).unwrap();
+            prop_assert_eq!(decoded.map.as_ref(), &map);
+            prop_assert_eq!(decoded.key_index, 0);
+
+            // (5) What the response writes: cookie-octets, within 4096, parses back.
+            let mut headers = http::HeaderMap::new();
+            headers.insert(http::header::COOKIE, format!("session={token}").parse().unwrap());
+            let session = SessionDict::new(config.shared.clone(), &headers);
+            session.insert("touched", true).unwrap();
+            let mut out = http::HeaderMap::new();
+            finish(&session, &mut out);
+            let set = out.get(http::header::SET_COOKIE).unwrap().to_str().unwrap();
+            let cookie = cookie::Cookie::parse(set).unwrap();
+            prop_assert_eq!(cookie.name(), "session");
+            prop_assert!(cookie.value().bytes().all(|b| matches!(b, 0x21 | 0x23..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E)));
+            prop_assert!(cookie.name().len() + cookie.value().len() <= 4096);
+            prop_assert_eq!(cookie.secure(), Some(true));
+            prop_assert_eq!(cookie.http_only(), Some(true));
+        }
+
+        /// (2) Tamper detection: flipping any bit, deleting or inserting any byte, or truncating
+        /// is refused.
+        #[test]
+        fn tampering_is_refused(
+            map in session_map(),
+            private in any::<bool>(),
+            index in any::<prop::sample::Index>(),
+            bit in 0u8..8,
+            byte in any::<u8>(),
+        ) {
+            let keys = keys();
+            let config = config(&keys, private, NOW);
+            let token = encode(&map, &config, NOW);
+            let i = index.index(token.len());
+            let mut bytes = token.clone().into_bytes();
+            bytes[i] ^= 1 << bit;
+            let flipped = String::from_utf8_lossy(&bytes);
+            prop_assert!(decode_session(&flipped, &config, NOW).is_err(), "bit flip at {}", i);
+            let mut deleted = token.clone().into_bytes();
+            deleted.remove(i);
+            prop_assert!(decode_session(&String::from_utf8_lossy(&deleted), &config, NOW).is_err());
+            let mut inserted = token.clone().into_bytes();
+            inserted.insert(i, byte);
+            prop_assert!(decode_session(&String::from_utf8_lossy(&inserted), &config, NOW).is_err());
+            prop_assert!(decode_session(&token[..i], &config, NOW).is_err());
+        }
+
+        /// (2) Swapping the payloads of two valid tokens is refused.
+        #[test]
+        fn segment_swap_is_refused(a in session_map(), b in session_map()) {
+            prop_assume!(a != b);
+            let keys = keys();
+            let config = config(&keys, false, NOW);
+            let (ta, tb) = (encode(&a, &config, NOW), encode(&b, &config, NOW));
+            let pa: Vec<&str> = ta.split('.').collect();
+            let pb: Vec<&str> = tb.split('.').collect();
+            let swapped = format!("{}.{}.{}", pa[0], pb[1], pa[2]);
+            prop_assert!(decode_session(&swapped, &config, NOW).is_err());
+        }
+
+        /// (3) Key separation, and session tokens are never remember-me tokens (JWT-10);
+        /// (7) rotation: output verifies under the current key only.
+        #[test]
+        fn key_separation_and_rotation(map in session_map(), private in any::<bool>()) {
+            let (k1, k2, k3) = (Key::generate(), Key::generate(), Key::generate());
+            let rotated = config(&[k2.clone(), k1.clone()], private, NOW);
+            let token = encode(&map, &rotated, NOW);
+            prop_assert_eq!(decode_session(&token, &rotated, NOW).unwrap().key_index, 0);
+            prop_assert!(decode_session(&token, &config(std::slice::from_ref(&k1), private, NOW), NOW).is_err());
+            prop_assert!(decode_session(&token, &config(&[k3], private, NOW), NOW).is_err());
+            prop_assert!(decode_session(&token, &config(std::slice::from_ref(&k2), private, NOW), NOW).is_ok());
+            // Presented as a remember-me cookie, a session token logs nobody in.
+            let mut headers = http::HeaderMap::new();
+            headers.insert(http::header::COOKIE, format!("_remember={token}").parse().unwrap());
+            let session = SessionDict::new(config(&[k2], private, NOW).shared, &headers);
+            prop_assert_eq!(crate::current_user_id::<Value>(&session), None);
+        }
+
+        /// (4) Never a panic on arbitrary input, in either format.
+        #[test]
+        fn arbitrary_input_never_panics(input in ".{0,300}", bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+            let config_signed = config(&keys(), false, NOW);
+            let config_private = config(&keys(), true, NOW);
+            for config in [&config_signed, &config_private] {
+                prop_assert!(decode_session(&input, config, NOW).is_err());
+                prop_assert!(decode_session(&String::from_utf8_lossy(&bytes), config, NOW).is_err());
+            }
+        }
+
+        /// (8) Time monotonicity: valid before `exp`, invalid at every instant from it on.
+        #[test]
+        fn expiry_is_monotonic(map in session_map(), idle in 1u64..100_000, later in 0u64..10_000_000) {
+            let keys = keys();
+            let config = setup(
+                SessionLayer::builder(keys[0].clone())
+                    .idle_timeout(std::time::Duration::from_secs(idle))
+                    .absolute_timeout(None),
+            );
+            let token = encode(&map, &config, NOW);
+            prop_assert!(decode_session(&token, &config, NOW + idle - 1).is_ok());
+            prop_assert!(decode_session(&token, &config, NOW + idle + later).is_err());
+        }
+    }
+
+    /// One step of a handler's work on a session.
+    #[derive(Debug, Clone)]
+    enum Op {
+        Insert(String, Value),
+        Remove(String),
+        Clear,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let key = "[a-e]{1,2}";
+        prop_oneof![
+            4 => (key, json_value()).prop_map(|(k, v)| Op::Insert(k, v)),
+            2 => key.prop_map(Op::Remove),
+            1 => Just(Op::Clear),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// The changes a request makes sit beside the shared, decoded map: whatever the order of
+        /// inserts, removals and clears, the session reads, lists and writes exactly what a plain
+        /// map given the same operations holds.
+        #[test]
+        fn changes_read_and_write_as_a_map(
+            start in session_map(),
+            ops in prop::collection::vec(op(), 0..12),
+            private in any::<bool>(),
+        ) {
+            let keys = keys();
+            let config = config(&keys, private, NOW);
+            let token = encode(&start, &config, NOW);
+            let mut headers = http::HeaderMap::new();
+            headers.insert(http::header::COOKIE, format!("session={token}").parse().unwrap());
+            let session = SessionDict::new(config.shared.clone(), &headers);
+            let mut model = start.clone();
+            for op in ops {
+                match op {
+                    Op::Insert(k, v) => {
+                        session.insert(&k, v.clone()).unwrap();
+                        model.insert(k, v);
+                    }
+                    Op::Remove(k) => prop_assert_eq!(session.remove(&k).unwrap(), model.remove(&k)),
+                    Op::Clear => {
+                        session.clear();
+                        model.clear();
+                    }
+                }
+                for k in ["a", "b", "c", "d", "e", "aa"] {
+                    prop_assert_eq!(session.get::<Value>(k).unwrap(), model.get(k).cloned());
+                    prop_assert_eq!(session.contains_key(k), model.contains_key(k));
+                }
+                prop_assert_eq!(session.len(), model.len());
+                prop_assert_eq!(session.is_empty(), model.is_empty());
+                prop_assert_eq!(session.keys(), model.keys().cloned().collect::<Vec<_>>());
+                prop_assert_eq!(&session.snapshot(), &model);
+            }
+            let mut out = http::HeaderMap::new();
+            finish(&session, &mut out);
+            let set = out.get(http::header::SET_COOKIE).map(|v| v.to_str().unwrap().to_owned());
+            if model == start {
+                // Nothing changed in effect; a write may still have been recorded.
+                if let Some(set) = set.filter(|s| !s.starts_with("session=;")) {
+                    let cookie = cookie::Cookie::parse(set).unwrap();
+                    let decoded = decode_session(cookie.value(), &config, NOW).unwrap();
+                    prop_assert_eq!(decoded.map.as_ref(), &model);
+                }
+            } else if model.is_empty() {
+                prop_assert!(set.unwrap().starts_with("session=;"), "an emptied session is deleted");
+            } else {
+                let cookie = cookie::Cookie::parse(set.unwrap()).unwrap();
+                let decoded = decode_session(cookie.value(), &config, NOW).unwrap();
+                prop_assert_eq!(decoded.map.as_ref(), &model);
+            }
+        }
+
+        /// The size check measures the claims without writing them: the same length, whatever the
+        /// times and timeouts.
+        #[test]
+        fn claims_len_is_what_push_claims_writes(
+            created in prop_oneof![Just(0u64), Just(u64::MAX), any::<u64>(), 1_000_000_000u64..3_000_000_000],
+            age in prop_oneof![Just(0u64), any::<u64>(), 0u64..100_000],
+            idle in prop::option::of(1u64..=34_560_000),
+            absolute in prop::option::of(1u64..=34_560_000),
+        ) {
+            let config = setup(
+                SessionLayer::builder(Key::generate())
+                    .idle_timeout(idle.map(std::time::Duration::from_secs))
+                    .absolute_timeout(absolute.map(std::time::Duration::from_secs)),
+            )
+            .format;
+            let now = created.saturating_add(age);
+            let mut out = Vec::new();
+            config.push_claims(created, now, &mut out);
+            prop_assert_eq!(out.len(), config.claims_len(created, now));
+            let members: Map<String, Value> =
+                serde_json::from_slice(&[b"{", out.as_slice(), b"}"].concat()).unwrap();
+            prop_assert_eq!(members.get("_created").and_then(Value::as_u64), Some(created));
+            prop_assert_eq!(members.get("iat").and_then(Value::as_u64), Some(now));
+            let exp = [idle.map(|t| now.saturating_add(t)), absolute.map(|t| created.saturating_add(t))]
+                .into_iter()
+                .flatten()
+                .min();
+            prop_assert_eq!(members.get("exp").and_then(Value::as_u64), exp);
+        }
+    }
+
+    /// `Set-Cookie` is written without the `cookie` crate on each response; it must say exactly
+    /// what the crate would.
+    #[test]
+    fn set_cookie_text_is_the_cookie_crates() {
+        use crate::SameSite;
+        let scopes = [
+            SessionLayer::builder(Key::generate()),
+            SessionLayer::builder(Key::generate())
+                .cookie_name("__Host-session")
+                .same_site(SameSite::Strict),
+            SessionLayer::builder(Key::generate())
+                .path("/app")
+                .domain("example.com")
+                .same_site(SameSite::None),
+            SessionLayer::builder(Key::generate())
+                .secure(false)
+                .http_only(false),
+        ];
+        for builder in scopes {
+            let config = builder.build().unwrap().config;
+            let (scope, name) = (&config.scope, &config.session_name);
+            for max_age in [None, Some(0), Some(1_800), Some(u64::MAX)] {
+                let ours = scope.set_cookie(name, "eyJ.abc-_", max_age);
+                let mut reference = scope.cookie(name, "eyJ.abc-_");
+                if let Some(age) = max_age {
+                    let age = age.min(crate::cookie::MAX_COOKIE_AGE_SECS);
+                    reference.set_max_age(cookie::time::Duration::seconds(age as i64));
+                }
+                assert_eq!(ours.to_str().unwrap(), reference.to_string());
+                assert!(ours.is_sensitive());
+            }
+        }
+    }
+}

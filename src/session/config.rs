@@ -1,0 +1,49 @@
+//! `SessionConfig`: what a built [`SessionLayer`](crate::SessionLayer) shares with its services and
+//! every request's handle, behind one `Arc`.
+
+use std::fmt;
+use std::sync::Arc;
+
+use super::backend::Backend;
+use crate::cache::Cache;
+use crate::clock::Clock;
+use crate::cookie::scope::CookieScope;
+use crate::key::KeySet;
+
+pub(crate) struct SessionConfig {
+    /// Where sessions are kept.
+    pub(crate) backend: Box<dyn Backend>,
+    /// The current key first, then the fallbacks: for remember-me tokens and auth-hash tags.
+    pub(crate) keys: KeySet,
+    pub(crate) session_name: String,
+    pub(crate) remember_name: String,
+    /// The attributes both cookies share.
+    pub(crate) scope: CookieScope,
+    /// `Max-Age` of the session cookie, in seconds; `None` for a browser-session cookie.
+    pub(crate) max_age: Option<u64>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) leeway: u64,
+    /// Auth-hash tags already checked against a user's hash: the key is the tag followed by the
+    /// hash, so a hit proves the same pair verified before (a changed hash misses).
+    pub(crate) verified_tags: Cache<()>,
+}
+
+impl SessionConfig {
+    pub(crate) fn now(&self) -> u64 {
+        self.clock.now()
+    }
+}
+
+impl fmt::Debug for SessionConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionConfig")
+            .field("backend", &self.backend)
+            .field("session_name", &self.session_name)
+            .field("remember_name", &self.remember_name)
+            .field("scope", &self.scope)
+            .field("max_age", &self.max_age)
+            .field("clock", &self.clock)
+            .field("leeway", &self.leeway)
+            .finish_non_exhaustive()
+    }
+}

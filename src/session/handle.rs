@@ -1,0 +1,463 @@
+//! `SessionDict`: the handle a handler reads and writes the session through. It holds the
+//! session map and this request's changes, and knows nothing of where the session is kept: a
+//! [`Backend`](super::backend::Backend) loads it, and the request's changes leave as a
+//! [`Commit`] for the response writer.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use http::HeaderMap;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::commit::{Commit, RememberUpdate, SessionCommit};
+use super::config::SessionConfig;
+use crate::cookie::parse;
+use crate::key::KeySet;
+use crate::token::session::CLAIMS;
+use crate::Error;
+
+/// The user's session: a map of string keys to JSON values, kept in a signed cookie.
+///
+/// A `SessionDict` is a cheap handle (an `Arc` inside): clone it freely, send it across tasks.
+/// [`SessionLayer`](crate::SessionLayer) puts one in every request's extensions; take it from
+/// there (`req.extensions().get::<SessionDict>()`), or with the `axum` feature as a handler
+/// argument. The cookie is read and verified on the first access, once, and a response carries a
+/// `Set-Cookie` only when the session changed.
+///
+/// A cookie that is missing, malformed, tampered with, signed with an unknown key or expired reads
+/// as an empty session: the request goes on anonymously and never fails because of it.
+///
+/// Keys that begin with `_` belong to the crate (`_user_id`, `_fresh`, …): they can be read, but
+/// [`insert`](Self::insert) and [`remove`](Self::remove) refuse them; log users in and out with
+/// [`login_user`](crate::login_user) and [`logout_user`](crate::logout_user).
+///
+/// The session is signed, not encrypted: whoever holds the cookie can read it. Do not store
+/// secrets or personal data in it.
+///
+/// # Examples
+///
+/// ```
+/// use tower_session_auth::SessionDict;
+///
+/// fn count_visit(session: &SessionDict) -> Result<u64, tower_session_auth::Error> {
+///     let visits = session.get::<u64>("visits")?.unwrap_or(0) + 1;
+///     session.insert("visits", visits)?;
+///     Ok(visits)
+/// }
+/// ```
+#[derive(Clone)]
+pub struct SessionDict {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    config: Arc<SessionConfig>,
+    /// Values of the cookies with the session's name, not yet verified.
+    sent: Vec<Box<str>>,
+    /// Values of the cookies with the remember cookie's name, not yet verified.
+    remember_candidates: Vec<Box<str>>,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// The session as the cookie held it: `None` until the first access decodes the cookie.
+    /// Shared with the verified-cookie cache, so never changed in place.
+    base: Option<Arc<Map<String, Value>>>,
+    /// This request's changes on top of `base`: `Some` sets a key, `None` removes it. Kept apart
+    /// so that a write does not copy the shared map.
+    changes: BTreeMap<String, Option<Value>>,
+    /// The session (`base` with `changes`) serialised, when the last change measured it: the
+    /// response reuses it instead of serialising again.
+    json: Option<Vec<u8>>,
+    change: Change,
+    /// The cookie verified under a fallback key: write it again under the current key.
+    reissue: bool,
+    /// A session cookie was sent but none verified: delete it.
+    invalid: bool,
+    /// When the session began (its absolute-timeout anchor); `None` until first written.
+    created: Option<u64>,
+    remember: RememberUpdate,
+}
+
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    #[default]
+    None,
+    Modified,
+    Deleted,
+}
+
+impl SessionDict {
+    pub(crate) fn new(config: Arc<SessionConfig>, headers: &HeaderMap) -> SessionDict {
+        let [sent, remember_candidates] =
+            parse::find_two(headers, [&config.session_name, &config.remember_name]);
+        SessionDict {
+            shared: Arc::new(Shared {
+                config,
+                sent,
+                remember_candidates,
+                state: Mutex::new(State::default()),
+            }),
+        }
+    }
+
+    /// The value under `key`, deserialised as `T`; `Ok(None)` when there is none.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Deserialize`] when the stored value is not a `T` (a type mismatch is an error,
+    /// not a silent `None`).
+    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
+        let state = self.load();
+        match state.get(key) {
+            Some(value) => T::deserialize(value)
+                .map(Some)
+                .map_err(|_| Error::Deserialize),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores `value` under `key`, replacing what was there. Storing the value already there
+    /// changes nothing: no cookie is sent for it.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::ReservedKey`] when `key` begins with `_` or is a time claim (`exp`, `nbf`, `iat`);
+    /// - [`Error::Serialize`] when `value` cannot be serialised to JSON;
+    /// - [`Error::SessionTooLarge`] when the session's cookie would be longer than browsers keep
+    ///   (4096 bytes for name and value). The session is then left as it was, so the browser keeps
+    ///   its previous cookie: nothing is lost silently.
+    pub fn insert(&self, key: &str, value: impl Serialize) -> Result<(), Error> {
+        check_public(key)?;
+        let value = serde_json::to_value(value).map_err(Error::Serialize)?;
+        self.insert_value(key, value)
+    }
+
+    /// Removes `key`, returning its value deserialised as `T` if it had one.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::ReservedKey`] when `key` begins with `_` or is a time claim (`exp`, `nbf`, `iat`);
+    /// - [`Error::Deserialize`] when the stored value is not a `T`. The value then stays in the
+    ///   session: ask for [`serde_json::Value`] to remove whatever is there.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tower_session_auth::SessionDict;
+    ///
+    /// fn take_return_url(session: &SessionDict) -> String {
+    ///     session
+    ///         .remove::<String>("return_url")
+    ///         .ok()
+    ///         .flatten()
+    ///         .unwrap_or_else(|| "/".into())
+    /// }
+    /// ```
+    pub fn remove<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
+        check_public(key)?;
+        let mut state = self.load();
+        let Some(value) = state.get(key) else {
+            return Ok(None);
+        };
+        let typed = T::deserialize(value).map_err(|_| Error::Deserialize)?;
+        state.remove(key);
+        Ok(Some(typed))
+    }
+
+    /// Whether the session has a value under `key`.
+    #[must_use]
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.load().get(key).is_some()
+    }
+
+    /// How many keys the session holds, the crate's own included.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.load().len()
+    }
+
+    /// Whether the session holds nothing.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.load().len() == 0
+    }
+
+    /// The session's keys, in sorted order.
+    #[must_use]
+    pub fn keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self.load().entries().map(|(k, _)| k.clone()).collect();
+        keys.sort_unstable();
+        keys
+    }
+
+    /// Removes every key, the crate's own too (so a logged-in user is logged out of this session,
+    /// though a remember-me cookie would log them in again: use
+    /// [`logout_user`](crate::logout_user) to log out).
+    pub fn clear(&self) {
+        let mut state = self.load();
+        if state.len() != 0 {
+            state.set_base(Map::new(), None);
+            state.change = Change::Modified;
+        }
+    }
+
+    /// Empties the session and deletes its cookie from the browser (Microdot's
+    /// `SessionDict.delete`). A later write in the same request sets a new cookie instead.
+    pub fn delete(&self) {
+        let mut state = self.load();
+        state.set_base(Map::new(), None);
+        state.created = None;
+        state.change = Change::Deleted;
+    }
+
+    // ---- the narrow API of the crate's reserved keys, for login (and the gate) ----
+
+    /// Inserts without the reserved-key check.
+    pub(crate) fn insert_value(&self, key: &str, value: Value) -> Result<(), Error> {
+        let mut state = self.load();
+        if state.get(key) == Some(&value) {
+            return Ok(());
+        }
+        let earlier = state.changes.insert(key.to_owned(), Some(value));
+        let json = state.to_json();
+        if let Err(e) = self.check_size(json.len(), state.created) {
+            match earlier {
+                Some(earlier) => state.changes.insert(key.to_owned(), earlier),
+                None => state.changes.remove(key),
+            };
+            return Err(e);
+        }
+        state.json = Some(json);
+        state.change = Change::Modified;
+        Ok(())
+    }
+
+    /// Removes without the reserved-key check.
+    pub(crate) fn remove_value(&self, key: &str) -> Option<Value> {
+        let mut state = self.load();
+        let old = state.get(key).cloned();
+        if old.is_some() {
+            state.remove(key);
+        }
+        old
+    }
+
+    /// Replaces the whole map at once (a login), keeping the size rule. The session begins anew:
+    /// its absolute timeout counts from now (SECURITY.md SES-01).
+    pub(crate) fn replace(&self, map: Map<String, Value>) -> Result<(), Error> {
+        // Serialising a `Map<String, Value>` into memory cannot fail.
+        let json = serde_json::to_vec(&map).unwrap_or_else(|_| b"{}".to_vec());
+        self.check_size(json.len(), None)?;
+        let mut state = self.load();
+        state.set_base(map, Some(json));
+        state.created = None;
+        state.change = Change::Modified;
+        Ok(())
+    }
+
+    /// A copy of the whole map.
+    pub(crate) fn snapshot(&self) -> Map<String, Value> {
+        let state = self.load();
+        state
+            .entries()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// The layer's configuration, for the response writer.
+    pub(super) fn config(&self) -> &SessionConfig {
+        &self.shared.config
+    }
+
+    /// The layer's keys: what login signs remember-me tokens and auth-hash tags with.
+    pub(crate) fn key_set(&self) -> &KeySet {
+        &self.shared.config.keys
+    }
+
+    /// The current time, from the layer's clock.
+    pub(crate) fn now(&self) -> u64 {
+        self.shared.config.now()
+    }
+
+    /// The tolerance for clock skew when checking time claims, in seconds.
+    pub(crate) fn leeway(&self) -> u64 {
+        self.shared.config.leeway
+    }
+
+    /// Auth-hash tags this layer's keys have verified, each with the hash it was checked against.
+    pub(crate) fn verified_tags(&self) -> &crate::cache::Cache<()> {
+        &self.shared.config.verified_tags
+    }
+
+    /// The values of the request's remember-me cookies, not yet verified.
+    pub(crate) fn remember_candidates(&self) -> &[Box<str>] {
+        &self.shared.remember_candidates
+    }
+
+    /// What the response does to the remember-me cookie.
+    pub(crate) fn set_remember(&self, update: RememberUpdate) {
+        self.lock().remember = update;
+    }
+
+    /// Whether this request has already scheduled a remember-me cookie.
+    pub(crate) fn has_pending_remember(&self) -> bool {
+        matches!(self.lock().remember, RememberUpdate::Set { .. })
+    }
+
+    // ---- loading ----
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic in another holder of the lock leaves the state consistent (every change is
+        // one assignment), so a poisoned lock is still usable.
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Locks the state, loading the session from the backend on the first call.
+    fn load(&self) -> MutexGuard<'_, State> {
+        let mut state = self.lock();
+        if state.base.is_none() {
+            let config = &self.shared.config;
+            let loaded = config.backend.load(&self.shared.sent, config.now());
+            state.base = Some(loaded.map);
+            state.created = loaded.created;
+            state.reissue = loaded.reissue;
+            state.invalid = loaded.invalid;
+        }
+        state
+    }
+
+    /// Whether a session of `json_len` bytes of JSON (without the crate's claims) can be kept.
+    fn check_size(&self, json_len: usize, created: Option<u64>) -> Result<(), Error> {
+        let config = &self.shared.config;
+        config.backend.check_size(json_len, created, config.now())
+    }
+
+    // ---- committing ----
+
+    /// What this request's changes come to, for the response writer; the handle keeps nothing
+    /// of them.
+    pub(crate) fn commit(&self) -> Commit {
+        let mut state = self.lock();
+        let remember = std::mem::take(&mut state.remember);
+        let Some(_) = state.base else {
+            // Never read: nothing to write, and the response does not depend on the cookie.
+            return Commit {
+                session: SessionCommit::Unchanged,
+                remember,
+                read: false,
+            };
+        };
+        let sent = !self.shared.sent.is_empty();
+        let write = state.change == Change::Modified || state.reissue;
+        let empty = state.len() == 0;
+        let session = if state.change == Change::Deleted
+            || (write && empty && sent)
+            || (state.change == Change::None && state.invalid)
+        {
+            SessionCommit::Delete
+        } else if write && !empty {
+            SessionCommit::Write {
+                json: state.json.take().unwrap_or_else(|| state.to_json()),
+                created: state.created,
+            }
+        } else {
+            SessionCommit::Unchanged
+        };
+        Commit {
+            session,
+            remember,
+            read: true,
+        }
+    }
+}
+
+impl State {
+    /// The value under `key`, this request's changes first.
+    fn get(&self, key: &str) -> Option<&Value> {
+        match self.changes.get(key) {
+            Some(change) => change.as_ref(),
+            None => self.base.as_deref().and_then(|base| base.get(key)),
+        }
+    }
+
+    /// The session's entries: those of `base` that were not changed, then the ones set by this
+    /// request. Does not rely on either map's order, so no key can come out twice.
+    fn entries(&self) -> impl Iterator<Item = (&String, &Value)> {
+        let unchanged = self
+            .base
+            .iter()
+            .flat_map(|base| base.iter())
+            .filter(|(k, _)| !self.changes.contains_key(*k));
+        let set = self
+            .changes
+            .iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)));
+        unchanged.chain(set)
+    }
+
+    fn len(&self) -> usize {
+        match &self.base {
+            Some(base) if self.changes.is_empty() => base.len(),
+            _ => self.entries().count(),
+        }
+    }
+
+    /// The session as compact JSON, without the crate's claims.
+    fn to_json(&self) -> Vec<u8> {
+        struct Entries<'s>(&'s State);
+        impl Serialize for Entries<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_map(self.0.entries())
+            }
+        }
+        // Serialising string keys and `Value`s into memory cannot fail.
+        serde_json::to_vec(&Entries(self)).unwrap_or_else(|_| b"{}".to_vec())
+    }
+
+    /// Removes `key`, which is in the session.
+    fn remove(&mut self, key: &str) {
+        self.changes.insert(key.to_owned(), None);
+        self.json = None;
+        self.change = Change::Modified;
+    }
+
+    /// Starts over from `map` (a login, a clear), with its JSON when the caller has it.
+    fn set_base(&mut self, map: Map<String, Value>, json: Option<Vec<u8>>) {
+        self.base = Some(Arc::new(map));
+        self.changes.clear();
+        self.json = json;
+    }
+}
+
+impl fmt::Debug for SessionDict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Keys only: values may be personal data, and cookie values are credentials.
+        let state = self.lock();
+        let mut d = f.debug_struct("SessionDict");
+        if state.base.is_some() {
+            let mut keys: Vec<&String> = state.entries().map(|(k, _)| k).collect();
+            keys.sort_unstable();
+            d.field("keys", &keys);
+        } else {
+            d.field("keys", &"<not loaded>");
+        }
+        d.finish_non_exhaustive()
+    }
+}
+
+/// Keys the application may not change: the crate's own (`_…`) and the time claims.
+fn check_public(key: &str) -> Result<(), Error> {
+    if key.starts_with('_') || CLAIMS.contains(&key) {
+        Err(Error::ReservedKey)
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,210 @@
+//! The session token: the application's map with the crate's time claims, signed (Microdot's
+//! format, a compact JWS) or, in private mode, encrypted.
+//!
+//! Time claims are checked when a token is opened, written by the crate, and never shown to the
+//! application. `exp`, `nbf` and `iat` are JWT's; `_created` is the session's absolute anchor
+//! (`iat`, renewed at every issue, is its idle anchor).
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use super::{aead, claims, jws, remember, Rejection};
+use crate::decimal::{decimal_len, push_decimal};
+use crate::key::KeySet;
+
+/// The time claims, which the application may neither read nor write.
+pub(crate) const CLAIMS: [&str; 4] = ["exp", "nbf", "iat", CREATED];
+const CREATED: &str = "_created";
+
+/// How session tokens are made and checked under one layer's configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct SessionFormat {
+    pub(crate) keys: KeySet,
+    /// The cookie's name: associated data of a private token, so it cannot move to another cookie.
+    pub(crate) cookie_name: String,
+    /// Encrypt instead of only signing.
+    pub(crate) private: bool,
+    pub(crate) leeway: u64,
+    pub(crate) idle_timeout: Option<u64>,
+    pub(crate) absolute_timeout: Option<u64>,
+    /// Accept tokens without the crate's anchors (Microdot writes none).
+    pub(crate) claimless: bool,
+}
+
+/// What opening one session token established.
+#[derive(Debug)]
+pub(crate) struct Opened {
+    /// The application's map and the crate's `_…` keys, without the time claims.
+    pub(crate) map: Arc<Map<String, Value>>,
+    /// 0 for the current key, else a fallback (the cookie must be re-issued).
+    pub(crate) key_index: usize,
+    /// The absolute-timeout anchor.
+    pub(crate) created: Option<u64>,
+    /// When it was issued (the idle-timeout anchor).
+    pub(crate) issued: Option<u64>,
+    /// The first instant it is no longer valid: the earliest of `exp` (+ leeway), the idle and
+    /// the absolute deadlines.
+    pub(crate) expires_at: Option<f64>,
+    /// The first instant it is valid: from `nbf` and `iat` (− leeway).
+    pub(crate) valid_from: Option<f64>,
+}
+
+impl Opened {
+    /// Whether the session is valid at `now`.
+    pub(crate) fn check_time(&self, now: u64) -> Result<(), Rejection> {
+        let now = now as f64;
+        if self.expires_at.is_some_and(|t| now >= t) {
+            return Err(Rejection::Expired);
+        }
+        if self.valid_from.is_some_and(|t| now < t) {
+            return Err(Rejection::NotYetValid);
+        }
+        Ok(())
+    }
+}
+
+impl SessionFormat {
+    /// Verifies and decodes one session token: MAC (or AEAD tag), payload, time claims, and the
+    /// idle and absolute timeouts from the signed anchors (SECURITY.md JWT-07, JWT-09, SES-03 to
+    /// SES-05).
+    pub(crate) fn open(&self, token: &str, now: u64) -> Result<Opened, Rejection> {
+        let (mut map, key_index) = if self.private {
+            let (json, key_index) = aead::open(token, self.keys.all(), &self.cookie_name)?;
+            let map = serde_json::from_slice(&json).map_err(|_| Rejection::BadPayload)?;
+            (map, key_index)
+        } else {
+            let verified = jws::verify(token, self.keys.all())?;
+            (verified.payload()?, verified.key_index)
+        };
+        if remember::is_remember_shaped(&map) {
+            // A remember-me token is never a session (SECURITY.md JWT-10, the other direction).
+            return Err(Rejection::BadPayload);
+        }
+        claims::check_time_claims(&map, now, self.leeway)?;
+        let anchor = |name: &str| -> Result<Option<u64>, Rejection> {
+            map.get(name)
+                .map(|v| claims::numeric_date(v).map(|t| t as u64))
+                .transpose()
+        };
+        let (issued, created) = (anchor("iat")?, anchor(CREATED)?);
+        if !self.claimless && (issued.is_none() || created.is_none()) {
+            return Err(Rejection::BadClaims);
+        }
+        let leeway = self.leeway as f64;
+        let deadline = |anchor: Option<u64>, timeout: Option<u64>| match (anchor, timeout) {
+            (Some(a), Some(t)) => Some(a.saturating_add(t) as f64),
+            _ => None,
+        };
+        let claim = |name: &str| map.get(name).and_then(Value::as_f64);
+        let expires_at = [
+            claim("exp").map(|exp| exp + leeway),
+            deadline(issued, self.idle_timeout),
+            deadline(created, self.absolute_timeout),
+        ]
+        .into_iter()
+        .flatten()
+        .reduce(f64::min);
+        let valid_from = [claim("nbf"), claim("iat")]
+            .into_iter()
+            .flatten()
+            .reduce(f64::max)
+            .map(|t| t - leeway);
+        for claim in CLAIMS {
+            map.remove(claim);
+        }
+        let opened = Opened {
+            map: Arc::new(map),
+            key_index,
+            created,
+            issued,
+            expires_at,
+            valid_from,
+        };
+        opened.check_time(now)?;
+        Ok(opened)
+    }
+
+    /// The token for `json` (the session serialised, without claims) begun at `created` and
+    /// issued `now`, under the current key.
+    pub(crate) fn seal(&self, json: Vec<u8>, created: u64, now: u64) -> String {
+        let json = with_claims(json, |out| self.push_claims(created, now, out));
+        if self.private {
+            aead::seal(&json, self.keys.current(), &self.cookie_name)
+        } else {
+            jws::encode_json(&json, self.keys.current())
+        }
+    }
+
+    /// The length of what [`seal`](Self::seal) makes of `json_len` bytes of JSON.
+    pub(crate) fn sealed_len(&self, json_len: usize, created: u64, now: u64) -> usize {
+        // A comma between the map's members and the claims, then the claims.
+        let json_len = json_len + 1 + self.claims_len(created, now);
+        if self.private {
+            aead::encoded_len(json_len)
+        } else {
+            jws::encoded_len(json_len)
+        }
+    }
+
+    /// Appends the crate's claims for a session begun at `created`, issued `now`, as JSON members:
+    /// `"_created":…,"exp":…,"iat":…`. `exp` is the earlier of the two deadlines, so PyJWT
+    /// (Microdot) enforces them too.
+    pub(crate) fn push_claims(&self, created: u64, now: u64, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"\"_created\":");
+        push_decimal(out, created);
+        if let Some(exp) = self.expiry(created, now) {
+            out.extend_from_slice(b",\"exp\":");
+            push_decimal(out, exp);
+        }
+        out.extend_from_slice(b",\"iat\":");
+        push_decimal(out, now);
+    }
+
+    /// The length of what [`push_claims`](Self::push_claims) writes, without writing it.
+    pub(crate) fn claims_len(&self, created: u64, now: u64) -> usize {
+        let exp = self
+            .expiry(created, now)
+            .map_or(0, |exp| 7 + decimal_len(exp));
+        11 + decimal_len(created) + exp + 7 + decimal_len(now)
+    }
+
+    fn expiry(&self, created: u64, now: u64) -> Option<u64> {
+        let idle = self.idle_timeout.map(|t| now.saturating_add(t));
+        let absolute = self.absolute_timeout.map(|t| created.saturating_add(t));
+        idle.into_iter().chain(absolute).min()
+    }
+}
+
+/// `json` (a serialised object) with the crate's claims, written by `push_claims`, added as its
+/// last members.
+pub(crate) fn with_claims(mut json: Vec<u8>, push_claims: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    json.reserve(64); // a comma and the claims: 56 bytes with ten-digit times
+    json.pop(); // the closing brace
+    if json.len() > 1 {
+        json.push(b',');
+    }
+    push_claims(&mut json);
+    json.push(b'}');
+    json
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_are_checked_on_every_hit() {
+        let opened = Opened {
+            map: Arc::default(),
+            key_index: 0,
+            created: None,
+            issued: None,
+            expires_at: Some(200.0),
+            valid_from: Some(100.0),
+        };
+        assert_eq!(opened.check_time(99), Err(Rejection::NotYetValid));
+        assert!(opened.check_time(199).is_ok());
+        assert_eq!(opened.check_time(200), Err(Rejection::Expired));
+    }
+}
