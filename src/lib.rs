@@ -33,6 +33,7 @@ pub use auth::{
     AuthFuture, AuthLayer, AuthLayerBuilder, AuthService, CurrentUser, Reason, Unauthorized,
 };
 pub use clock::{Clock, SystemClock};
+pub use cookie::scope::SameSite;
 pub use error::{ConfigError, Error};
 #[cfg(feature = "axum")]
 pub use extract::MissingLayer;
@@ -42,9 +43,7 @@ pub use login::{
 };
 pub use redirect::redirect_target;
 pub use secret::secrets_equal;
-pub use session::{
-    SameSite, SessionDict, SessionFuture, SessionLayer, SessionLayerBuilder, SessionService,
-};
+pub use session::{SessionDict, SessionFuture, SessionLayer, SessionLayerBuilder, SessionService};
 
 #[cfg(fuzzing)]
 #[doc(hidden)]

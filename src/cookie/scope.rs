@@ -7,10 +7,21 @@ use http::HeaderValue;
 
 use super::MAX_COOKIE_AGE_SECS;
 use crate::decimal::push_decimal;
-use crate::{ConfigError, Error, SameSite};
+use crate::{ConfigError, Error};
 
 /// Browsers ignore attribute values longer than 1024 bytes (RFC 6265bis §5.6).
 const MAX_ATTRIBUTE_LEN: usize = 1024;
+
+/// The `SameSite` attribute of the crate's cookies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SameSite {
+    /// Sent only with requests that start on this site.
+    Strict,
+    /// Also sent on top-level navigations from other sites (links). The default.
+    Lax,
+    /// Sent with every request, including cross-site ones. Requires `Secure`.
+    None,
+}
 
 /// The attributes shared by the crate's cookies.
 #[derive(Debug, Clone)]

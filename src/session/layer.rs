@@ -10,7 +10,7 @@ use super::config::SessionConfig;
 use super::SessionService;
 use crate::cache::Cache;
 use crate::clock::{Clock, SystemClock};
-use crate::cookie::scope::CookieScope;
+use crate::cookie::scope::{CookieScope, SameSite};
 use crate::cookie::MAX_COOKIE_AGE_SECS;
 use crate::key::KeySet;
 use crate::token::session::SessionFormat;
@@ -22,17 +22,6 @@ const DEFAULT_IDLE_TIMEOUT: u64 = 30 * 60;
 const DEFAULT_ABSOLUTE_TIMEOUT: u64 = 12 * 60 * 60;
 /// An unchanged session is re-issued once half its idle period has passed.
 const DEFAULT_REFRESH_SHARE: f64 = 0.5;
-
-/// The `SameSite` attribute of the crate's cookies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SameSite {
-    /// Sent only with requests that start on this site.
-    Strict,
-    /// Also sent on top-level navigations from other sites (links). The default.
-    Lax,
-    /// Sent with every request, including cross-site ones. Requires `Secure`.
-    None,
-}
 
 /// Adds a [`SessionDict`](crate::SessionDict) to every request and writes the session and
 /// remember-me cookies on the response.

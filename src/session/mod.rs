@@ -22,7 +22,7 @@ mod service;
 pub(crate) use commit::RememberUpdate;
 pub use future::SessionFuture;
 pub use handle::SessionDict;
-pub use layer::{SameSite, SessionLayer, SessionLayerBuilder};
+pub use layer::{SessionLayer, SessionLayerBuilder};
 #[cfg(any(test, fuzzing))]
 pub(crate) use response::finish;
 pub use service::SessionService;
