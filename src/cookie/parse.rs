@@ -144,7 +144,7 @@ mod tests {
     }
 
     #[test]
-    fn jwt_12_cookie_rs_issue_178_input() {
+    fn jwt_12_cookie_rs_non_ascii_value_input() {
         let h = headers(&["x=yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy£".as_bytes()]);
         assert_eq!(find(&h, "x").len(), 1);
         assert!(find(&h, "session").is_empty());
