@@ -87,6 +87,18 @@ pub fn login_user<U: AuthUser>(
 ///
 /// A copy of the previous session cookie stays valid until it expires, as with any signed cookie;
 /// give users a session auth hash (see [`AuthUser::session_auth_hash`]) to revoke logins.
+///
+/// # Examples
+///
+/// ```
+/// use tower_session_auth::{logout_user, SessionDict};
+///
+/// // A handler for `POST /logout` (protect it against cross-site requests).
+/// fn logout(session: &SessionDict) -> &'static str {
+///     logout_user(session);
+///     "/" // where to redirect with `303 See Other`
+/// }
+/// ```
 pub fn logout_user(session: &SessionDict) {
     for key in LOGIN_KEYS {
         session.remove_value(key);
@@ -140,6 +152,24 @@ pub fn current_user_id<I: DeserializeOwned>(session: &SessionDict) -> Option<I> 
 
 /// Whether the current login was made with credentials in this browser session rather than
 /// restored from a remember-me cookie.
+///
+/// To require a fresh login on a route, prefer a gate with
+/// [`AuthLayerBuilder::fresh`](crate::AuthLayerBuilder::fresh); this function is for pages that
+/// only show or hide something.
+///
+/// # Examples
+///
+/// ```
+/// use tower_session_auth::{is_fresh, SessionDict};
+///
+/// fn account_page(session: &SessionDict) -> String {
+///     if is_fresh(session) {
+///         "Change your password below.".into()
+///     } else {
+///         "Log in again with your password to change it.".into()
+///     }
+/// }
+/// ```
 #[must_use]
 pub fn is_fresh(session: &SessionDict) -> bool {
     session.contains_key(USER_ID) && session.get::<bool>(FRESH).ok().flatten() == Some(true)

@@ -113,24 +113,72 @@ impl SessionLayerBuilder {
     ///
     /// For new deployments prefer `__Host-session`: browsers then refuse the cookie from anything
     /// but this exact host over HTTPS, so a sibling subdomain cannot plant one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tower_session_auth::{Key, SessionLayer};
+    ///
+    /// let layer = SessionLayer::builder(Key::generate())
+    ///     .cookie_name("__Host-session")
+    ///     .build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), tower_session_auth::Error>(())
+    /// ```
     pub fn cookie_name(mut self, name: impl Into<String>) -> Self {
         self.session_name = name.into();
         self
     }
 
     /// The remember-me cookie's name. Default `_remember`, as Microdot.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tower_session_auth::{Key, SessionLayer};
+    ///
+    /// let layer = SessionLayer::builder(Key::generate())
+    ///     .cookie_name("__Host-session")
+    ///     .remember_cookie_name("__Host-remember")
+    ///     .build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), tower_session_auth::Error>(())
+    /// ```
     pub fn remember_cookie_name(mut self, name: impl Into<String>) -> Self {
         self.remember_name = name.into();
         self
     }
 
     /// The `Path` of both cookies. Default `/`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tower_session_auth::{Key, SessionLayer};
+    ///
+    /// let layer = SessionLayer::builder(Key::generate()).path("/app").build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), tower_session_auth::Error>(())
+    /// ```
     pub fn path(mut self, path: impl Into<String>) -> Self {
         self.scope.path = path.into();
         self
     }
 
     /// The `Domain` of both cookies. Default none: the cookie goes back to this host only.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tower_session_auth::{Key, SessionLayer};
+    ///
+    /// // Shared by every subdomain of example.com: prefer no Domain unless they need it.
+    /// let layer = SessionLayer::builder(Key::generate())
+    ///     .domain("example.com")
+    ///     .build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), tower_session_auth::Error>(())
+    /// ```
     pub fn domain(mut self, domain: impl Into<String>) -> Self {
         self.scope.domain = Some(domain.into());
         self
@@ -138,18 +186,51 @@ impl SessionLayerBuilder {
 
     /// Whether browsers send the cookies over HTTPS only. Default on; turn it off only to develop
     /// over plain `http://`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tower_session_auth::{Key, SessionLayer};
+    ///
+    /// // Development over plain http on loopback only.
+    /// let layer = SessionLayer::builder(Key::generate()).secure(false).build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), tower_session_auth::Error>(())
+    /// ```
     pub fn secure(mut self, secure: bool) -> Self {
         self.scope.secure = secure;
         self
     }
 
     /// Whether scripts are kept from reading the cookies. Default on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tower_session_auth::{Key, SessionLayer};
+    ///
+    /// let layer = SessionLayer::builder(Key::generate()).http_only(true).build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), tower_session_auth::Error>(())
+    /// ```
     pub fn http_only(mut self, http_only: bool) -> Self {
         self.scope.http_only = http_only;
         self
     }
 
     /// The `SameSite` attribute of both cookies. Default [`SameSite::Lax`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tower_session_auth::{Key, SameSite, SessionLayer};
+    ///
+    /// let layer = SessionLayer::builder(Key::generate())
+    ///     .same_site(SameSite::Strict)
+    ///     .build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), tower_session_auth::Error>(())
+    /// ```
     pub fn same_site(mut self, same_site: SameSite) -> Self {
         self.scope.same_site = same_site;
         self
@@ -159,6 +240,19 @@ impl SessionLayerBuilder {
     /// days). By default the cookie ends when the browser session ends.
     ///
     /// `Max-Age` only tells the browser when to drop the cookie; it is not a server-side expiry.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_session_auth::{Key, SessionLayer};
+    ///
+    /// let layer = SessionLayer::builder(Key::generate())
+    ///     .max_age(Duration::from_secs(7 * 86_400))
+    ///     .build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), tower_session_auth::Error>(())
+    /// ```
     pub fn max_age(mut self, max_age: Duration) -> Self {
         self.max_age = Some(max_age.as_secs());
         self
@@ -167,6 +261,18 @@ impl SessionLayerBuilder {
     /// Keys that still verify cookies but never sign new ones, for rotating the secret without
     /// logging everyone out. A cookie that verifies under a fallback key is re-signed with the
     /// current key in the same response.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tower_session_auth::{Key, SessionLayer};
+    ///
+    /// let (new, old) = (Key::generate(), Key::generate());
+    /// // Sign with `new`; cookies signed with `old` still verify and are re-signed.
+    /// let layer = SessionLayer::builder(new).fallback_keys([old]).build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), tower_session_auth::Error>(())
+    /// ```
     pub fn fallback_keys(mut self, keys: impl IntoIterator<Item = Key>) -> Self {
         self.keys.set_fallbacks(keys);
         self
@@ -175,6 +281,16 @@ impl SessionLayerBuilder {
     /// Encrypts the session (AES-256-GCM with a key derived from the session key) instead of
     /// only signing it, so the browser cannot read it. Default off: the signed format is
     /// Microdot's, and Microdot cannot read private cookies. Remember-me cookies stay signed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tower_session_auth::{Key, SessionLayer};
+    ///
+    /// let layer = SessionLayer::builder(Key::generate()).private(true).build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), tower_session_auth::Error>(())
+    /// ```
     pub fn private(mut self, private: bool) -> Self {
         self.private = private;
         self
@@ -184,6 +300,20 @@ impl SessionLayerBuilder {
     /// anchor (`Max-Age` and `Expires` are never trusted). Default 30 minutes; `None` for no idle
     /// timeout. A request that reads the session counts as use (an [`AuthLayer`](crate::AuthLayer)
     /// always reads it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_session_auth::{Key, SessionLayer};
+    ///
+    /// let layer = SessionLayer::builder(Key::generate())
+    ///     .idle_timeout(Duration::from_secs(15 * 60))
+    ///     .build()?;
+    /// let never_idle = SessionLayer::builder(Key::generate()).idle_timeout(None).build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), tower_session_auth::Error>(())
+    /// ```
     pub fn idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
         self.idle_timeout = timeout.into().map(|d| d.as_secs());
         self
@@ -191,6 +321,19 @@ impl SessionLayerBuilder {
 
     /// Ends a session this long after it began (at login, or its first write), however active it
     /// is. Default 12 hours; `None` for no absolute timeout.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_session_auth::{Key, SessionLayer};
+    ///
+    /// let layer = SessionLayer::builder(Key::generate())
+    ///     .absolute_timeout(Duration::from_secs(8 * 3600))
+    ///     .build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), tower_session_auth::Error>(())
+    /// ```
     pub fn absolute_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
         self.absolute_timeout = timeout.into().map(|d| d.as_secs());
         self
@@ -199,6 +342,17 @@ impl SessionLayerBuilder {
     /// Which share of the idle timeout must pass before an unchanged session is re-issued with a
     /// new idle deadline (rolling sessions). Default 0.5: at most one `Set-Cookie` per half idle
     /// period, rather than one per request. Between 0 (exclusive) and 1.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tower_session_auth::{Key, SessionLayer};
+    ///
+    /// // Push the idle deadline back at most once per quarter of the idle period.
+    /// let layer = SessionLayer::builder(Key::generate()).refresh_share(0.25).build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), tower_session_auth::Error>(())
+    /// ```
     pub fn refresh_share(mut self, share: f64) -> Self {
         self.refresh_share = share;
         self
@@ -209,6 +363,19 @@ impl SessionLayerBuilder {
     /// re-issued with anchors set to now. A copied anchorless cookie is then accepted whenever it
     /// is replayed, as it would be by Microdot: turn this off once no Microdot service writes
     /// the cookie.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tower_session_auth::{Key, SessionLayer};
+    ///
+    /// // No Microdot service writes this cookie: refuse sessions without the crate's anchors.
+    /// let layer = SessionLayer::builder(Key::generate())
+    ///     .claimless_sessions(false)
+    ///     .build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), tower_session_auth::Error>(())
+    /// ```
     pub fn claimless_sessions(mut self, accept: bool) -> Self {
         self.claimless_sessions = accept;
         self
@@ -216,12 +383,47 @@ impl SessionLayerBuilder {
 
     /// Tolerance for clock skew when checking `exp`, `nbf` and `iat`. Default zero; at most 60
     /// seconds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_session_auth::{Key, SessionLayer};
+    ///
+    /// let layer = SessionLayer::builder(Key::generate())
+    ///     .leeway(Duration::from_secs(5))
+    ///     .build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), tower_session_auth::Error>(())
+    /// ```
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway.as_secs();
         self
     }
 
     /// The time source for every expiry rule. Default [`SystemClock`]; tests inject their own.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tower_session_auth::{Key, SessionLayer};
+    ///
+    /// use tower_session_auth::Clock;
+    ///
+    /// #[derive(Debug)]
+    /// struct Fixed(u64);
+    /// impl Clock for Fixed {
+    ///     fn now(&self) -> u64 {
+    ///         self.0
+    ///     }
+    /// }
+    ///
+    /// let layer = SessionLayer::builder(Key::generate())
+    ///     .clock(Fixed(1_700_000_000))
+    ///     .build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), tower_session_auth::Error>(())
+    /// ```
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
         self
