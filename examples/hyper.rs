@@ -166,8 +166,10 @@ async fn main() {
             Key::generate()
         }
     };
-    // `Secure` is off only because this example serves plain http on loopback.
+    // `Secure` is off only because this example serves plain http on loopback. It shares sessions
+    // with Microdot, whose sessions carry no time anchors.
     let sessions = SessionLayer::builder(key)
+        .claimless_sessions(true)
         .secure(false)
         .build()
         .expect("valid configuration");

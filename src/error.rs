@@ -108,6 +108,9 @@ pub enum ConfigError {
     /// A `__Secure-` name without `Secure`, or a `__Host-` name without `Secure`, with a
     /// `Domain`, or with a `Path` other than `/`: browsers drop such cookies.
     CookiePrefix,
+    /// A session cookie named `__Host-…` or `__Secure-…` with a remember-me cookie without the
+    /// same prefix, which a sibling subdomain could plant.
+    RememberCookiePrefix,
     /// A `Max-Age` over 400 days, the longest browsers keep.
     MaxAge,
     /// An idle or absolute timeout of zero or over 400 days.
@@ -143,6 +146,9 @@ impl fmt::Display for ConfigError {
             ConfigError::SameSiteNoneWithoutSecure => "SameSite=None requires Secure",
             ConfigError::CookiePrefix => {
                 "a `__Secure-` cookie requires Secure; a `__Host-` cookie requires Secure, Path=/ and no Domain"
+            }
+            ConfigError::RememberCookiePrefix => {
+                "the remember-me cookie needs the session cookie's `__Host-` or `__Secure-` prefix"
             }
             ConfigError::MaxAge => "max_age is over 400 days",
             ConfigError::Timeout => "timeouts must be between 1 second and 400 days",

@@ -164,12 +164,12 @@ impl KeySet {
         hmac::sign(self.current().derived(purpose), data)
     }
 
-    /// Whether `tag` is the `purpose` tag of `data` under any key, in constant time
-    /// (`ring::hmac::verify`).
-    pub(crate) fn verify(&self, purpose: Purpose, data: &[u8], tag: &[u8]) -> bool {
+    /// Which key `tag` is the `purpose` tag of `data` under (0: the current key), compared in
+    /// constant time (`ring::hmac::verify`); `None` for none.
+    pub(crate) fn verify(&self, purpose: Purpose, data: &[u8], tag: &[u8]) -> Option<usize> {
         self.keys
             .iter()
-            .any(|key| hmac::verify(key.derived(purpose), data, tag).is_ok())
+            .position(|key| hmac::verify(key.derived(purpose), data, tag).is_ok())
     }
 }
 

@@ -144,6 +144,7 @@ async fn timeouts_can_be_turned_off() {
         .clock(clock.clone())
         .idle_timeout(None)
         .absolute_timeout(None)
+        .claimless_sessions(true)
         .build()
         .unwrap();
     let app = app(layer);

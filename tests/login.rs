@@ -399,7 +399,10 @@ async fn ses_01_login_drops_planted_crate_keys() {
     let map: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&payload).unwrap();
     assert_eq!(map["_user_id"], "user001");
     assert_eq!(map["_fresh"], true);
-    assert_eq!(map["cart"], "keep", "application data survives");
+    assert!(
+        !map.contains_key("cart"),
+        "data of a session that was not this user's does not survive the login: {map:?}"
+    );
     assert!(!map.contains_key("_evil"));
     assert_ne!(map["_id"], "fixed");
     assert_eq!(
@@ -428,12 +431,26 @@ async fn an_id_the_loader_does_not_know_is_logged_out() {
         .filter(|k| !["_created", "exp", "iat"].contains(k))
         .collect();
     assert_eq!(app_keys, ["cart"], "{map:?}");
-    // A Microdot-style login of a known user (no auth hash) is refused for a user type that has one.
+    // A Microdot-style login of a known user (no auth hash): the demo adopts it and tags it with
+    // the user's auth hash (a layer that does not adopt untagged logins refuses it: see
+    // `untagged_logins_are_refused_unless_adopted`).
     let microdot = pyjwt(r#"{"_user_id":"user001","_fresh":true}"#);
-    assert_eq!(
-        whoami(&app, &format!("session={microdot}")).await.status,
-        StatusCode::FOUND
+    let res = whoami(&app, &format!("session={microdot}")).await;
+    assert_eq!(res.status, StatusCode::OK);
+    let tagged = payload_of(
+        res.set_cookie("session")
+            .expect("tagged on first sight")
+            .value(),
     );
+    assert!(tagged["_auth_hash"].is_string(), "{tagged:?}");
+}
+
+/// The JSON payload of a signed session cookie value.
+fn payload_of(value: &str) -> serde_json::Map<String, serde_json::Value> {
+    let payload = value.split('.').nth(1).unwrap();
+    let payload =
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).unwrap();
+    serde_json::from_slice(&payload).unwrap()
 }
 
 /// A user known by name, without a session auth hash (like Microdot's users).

@@ -27,8 +27,12 @@ pub fn app(key: Key) -> Router {
 pub fn app_with_fallbacks(key: Key, fallbacks: Vec<Key>) -> Router {
     // `Secure` is off only because the demo serves plain http on loopback; browsers would not send
     // a `Secure` cookie back over http. Keep the default (on) in production.
+    // The demo shares its users' logins with Microdot services that sign with the same secret:
+    // Microdot's sessions carry no time anchors and no auth-hash tag.
     let sessions = SessionLayer::builder(key)
         .fallback_keys(fallbacks)
+        .claimless_sessions(true)
+        .adopt_untagged_logins(true)
         .secure(false)
         .build()
         .expect("valid session configuration");

@@ -13,8 +13,9 @@ use crate::token::Rejection;
 pub(crate) enum Choice<T> {
     /// No candidate verified (or none was sent).
     None {
-        /// Exactly one was sent and it was refused: the caller may delete it. With several, a
-        /// removal would hit this host's cookie and leave a tossed one in place.
+        /// Exactly one was sent and it was refused as not authentic: the caller may delete it.
+        /// With several, a removal would hit this host's cookie and leave a tossed one in place;
+        /// one that is authentic but unusable ([`Rejection::Unusable`]) is a key holder's and stays.
         delete: bool,
     },
     /// Every candidate that verified says the same.
@@ -38,6 +39,7 @@ pub(crate) fn choose<T>(
         return Choice::TooMany;
     }
     let mut found: Option<T> = None;
+    let mut authentic = false;
     for candidate in candidates {
         match open(candidate) {
             Ok(value) => match &found {
@@ -49,6 +51,7 @@ pub(crate) fn choose<T>(
                 None => found = Some(value),
             },
             Err(rejection) => {
+                authentic |= rejection == Rejection::Unusable;
                 tracing::debug!(reason = rejection.class(), "{what} cookie rejected");
             }
         }
@@ -56,7 +59,7 @@ pub(crate) fn choose<T>(
     match found {
         Some(value) => Choice::One(value),
         None => Choice::None {
-            delete: candidates.len() == 1,
+            delete: candidates.len() == 1 && !authentic,
         },
     }
 }
@@ -67,7 +70,10 @@ mod tests {
 
     fn run(candidates: &[&str]) -> Choice<u8> {
         let candidates: Vec<Box<str>> = candidates.iter().map(|&c| c.into()).collect();
-        let open = |c: &str| c.parse::<u8>().map_err(|_| Rejection::BadSignature);
+        let open = |c: &str| match c {
+            "unusable" => Err(Rejection::Unusable),
+            c => c.parse::<u8>().map_err(|_| Rejection::BadSignature),
+        };
         choose("test", &candidates, open, |a, b| a == b)
     }
 
@@ -76,6 +82,7 @@ mod tests {
         assert!(matches!(run(&[]), Choice::None { delete: false }));
         assert!(matches!(run(&["x"]), Choice::None { delete: true }));
         assert!(matches!(run(&["x", "y"]), Choice::None { delete: false }));
+        assert!(matches!(run(&["unusable"]), Choice::None { delete: false }));
         assert!(matches!(run(&["7"]), Choice::One(7)));
         assert!(matches!(run(&["x", "7", "7"]), Choice::One(7)));
         assert!(matches!(run(&["7", "8"]), Choice::Conflict));

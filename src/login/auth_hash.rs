@@ -4,31 +4,67 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 
-use super::AUTH_HASH;
+use serde_json::Value;
+
+use super::{remember, AUTH_HASH, USER_ID};
 use crate::key::{KeySet, Purpose};
 use crate::SessionDict;
 
 /// Checks the session's stored auth-hash tag against the user's current hash, in constant time
-/// (`ring::hmac::verify`). A session without a tag never matches.
+/// (`ring::hmac::verify`).
+///
+/// A session without a tag matches only when the layer adopts untagged logins (those Microdot's
+/// `login_user` writes); it is then tagged with `hash`, so that from now on it ends with the
+/// user's other sessions. A tag made under a fallback key is made again under the current key,
+/// in the session and in the remember-me cookie, so that retiring the old key logs nobody out.
 pub(crate) fn matches(session: &SessionDict, hash: &[u8]) -> bool {
-    let Some(tag) = session.get::<String>(AUTH_HASH).ok().flatten() else {
+    let Some(stored) = session.get::<String>(AUTH_HASH).ok().flatten() else {
+        if session.adopts_untagged_logins() {
+            tracing::info!("untagged login adopted: tagged with the user's auth hash");
+            retag(session, hash);
+            return true;
+        }
         return false;
     };
-    // A tag and hash that verified before need no second HMAC (one per request otherwise).
-    let pair = [tag.as_bytes(), b"\0", hash].concat();
+    // A tag and hash that verified under the current key need no second HMAC (one per request
+    // otherwise).
+    let pair = [stored.as_bytes(), b"\0", hash].concat();
     if session.verified_tags().get(&pair).is_some() {
         return true;
     }
-    let Ok(raw) = URL_SAFE_NO_PAD.decode(&tag) else {
+    let Ok(raw) = URL_SAFE_NO_PAD.decode(&stored) else {
         return false;
     };
-    let ok = session.key_set().verify(Purpose::AuthHash, hash, &raw);
-    if ok {
-        session
-            .verified_tags()
-            .insert(&pair, std::sync::Arc::new(()));
+    match session.key_set().verify(Purpose::AuthHash, hash, &raw) {
+        None => false,
+        Some(0) => {
+            session
+                .verified_tags()
+                .insert(&pair, std::sync::Arc::new(()));
+            true
+        }
+        Some(_) => {
+            tracing::debug!("auth-hash tag made under a fallback key; tagged again");
+            retag(session, hash);
+            true
+        }
     }
-    ok
+}
+
+/// Tags the session's login, and its remember-me cookie, with `hash` under the current key.
+fn retag(session: &SessionDict, hash: &[u8]) {
+    let tag = tag(session.key_set(), hash);
+    // Only the tag changes, and it has a fixed length: a session that fitted still fits.
+    if session
+        .insert_value(AUTH_HASH, Value::String(tag.clone()))
+        .is_err()
+    {
+        tracing::warn!("session too large to store a new auth-hash tag");
+        return;
+    }
+    if let Some(user_id) = session.get::<Value>(USER_ID).ok().flatten() {
+        remember::retag(session, &user_id, &tag);
+    }
 }
 
 /// The tag of `hash` under the current key, as stored in the session and the remember-me cookie.

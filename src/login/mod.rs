@@ -33,13 +33,17 @@ const LOGIN_KEYS: [&str; 4] = [USER_ID, FRESH, SESSION_ID, AUTH_HASH];
 /// Logs `user` in: the session's next cookie carries their id, marked fresh.
 ///
 /// Call it from your login handler once the credentials have been verified, then redirect with
-/// [`redirect_target`](crate::redirect_target). Every crate key (`_…`) the session held before is
-/// dropped, so nothing planted in a pre-login session survives, and a new random session id makes
-/// the new cookie unlike any earlier one (SECURITY.md SES-01). Application keys stay.
+/// [`redirect_target`](crate::redirect_target). A new random session id makes the new cookie unlike
+/// any earlier one (SECURITY.md SES-01), and the session starts empty unless the same user was
+/// already logged in (a re-authentication, which keeps the application's data so that other open
+/// tabs go on working): nothing planted in a pre-login session, and nothing the browser's previous
+/// user left, survives a login. To carry anonymous data (a shopping cart) into the login, read it
+/// before calling `login_user` and insert it again after.
 ///
-/// With `remember`, a `_remember` cookie in Microdot's format (`{"user_id", "days", "exp"}`,
-/// `Max-Age = days * 86400`, the session cookie's attributes) lets the login outlive the browser
-/// session; without it, any remember-me cookie of an earlier login is deleted.
+/// With `remember`, a `_remember` cookie in Microdot's format (`{"user_id", "days", "exp"}`, and
+/// this crate's `auth_time`, `Max-Age = days * 86400`, the session cookie's attributes) lets the
+/// login outlive the browser session, for `days` from this login however often it is used;
+/// without it, any remember-me cookie of an earlier login is deleted.
 ///
 /// # Errors
 ///
@@ -69,12 +73,12 @@ pub fn login_user<U: AuthUser>(
     session.replace(login_map(session, id.clone(), true, auth_hash.clone()))?;
     let Remember(days) = remember.into();
     if days > 0 {
-        let token = RememberToken {
+        session.set_remember(RememberUpdate::Set(RememberToken {
             user_id: id,
             days,
             auth_hash,
-        };
-        session.set_remember(remember::cookie(session, &token));
+            auth_time: session.now(),
+        }));
     } else if !session.remember_candidates().is_empty() {
         session.set_remember(RememberUpdate::Delete);
     }
@@ -194,11 +198,18 @@ fn login_map(
     fresh: bool,
     auth_hash: Option<String>,
 ) -> Map<String, Value> {
-    let mut map: Map<String, Value> = session
-        .snapshot()
-        .into_iter()
-        .filter(|(k, _)| !k.starts_with('_'))
-        .collect();
+    // Only the same user keeps the application's data: anything else in the session was planted
+    // before the login (a tossed cookie) or left by the browser's previous user.
+    let same_user = session.get::<Value>(USER_ID).ok().flatten().as_ref() == Some(&user_id);
+    let mut map: Map<String, Value> = if same_user {
+        session
+            .snapshot()
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with('_'))
+            .collect()
+    } else {
+        Map::new()
+    };
     map.insert(USER_ID.into(), user_id);
     map.insert(FRESH.into(), Value::Bool(fresh));
     map.insert(SESSION_ID.into(), Value::String(random_id()));

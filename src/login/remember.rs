@@ -1,4 +1,4 @@
-//! Remember-me: scheduling the `_remember` cookie at login, and restoring a login from it.
+//! Remember-me: restoring a login from the `_remember` cookie, and re-issuing the cookie.
 
 use serde_json::Value;
 
@@ -8,38 +8,35 @@ use crate::session::RememberUpdate;
 use crate::token::remember::RememberToken;
 use crate::SessionDict;
 
-/// The remember-me cookie for `token`, valid for its `days` from now, under the current key.
-pub(crate) fn cookie(session: &SessionDict, token: &RememberToken) -> RememberUpdate {
-    RememberUpdate::Set {
-        value: token.seal(session.key_set(), session.now()),
-        max_age: token.max_age(),
-    }
-}
-
-/// Restores a login from the request's remember-me cookie into the session, marked not fresh,
-/// and renews the cookie for its full duration; returns the user's id.
-///
-/// Exactly one distinct valid token is used (SECURITY.md IN-02). One that is invalid is ignored,
-/// and deleted when it was the only one sent (REM-05).
-pub(crate) fn restore(session: &SessionDict) -> Option<Value> {
+/// The request's one valid remember-me token, with the index of the key that verified it.
+/// Exactly one distinct valid token is used (SECURITY.md IN-02); one that is invalid is deleted
+/// when it was the only one sent (REM-05).
+fn sent(session: &SessionDict) -> Option<(RememberToken, usize)> {
     let candidates = session.remember_candidates();
     if candidates.is_empty() {
         return None;
     }
     let (now, leeway) = (session.now(), session.leeway());
     let open = |token: &str| RememberToken::open(token, session.key_set(), now, leeway);
-    let token = match choose("remember-me", candidates, open, |a, b| {
-        a.user_id == b.user_id
+    match choose("remember-me", candidates, open, |a, b| {
+        a.0.user_id == b.0.user_id
     }) {
-        Choice::One(token) => token,
+        Choice::One(found) => Some(found),
         Choice::None { delete } => {
             if delete {
                 session.set_remember(RememberUpdate::Delete);
             }
-            return None;
+            None
         }
-        Choice::Conflict | Choice::TooMany => return None,
-    };
+        Choice::Conflict | Choice::TooMany => None,
+    }
+}
+
+/// Restores a login from the request's remember-me cookie into the session, marked not fresh,
+/// and re-issues the cookie under the current key (for no longer than it had left); returns the
+/// user's id.
+pub(crate) fn restore(session: &SessionDict) -> Option<Value> {
+    let (token, _) = sent(session)?;
     let map = login_map(
         session,
         token.user_id.clone(),
@@ -49,7 +46,22 @@ pub(crate) fn restore(session: &SessionDict) -> Option<Value> {
     if session.replace(map).is_err() {
         return None;
     }
-    session.set_remember(cookie(session, &token));
+    let user_id = token.user_id.clone();
+    session.set_remember(RememberUpdate::Set(token));
     tracing::info!("login restored from a remember-me cookie");
-    Some(token.user_id)
+    Some(user_id)
+}
+
+/// Gives the remember-me cookie of `user_id` the auth-hash tag `tag`: the one scheduled in this
+/// request, or else the one the request carries, re-issued under the current key. For a key
+/// rotation: a tag made under a key about to be retired would log the user out once it is.
+pub(crate) fn retag(session: &SessionDict, user_id: &Value, tag: &str) {
+    if session.has_pending_remember() {
+        session.update_pending_remember(|token| token.auth_hash = Some(tag.to_owned()));
+        return;
+    }
+    if let Some((mut token, _)) = sent(session).filter(|(t, _)| &t.user_id == user_id) {
+        token.auth_hash = Some(tag.to_owned());
+        session.set_remember(RememberUpdate::Set(token));
+    }
 }

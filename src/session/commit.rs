@@ -1,6 +1,8 @@
 //! What a request changed, as a value: the handle makes it when the response is ready, and the
 //! response writer turns it into `Set-Cookie` headers through the backend.
 
+use crate::token::remember::RememberToken;
+
 /// What becomes of the session.
 #[derive(Debug)]
 pub(crate) enum SessionCommit {
@@ -19,26 +21,14 @@ pub(crate) enum SessionCommit {
 }
 
 /// What the response does to the remember-me cookie.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub(crate) enum RememberUpdate {
     #[default]
     None,
-    Set {
-        value: String,
-        max_age: u64,
-    },
+    /// Issue this token, sealed when the response is written (so that a later change in the
+    /// same request, such as a new auth-hash tag, is part of it).
+    Set(RememberToken),
     Delete,
-}
-
-impl std::fmt::Debug for RememberUpdate {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The value is a credential.
-        f.write_str(match self {
-            RememberUpdate::None => "None",
-            RememberUpdate::Set { .. } => "Set",
-            RememberUpdate::Delete => "Delete",
-        })
-    }
 }
 
 /// Everything a request's changes call for.

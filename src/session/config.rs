@@ -26,6 +26,8 @@ pub(crate) struct SessionConfig {
     /// Auth-hash tags already checked against a user's hash: the key is the tag followed by the
     /// hash, so a hit proves the same pair verified before (a changed hash misses).
     pub(crate) verified_tags: Cache<()>,
+    /// Accept logins without an auth-hash tag (Microdot's) and tag them on first sight.
+    pub(crate) adopt_untagged_logins: bool,
 }
 
 impl SessionConfig {
@@ -44,6 +46,7 @@ impl fmt::Debug for SessionConfig {
             .field("max_age", &self.max_age)
             .field("clock", &self.clock)
             .field("leeway", &self.leeway)
+            .field("adopt_untagged_logins", &self.adopt_untagged_logins)
             .finish_non_exhaustive()
     }
 }

@@ -16,6 +16,7 @@ use super::commit::{Commit, RememberUpdate, SessionCommit};
 use super::config::SessionConfig;
 use crate::cookie::parse;
 use crate::key::KeySet;
+use crate::token::remember::RememberToken;
 use crate::token::session::CLAIMS;
 use crate::Error;
 
@@ -294,6 +295,11 @@ impl SessionDict {
         &self.shared.config.verified_tags
     }
 
+    /// Whether logins without an auth-hash tag are accepted and tagged on first sight.
+    pub(crate) fn adopts_untagged_logins(&self) -> bool {
+        self.shared.config.adopt_untagged_logins
+    }
+
     /// The values of the request's remember-me cookies, not yet verified.
     pub(crate) fn remember_candidates(&self) -> &[Box<str>] {
         &self.shared.remember_candidates
@@ -306,7 +312,14 @@ impl SessionDict {
 
     /// Whether this request has already scheduled a remember-me cookie.
     pub(crate) fn has_pending_remember(&self) -> bool {
-        matches!(self.lock().remember, RememberUpdate::Set { .. })
+        matches!(self.lock().remember, RememberUpdate::Set(_))
+    }
+
+    /// Changes the remember-me token this request has scheduled, if any.
+    pub(crate) fn update_pending_remember(&self, change: impl FnOnce(&mut RememberToken)) {
+        if let RememberUpdate::Set(token) = &mut self.lock().remember {
+            change(token);
+        }
     }
 
     // ---- loading ----

@@ -10,7 +10,7 @@ use super::config::SessionConfig;
 use super::SessionService;
 use crate::cache::Cache;
 use crate::clock::{Clock, SystemClock};
-use crate::cookie::scope::{CookieScope, SameSite};
+use crate::cookie::scope::{has_prefix, CookieScope, SameSite};
 use crate::cookie::MAX_COOKIE_AGE_SECS;
 use crate::key::KeySet;
 use crate::token::session::SessionFormat;
@@ -65,7 +65,7 @@ impl SessionLayer {
         SessionLayerBuilder {
             keys: KeySet::new(key),
             session_name: "session".into(),
-            remember_name: "_remember".into(),
+            remember_name: None,
             scope: CookieScope::default(),
             max_age: None,
             clock: Arc::new(SystemClock),
@@ -74,7 +74,8 @@ impl SessionLayer {
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
             absolute_timeout: Some(DEFAULT_ABSOLUTE_TIMEOUT),
             refresh_share: DEFAULT_REFRESH_SHARE,
-            claimless_sessions: true,
+            claimless_sessions: false,
+            adopt_untagged_logins: false,
         }
     }
 }
@@ -96,7 +97,8 @@ impl<S> Layer<S> for SessionLayer {
 pub struct SessionLayerBuilder {
     keys: KeySet,
     session_name: String,
-    remember_name: String,
+    /// `None`: `_remember`, with the session cookie's `__Host-` or `__Secure-` prefix.
+    remember_name: Option<String>,
     scope: CookieScope,
     max_age: Option<u64>,
     clock: Arc<dyn Clock>,
@@ -106,6 +108,7 @@ pub struct SessionLayerBuilder {
     absolute_timeout: Option<u64>,
     refresh_share: f64,
     claimless_sessions: bool,
+    adopt_untagged_logins: bool,
 }
 
 impl SessionLayerBuilder {
@@ -130,7 +133,10 @@ impl SessionLayerBuilder {
         self
     }
 
-    /// The remember-me cookie's name. Default `_remember`, as Microdot.
+    /// The remember-me cookie's name. Default `_remember`, as Microdot; with a session cookie
+    /// named `__Host-…` or `__Secure-…`, the default takes the same prefix (`__Host-remember`),
+    /// and a name without it is refused: otherwise a sibling subdomain could plant its own
+    /// remember-me cookie and log the victim into the attacker's account.
     ///
     /// # Examples
     ///
@@ -145,7 +151,7 @@ impl SessionLayerBuilder {
     /// # Ok::<(), tower_session_auth::Error>(())
     /// ```
     pub fn remember_cookie_name(mut self, name: impl Into<String>) -> Self {
-        self.remember_name = name.into();
+        self.remember_name = Some(name.into());
         self
     }
 
@@ -358,26 +364,51 @@ impl SessionLayerBuilder {
         self
     }
 
-    /// Whether sessions without the crate's time anchors are accepted. Microdot writes none, so
-    /// the default (on) is needed to share sessions with a Microdot service; such a session is
-    /// re-issued with anchors set to now. A copied anchorless cookie is then accepted whenever it
-    /// is replayed, as it would be by Microdot: turn this off once no Microdot service writes
-    /// the cookie.
+    /// Whether sessions without the crate's time anchors are accepted. Default off. Microdot writes
+    /// none, so turn it on to share sessions with a Microdot service; such a session is then
+    /// re-issued with anchors set to now, and the copy of it that a thief may hold stays valid
+    /// whenever it is replayed, as it would be for Microdot itself, until the shared key is
+    /// rotated. Turn it off again once no Microdot service writes the cookie.
     ///
     /// # Examples
     ///
     /// ```
     /// use tower_session_auth::{Key, SessionLayer};
     ///
-    /// // No Microdot service writes this cookie: refuse sessions without the crate's anchors.
-    /// let layer = SessionLayer::builder(Key::generate())
-    ///     .claimless_sessions(false)
+    /// // Share logins with a Microdot service that signs with the same secret.
+    /// let shared_with_microdot = SessionLayer::builder(Key::generate())
+    ///     .claimless_sessions(true)
+    ///     .adopt_untagged_logins(true)
     ///     .build()?;
-    /// # let _ = layer;
     /// # Ok::<(), tower_session_auth::Error>(())
     /// ```
     pub fn claimless_sessions(mut self, accept: bool) -> Self {
         self.claimless_sessions = accept;
+        self
+    }
+
+    /// Whether logins without a session auth-hash tag are accepted for users that have a session
+    /// auth hash ([`AuthUser::session_auth_hash`](crate::AuthUser::session_auth_hash)). Default
+    /// off: such logins are refused. Microdot's `login_user` writes no tag, so turn it on (with
+    /// [`claimless_sessions`](Self::claimless_sessions)) to share logins with a Microdot service.
+    /// An untagged login is then tagged with the user's current hash on its first gated request,
+    /// and from then on ends with the user's other sessions when the hash changes; logins this
+    /// crate writes are always tagged. A copy of an untagged cookie taken before a password change
+    /// is still accepted after it: rotate the shared key to end those.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tower_session_auth::{Key, SessionLayer};
+    ///
+    /// let layer = SessionLayer::builder(Key::generate())
+    ///     .claimless_sessions(true)
+    ///     .adopt_untagged_logins(true)
+    ///     .build()?;
+    /// # Ok::<(), tower_session_auth::Error>(())
+    /// ```
+    pub fn adopt_untagged_logins(mut self, adopt: bool) -> Self {
+        self.adopt_untagged_logins = adopt;
         self
     }
 
@@ -448,11 +479,22 @@ impl SessionLayerBuilder {
     /// let refused = SessionLayer::builder(Key::generate()).path("app").build();
     /// assert!(matches!(refused, Err(Error::InvalidConfig(ConfigError::Path))));
     /// ```
-    pub fn build(self) -> Result<SessionLayer, Error> {
+    pub fn build(mut self) -> Result<SessionLayer, Error> {
         let refuse = |rule| Err(Error::InvalidConfig(rule));
+        let prefix = ["__Host-", "__Secure-"]
+            .into_iter()
+            .find(|p| has_prefix(&self.session_name, p));
+        let remember_name = match (self.remember_name.take(), prefix) {
+            (Some(name), Some(p)) if !has_prefix(&name, p) => {
+                return refuse(ConfigError::RememberCookiePrefix)
+            }
+            (Some(name), _) => name,
+            (None, Some(p)) => format!("{p}remember"),
+            (None, None) => "_remember".into(),
+        };
         self.scope.validate(&self.session_name)?;
-        self.scope.validate(&self.remember_name)?;
-        if self.session_name == self.remember_name {
+        self.scope.validate(&remember_name)?;
+        if self.session_name == remember_name {
             return refuse(ConfigError::SameCookieNames);
         }
         if self.max_age.is_some_and(|age| age > MAX_COOKIE_AGE_SECS) {
@@ -483,12 +525,13 @@ impl SessionLayerBuilder {
                 backend: Box::new(backend),
                 keys: self.keys,
                 session_name: self.session_name,
-                remember_name: self.remember_name,
+                remember_name,
                 scope,
                 max_age: self.max_age,
                 clock: self.clock,
                 leeway: self.leeway,
                 verified_tags: Cache::default(),
+                adopt_untagged_logins: self.adopt_untagged_logins,
             }),
         })
     }

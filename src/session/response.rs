@@ -50,7 +50,9 @@ fn write(config: &SessionConfig, commit: Commit, headers: &mut HeaderMap) {
     }
     match commit.remember {
         RememberUpdate::None => {}
-        RememberUpdate::Set { value, max_age } => {
+        RememberUpdate::Set(token) => {
+            let value = token.seal(&config.keys);
+            let max_age = token.max_age(config.now());
             headers.append(
                 SET_COOKIE,
                 scope.set_cookie(&config.remember_name, &value, Some(max_age)),

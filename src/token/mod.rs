@@ -27,6 +27,11 @@ pub(crate) enum Rejection {
     BadHeader,
     /// The MAC verified but the payload is not a JSON object.
     BadPayload,
+    /// The session's MAC (or AEAD tag) verified, so a holder of the key wrote it, but this layer
+    /// cannot use it: JSON beyond what it reads (`NaN`, a lone surrogate, nesting over 128), or
+    /// no time anchors while claimless sessions are refused. It reads as no session and is left
+    /// in place, never deleted: it may be a Microdot service's.
+    Unusable,
     /// A time claim is not a number in range.
     BadClaims,
     /// `exp` has passed.
@@ -44,6 +49,7 @@ impl Rejection {
             Rejection::BadSignature => "bad_signature",
             Rejection::BadHeader => "bad_header",
             Rejection::BadPayload => "bad_payload",
+            Rejection::Unusable => "unusable",
             Rejection::BadClaims => "bad_claims",
             Rejection::Expired => "expired",
             Rejection::NotYetValid => "not_yet_valid",

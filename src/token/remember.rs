@@ -1,6 +1,12 @@
 //! The remember-me token: Microdot's `{"user_id", "days", "exp"}`, signed like a session (a
 //! compact JWS), with this crate's optional `auth_hash` tag.
 //!
+//! A restored login never outlives the login it came from: the token carries `auth_time` (OpenID
+//! Connect's name for when the user last typed their password), and it is valid until the earlier
+//! of `exp` and `auth_time + days`. Re-issuing it keeps `auth_time`, so a copy replayed again and
+//! again expires `days` after the login all the same. Microdot ignores the member; a token
+//! without it (Microdot writes none) counts from `exp - days`, the time Microdot issued it.
+//!
 //! A remember-me token and a session token are told apart by shape, strictly, in both directions
 //! (SECURITY.md JWT-10): a session cookie presented as a remember-me cookie logs nobody in, and a
 //! remember-me token presented as a session reads as no session.
@@ -16,8 +22,9 @@ use crate::key::KeySet;
 pub(crate) const MAX_DAYS: u32 = 400;
 const DAY: u64 = 86_400;
 
-/// The members a remember-me token may have: Microdot's three and this crate's `auth_hash`.
-const MEMBERS: [&str; 4] = ["user_id", "days", "exp", "auth_hash"];
+/// The members a remember-me token may have: Microdot's three and this crate's `auth_hash` and
+/// `auth_time`.
+const MEMBERS: [&str; 5] = ["user_id", "days", "exp", "auth_hash", "auth_time"];
 
 /// A verified remember-me token, or one about to be signed.
 pub(crate) struct RememberToken {
@@ -26,6 +33,8 @@ pub(crate) struct RememberToken {
     pub(crate) days: u32,
     /// The tag of the user's session auth hash, when the user has one.
     pub(crate) auth_hash: Option<String>,
+    /// When the user logged in with their password; the token ends `days` after it.
+    pub(crate) auth_time: u64,
 }
 
 impl fmt::Debug for RememberToken {
@@ -37,17 +46,23 @@ impl fmt::Debug for RememberToken {
 }
 
 impl RememberToken {
-    /// How long the cookie lives, in seconds: `days` whole days.
-    pub(crate) fn max_age(&self) -> u64 {
-        u64::from(self.days) * DAY
+    /// When the token ends: `days` after the login.
+    pub(crate) fn expires_at(&self) -> u64 {
+        self.auth_time.saturating_add(u64::from(self.days) * DAY)
     }
 
-    /// The signed token, valid for `days` from `now`, under the current key.
-    pub(crate) fn seal(&self, keys: &KeySet, now: u64) -> String {
+    /// How long the cookie has left to live at `now`, in seconds.
+    pub(crate) fn max_age(&self, now: u64) -> u64 {
+        self.expires_at().saturating_sub(now)
+    }
+
+    /// The signed token under the current key, ending at [`expires_at`](Self::expires_at).
+    pub(crate) fn seal(&self, keys: &KeySet) -> String {
         let mut payload = Map::new();
         payload.insert("user_id".into(), self.user_id.clone());
         payload.insert("days".into(), self.days.into());
-        payload.insert("exp".into(), (now + self.max_age()).into());
+        payload.insert("exp".into(), self.expires_at().into());
+        payload.insert("auth_time".into(), self.auth_time.into());
         if let Some(tag) = &self.auth_hash {
             payload.insert("auth_hash".into(), tag.clone().into());
         }
@@ -57,14 +72,19 @@ impl RememberToken {
     /// Verifies a remember-me token and checks its shape strictly (SECURITY.md JWT-10): exactly
     /// `user_id` (a non-empty string or an integer), `days` (1 to 400), `exp` (a number, required
     /// and in the future), and this crate's optional `auth_hash`. A session cookie, whatever it
-    /// holds, has other members and is refused.
+    /// holds, has other members and is refused. `auth_time`, when present, is a number no later
+    /// than `exp`; the token is refused from `days` after it.
+    ///
+    /// Returns the token and the index of the key that verified it (0: the current key).
     pub(crate) fn open(
         token: &str,
         keys: &KeySet,
         now: u64,
         leeway: u64,
-    ) -> Result<RememberToken, Rejection> {
-        let mut payload = jws::verify(token, keys.all())?.payload()?;
+    ) -> Result<(RememberToken, usize), Rejection> {
+        let verified = jws::verify(token, keys.all())?;
+        let key_index = verified.key_index;
+        let mut payload = verified.payload()?;
         // The shape requires `exp`, so the time check below always enforces it.
         if !is_remember_shaped(&payload) {
             return Err(Rejection::BadPayload);
@@ -89,11 +109,26 @@ impl RememberToken {
         if !id_ok {
             return Err(Rejection::BadPayload);
         }
-        Ok(RememberToken {
+        // `exp` is present (the shape requires it) and was checked above.
+        let exp = payload.get("exp").map_or(Ok(0.0), claims::numeric_date)?;
+        let auth_time = match payload.get("auth_time") {
+            Some(t) => Some(claims::numeric_date(t)?),
+            None => None,
+        };
+        if auth_time.is_some_and(|t| t > exp) {
+            return Err(Rejection::BadClaims);
+        }
+        let token = RememberToken {
             user_id,
             days: days as u32,
             auth_hash,
-        })
+            // Without the member (Microdot's tokens), the login is as old as `exp` says.
+            auth_time: auth_time.unwrap_or(exp - (days * DAY) as f64).max(0.0) as u64,
+        };
+        if auth_time.is_some() && now.saturating_sub(leeway) >= token.expires_at() {
+            return Err(Rejection::Expired);
+        }
+        Ok((token, key_index))
     }
 }
 

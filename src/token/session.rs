@@ -69,14 +69,15 @@ impl SessionFormat {
     /// idle and absolute timeouts from the signed anchors (SECURITY.md JWT-07, JWT-09, SES-03 to
     /// SES-05).
     pub(crate) fn open(&self, token: &str, now: u64) -> Result<Opened, Rejection> {
-        let (mut map, key_index) = if self.private {
+        let (map, key_index) = if self.private {
             let (json, key_index) = aead::open(token, self.keys.all(), &self.cookie_name)?;
-            let map = serde_json::from_slice(&json).map_err(|_| Rejection::BadPayload)?;
-            (map, key_index)
+            (serde_json::from_slice(&json).ok(), key_index)
         } else {
             let verified = jws::verify(token, self.keys.all())?;
-            (verified.payload()?, verified.key_index)
+            (verified.payload().ok(), verified.key_index)
         };
+        // Authentic from here on: what this layer cannot read is left alone.
+        let mut map: Map<String, Value> = map.ok_or(Rejection::Unusable)?;
         if remember::is_remember_shaped(&map) {
             // A remember-me token is never a session (SECURITY.md JWT-10, the other direction).
             return Err(Rejection::BadPayload);
@@ -89,7 +90,7 @@ impl SessionFormat {
         };
         let (issued, created) = (anchor("iat")?, anchor(CREATED)?);
         if !self.claimless && (issued.is_none() || created.is_none()) {
-            return Err(Rejection::BadClaims);
+            return Err(Rejection::Unusable);
         }
         let leeway = self.leeway as f64;
         let deadline = |anchor: Option<u64>, timeout: Option<u64>| match (anchor, timeout) {
