@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::extract::Path;
 use axum::routing::get;
 use axum::Router;
-use common::{get_with_cookie, key, pyjwt, send, Browser, Expect, FakeClock};
+use common::{get_with_cookie, key, payload, pyjwt, send, Browser, Expect, FakeClock};
 use serde_json::Value;
 use tower_session_auth::{Key, SessionDict, SessionLayer};
 
@@ -33,14 +33,6 @@ fn app(layer: SessionLayer) -> Router {
             ),
         )
         .layer(layer)
-}
-
-fn payload(token: &str) -> serde_json::Map<String, Value> {
-    let b64 = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(
-        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, b64).unwrap(),
-    )
-    .unwrap()
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use axum::body::Body;
 use axum::routing::get;
 use axum::Router;
-use common::{key, pyjwt, send, sign, Browser, Expect, FakeClock, SECRET};
+use common::{key, pyjwt, send, sign, Browser, Expect, FakeClock, Member, SECRET};
 use http::{Request, StatusCode};
 use tower_session_auth::{
     login_user, logout_user, AuthLayer, AuthUser, CurrentUser, Key, SessionDict, SessionLayer,
@@ -437,20 +437,12 @@ async fn an_id_the_loader_does_not_know_is_logged_out() {
     let microdot = pyjwt(r#"{"_user_id":"user001","_fresh":true}"#);
     let res = whoami(&app, &format!("session={microdot}")).await;
     assert_eq!(res.status, StatusCode::OK);
-    let tagged = payload_of(
+    let tagged = common::payload(
         res.set_cookie("session")
             .expect("tagged on first sight")
             .value(),
     );
     assert!(tagged["_auth_hash"].is_string(), "{tagged:?}");
-}
-
-/// The JSON payload of a signed session cookie value.
-fn payload_of(value: &str) -> serde_json::Map<String, serde_json::Value> {
-    let payload = value.split('.').nth(1).unwrap();
-    let payload =
-        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).unwrap();
-    serde_json::from_slice(&payload).unwrap()
 }
 
 /// A user known by name, without a session auth hash (like Microdot's users).
@@ -464,23 +456,6 @@ impl AuthUser for Plain {
             "susan" => "user001".into(),
             _ => "user002".into(),
         }
-    }
-}
-
-/// A user whose auth hash (their password hash) can change.
-#[derive(Clone, Debug)]
-struct Member {
-    id: u64,
-    hash: Vec<u8>,
-}
-
-impl AuthUser for Member {
-    type Id = u64;
-    fn id(&self) -> u64 {
-        self.id
-    }
-    fn session_auth_hash(&self) -> Option<&[u8]> {
-        Some(&self.hash)
     }
 }
 

@@ -10,33 +10,15 @@ use axum::extract::Path;
 use axum::routing::get;
 use axum::Router;
 use http::StatusCode;
-use serde_json::{Map, Value};
 use tower_session_auth::{
-    login_user, AuthLayer, AuthUser, ConfigError, CurrentUser, Error, Key, SessionDict,
-    SessionLayer, SessionLayerBuilder,
+    login_user, AuthLayer, ConfigError, CurrentUser, Error, Key, SessionDict, SessionLayer,
+    SessionLayerBuilder,
 };
 
-use common::{key, pyjwt, Browser, FakeClock};
+use common::{key, payload, pyjwt, Browser, FakeClock, Member};
 
 const T0: u64 = 1_800_000_000;
 const DAY: u64 = 86_400;
-
-/// A user whose session auth hash (their password hash) can change.
-#[derive(Clone, Debug)]
-struct Member {
-    id: u64,
-    hash: Vec<u8>,
-}
-
-impl AuthUser for Member {
-    type Id = u64;
-    fn id(&self) -> u64 {
-        self.id
-    }
-    fn session_auth_hash(&self) -> Option<&[u8]> {
-        Some(&self.hash)
-    }
-}
 
 type Store = Arc<Mutex<HashMap<u64, Member>>>;
 
@@ -101,13 +83,6 @@ fn builder(key: Key, clock: &FakeClock) -> SessionLayerBuilder {
         .clock(clock.clone())
         .absolute_timeout(None)
         .idle_timeout(None)
-}
-
-fn payload(value: &str) -> Map<String, Value> {
-    let payload = value.split('.').nth(1).unwrap();
-    let payload =
-        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).unwrap();
-    serde_json::from_slice(&payload).unwrap()
 }
 
 #[tokio::test]

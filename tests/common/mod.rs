@@ -247,3 +247,30 @@ impl tower_session_auth::Clock for FakeClock {
         self.0.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
+
+/// The JSON payload of a signed cookie value (a compact JWS), unverified: for inspecting what the
+/// crate wrote.
+pub fn payload(token: &str) -> serde_json::Map<String, serde_json::Value> {
+    let b64 = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, b64).unwrap(),
+    )
+    .unwrap()
+}
+
+/// A user whose session auth hash (their password hash) can change.
+#[derive(Clone, Debug)]
+pub struct Member {
+    pub id: u64,
+    pub hash: Vec<u8>,
+}
+
+impl tower_session_auth::AuthUser for Member {
+    type Id = u64;
+    fn id(&self) -> u64 {
+        self.id
+    }
+    fn session_auth_hash(&self) -> Option<&[u8]> {
+        Some(&self.hash)
+    }
+}
