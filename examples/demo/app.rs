@@ -177,10 +177,17 @@ async fn login(
     Form(form): Form<LoginForm>,
 ) -> Response {
     let (username, password) = (form.username, form.password);
-    let verified =
-        tokio::task::spawn_blocking(move || users::verify_password(&username, &password)).await;
-    let Some(user) = verified.ok().flatten() else {
-        // The same answer for an unknown user and a wrong password.
+    // Refused before any hashing (PBKDF2 would read `hello\0` as `hello`).
+    let verified = if users::well_formed(&username, &password) {
+        tokio::task::spawn_blocking(move || users::verify_password(&username, &password))
+            .await
+            .ok()
+            .flatten()
+    } else {
+        None
+    };
+    let Some(user) = verified else {
+        // The same answer for an unknown user, a wrong password and a malformed one.
         return (
             StatusCode::UNAUTHORIZED,
             login_page(&uri, Some("Invalid username or password.")),

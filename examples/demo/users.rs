@@ -72,9 +72,22 @@ pub fn by_id(id: &str) -> Option<User> {
     USERS.iter().find(|u| u.id == id).cloned()
 }
 
+/// Whether these credentials may be checked at all: no control characters, as the crate's Basic
+/// parser requires. PBKDF2 pads a short password with zero bytes, so without this `hello\0` would
+/// pass for `hello`.
+pub fn well_formed(username: &str, password: &str) -> bool {
+    !username
+        .chars()
+        .chain(password.chars())
+        .any(char::is_control)
+}
+
 /// The user if `username` and `password` match. Unknown users and wrong passwords take the same
-/// time and give the same answer.
+/// time and give the same answer; credentials that are not [`well_formed`] are refused unhashed.
 pub fn verify_password(username: &str, password: &str) -> Option<User> {
+    if !well_formed(username, password) {
+        return None;
+    }
     let known = USERS.iter().find(|u| u.username == username);
     let candidate = known.unwrap_or(&DUMMY);
     let salt = format!("tower-session-auth demo {}", candidate.username);
