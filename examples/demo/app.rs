@@ -1,8 +1,10 @@
 //! The demo's routes, shared with the integration tests so they drive exactly what the demo serves.
 
+use std::cell::RefCell;
+
 use axum::extract::Request;
-use axum::extract::{Form, OriginalUri};
-use axum::http::header::CONTENT_TYPE;
+use axum::extract::{Form, OriginalUri, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -14,7 +16,7 @@ use tower_session_auth::{
     SessionLayer,
 };
 
-use crate::users::{self, User};
+use crate::users::{self, HashPermit, PasswordHashing, User};
 
 /// The demo application, its sessions signed with `key`.
 #[allow(dead_code)] // used by the tests that include this file
@@ -25,6 +27,17 @@ pub fn app(key: Key) -> Router {
 /// The demo application, signing with `key` and still accepting cookies signed with `fallbacks`
 /// (re-signed with `key` in the same response).
 pub fn app_with_fallbacks(key: Key, fallbacks: Vec<Key>) -> Router {
+    build(key, fallbacks, PasswordHashing::for_this_machine())
+}
+
+/// The demo application with its password hashing bounded by `hashing`, so a test can hold the
+/// permits.
+#[allow(dead_code)] // used by the tests that include this file
+pub fn app_with_hashing(key: Key, hashing: PasswordHashing) -> Router {
+    build(key, Vec::new(), hashing)
+}
+
+fn build(key: Key, fallbacks: Vec<Key>, hashing: PasswordHashing) -> Router {
     // `Secure` is off only because the demo serves plain http on loopback; browsers would not send
     // a `Secure` cookie back over http. Keep the default (on) in production.
     let sessions = SessionLayer::builder(key)
@@ -44,14 +57,13 @@ pub fn app_with_fallbacks(key: Key, fallbacks: Vec<Key>) -> Router {
         .build()
         .expect("valid gate configuration");
 
-    // API routes: HTTP Basic with the same users, and bearer tokens. Password hashing is slow on
-    // purpose, so it runs off the async runtime's threads.
+    // API routes: HTTP Basic with the same users, and bearer tokens. Basic hashes the password on
+    // every request, within the same bound as the login form: `hashing_permit_for_basic` takes
+    // the permit before the gate, and the verifier hashes with it (or refuses without one).
     let basic = AuthLayer::builder()
         .basic("tower-session-auth demo", |username, password| async move {
-            tokio::task::spawn_blocking(move || users::verify_password(&username, &password))
-                .await
-                .ok()
-                .flatten()
+            let permit = BASIC_PERMIT.try_with(|p| p.borrow_mut().take()).ok()??;
+            permit.verify(username, password).await
         })
         .build()
         .expect("valid gate configuration");
@@ -65,7 +77,13 @@ pub fn app_with_fallbacks(key: Key, fallbacks: Vec<Key>) -> Router {
     let protected = Router::new()
         .route("/", get(index))
         .route_layer(login_required);
-    let api_basic = Router::new().route("/api/me", get(me)).route_layer(basic);
+    let api_basic = Router::new()
+        .route("/api/me", get(me))
+        .route_layer(basic)
+        .route_layer(middleware::from_fn_with_state(
+            hashing.clone(),
+            hashing_permit_for_basic,
+        ));
     let api_token = Router::new()
         .route("/api/token/me", get(me))
         .route_layer(token);
@@ -80,9 +98,52 @@ pub fn app_with_fallbacks(key: Key, fallbacks: Vec<Key>) -> Router {
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
         .route("/counter", get(counter))
+        .with_state(hashing)
         // Login and logout are POSTs that only this site may send (login CSRF).
         .layer(middleware::from_fn(same_origin_posts))
         .layer(sessions)
+}
+
+tokio::task_local! {
+    /// The hashing permit taken for the Basic request being served, for its verifier.
+    static BASIC_PERMIT: RefCell<Option<HashPermit>>;
+}
+
+/// Takes a hashing permit for a request with Basic credentials before the gate verifies them,
+/// answering `503` at once when every permit is taken. Requests without Basic credentials need
+/// no hash and pass.
+async fn hashing_permit_for_basic(
+    State(hashing): State<PasswordHashing>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let basic = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.as_bytes().get(..5))
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case(b"basic"));
+    if !basic {
+        return next.run(req).await;
+    }
+    let Some(permit) = hashing.try_permit() else {
+        return busy();
+    };
+    BASIC_PERMIT
+        .scope(RefCell::new(Some(permit)), next.run(req))
+        .await
+}
+
+/// `503` with `Retry-After: 1`: every hashing permit is taken.
+fn busy() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(RETRY_AFTER, "1")],
+        page(
+            "Busy",
+            "<h1>Busy</h1>\n<p>Too many logins at once. Try again in a moment.</p>",
+        ),
+    )
+        .into_response()
 }
 
 /// Refuses state-changing requests that a browser says come from another site, so no other site
@@ -172,6 +233,7 @@ struct LoginForm {
 
 /// `POST /login`: verify, log in, and go to the safe `next` (default `/`).
 async fn login(
+    State(hashing): State<PasswordHashing>,
     session: SessionDict,
     OriginalUri(uri): OriginalUri,
     Form(form): Form<LoginForm>,
@@ -179,10 +241,11 @@ async fn login(
     let (username, password) = (form.username, form.password);
     // Refused before any hashing (PBKDF2 would read `hello\0` as `hello`).
     let verified = if users::well_formed(&username, &password) {
-        tokio::task::spawn_blocking(move || users::verify_password(&username, &password))
-            .await
-            .ok()
-            .flatten()
+        // At most a few hashes at once; beyond that, `503` at once rather than a queue.
+        let Some(permit) = hashing.try_permit() else {
+            return busy();
+        };
+        permit.verify(username, password).await
     } else {
         None
     };
