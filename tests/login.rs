@@ -126,7 +126,7 @@ async fn rem_01_02_03_04_remember_me_restores_a_non_fresh_login() {
     // REM-03: not fresh.
     let res = b.get(&app, "/fresh").await;
     assert_eq!(res.status, StatusCode::FOUND);
-    assert_eq!(res.location(), Some("/login?next=%2Ffresh"));
+    assert_eq!(res.location(), Some("/login?next=%2Ffresh&reason=fresh"));
     // Logging in again with the password makes it fresh.
     b.post_form(&app, "/login?next=%2Ffresh", "username=david&password=bye")
         .await;

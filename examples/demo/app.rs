@@ -1,20 +1,23 @@
 //! The demo's routes, shared with the integration tests so they drive exactly what the demo serves.
 
+use std::cell::RefCell;
+
+use axum::body::Bytes;
 use axum::extract::Request;
-use axum::extract::{Form, OriginalUri};
-use axum::http::header::CONTENT_TYPE;
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::extract::{Form, OriginalUri, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::http::{HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 use tower_session_auth::{
-    login_user, logout_user, redirect_target, AuthLayer, CurrentUser, Key, SessionDict,
-    SessionLayer,
+    login_user, logout_user, redirect_target, AuthLayer, CurrentUser, Key, Reason, SessionDict,
+    SessionLayer, Unauthorized,
 };
 
-use crate::users::{self, User};
+use crate::users::{self, HashPermit, PasswordHashing, User};
 
 /// The demo application, its sessions signed with `key`.
 #[allow(dead_code)] // used by the tests that include this file
@@ -25,6 +28,17 @@ pub fn app(key: Key) -> Router {
 /// The demo application, signing with `key` and still accepting cookies signed with `fallbacks`
 /// (re-signed with `key` in the same response).
 pub fn app_with_fallbacks(key: Key, fallbacks: Vec<Key>) -> Router {
+    build(key, fallbacks, PasswordHashing::for_this_machine())
+}
+
+/// The demo application with its password hashing bounded by `hashing`, so a test can hold the
+/// permits.
+#[allow(dead_code)] // used by the tests that include this file
+pub fn app_with_hashing(key: Key, hashing: PasswordHashing) -> Router {
+    build(key, Vec::new(), hashing)
+}
+
+fn build(key: Key, fallbacks: Vec<Key>, hashing: PasswordHashing) -> Router {
     // `Secure` is off only because the demo serves plain http on loopback; browsers would not send
     // a `Secure` cookie back over http. Keep the default (on) in production.
     // The demo shares its users' logins with Microdot services that sign with the same secret:
@@ -39,6 +53,7 @@ pub fn app_with_fallbacks(key: Key, fallbacks: Vec<Key>) -> Router {
     let login_required = AuthLayer::builder()
         .user_loader(|id: String| async move { users::by_id(&id) })
         .login_url("/login")
+        .unauthorized(turned_away)
         .build()
         .expect("valid gate configuration");
     let fresh_login_required = login_required
@@ -48,28 +63,35 @@ pub fn app_with_fallbacks(key: Key, fallbacks: Vec<Key>) -> Router {
         .build()
         .expect("valid gate configuration");
 
-    // API routes: HTTP Basic with the same users, and bearer tokens. Password hashing is slow on
-    // purpose, so it runs off the async runtime's threads.
+    // API routes: HTTP Basic with the same users, and bearer tokens. Basic hashes the password on
+    // every request, within the same bound as the login form: `hashing_permit_for_basic` takes
+    // the permit before the gate, and the verifier hashes with it (or refuses without one).
     let basic = AuthLayer::builder()
         .basic("tower-session-auth demo", |username, password| async move {
-            tokio::task::spawn_blocking(move || users::verify_password(&username, &password))
-                .await
-                .ok()
-                .flatten()
+            let permit = BASIC_PERMIT.try_with(|p| p.borrow_mut().take()).ok()??;
+            permit.verify(username, password).await
         })
+        .unauthorized(turned_away)
         .build()
         .expect("valid gate configuration");
     let token = AuthLayer::builder()
         .bearer("tower-session-auth demo", |token| async move {
             users::verify_api_token(&token)
         })
+        .unauthorized(turned_away)
         .build()
         .expect("valid gate configuration");
 
     let protected = Router::new()
         .route("/", get(index))
         .route_layer(login_required);
-    let api_basic = Router::new().route("/api/me", get(me)).route_layer(basic);
+    let api_basic = Router::new()
+        .route("/api/me", get(me))
+        .route_layer(basic)
+        .route_layer(middleware::from_fn_with_state(
+            hashing.clone(),
+            hashing_permit_for_basic,
+        ));
     let api_token = Router::new()
         .route("/api/token/me", get(me))
         .route_layer(token);
@@ -84,9 +106,55 @@ pub fn app_with_fallbacks(key: Key, fallbacks: Vec<Key>) -> Router {
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
         .route("/counter", get(counter))
+        // After every route: it applies to the routes registered so far.
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found)
+        .with_state(hashing)
         // Login and logout are POSTs that only this site may send (login CSRF).
         .layer(middleware::from_fn(same_origin_posts))
         .layer(sessions)
+}
+
+tokio::task_local! {
+    /// The hashing permit taken for the Basic request being served, for its verifier.
+    static BASIC_PERMIT: RefCell<Option<HashPermit>>;
+}
+
+/// Takes a hashing permit for a request with Basic credentials before the gate verifies them,
+/// answering `503` at once when every permit is taken. Requests without Basic credentials need
+/// no hash and pass.
+async fn hashing_permit_for_basic(
+    State(hashing): State<PasswordHashing>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let basic = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.as_bytes().get(..5))
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case(b"basic"));
+    if !basic {
+        return next.run(req).await;
+    }
+    let Some(permit) = hashing.try_permit() else {
+        return busy();
+    };
+    BASIC_PERMIT
+        .scope(RefCell::new(Some(permit)), next.run(req))
+        .await
+}
+
+/// `503` with `Retry-After: 1`: every hashing permit is taken.
+fn busy() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(RETRY_AFTER, "1")],
+        page(
+            "Busy",
+            "<h1>Busy</h1>\n<p>Too many logins at once. Try again in a moment.</p>",
+        ),
+    )
+        .into_response()
 }
 
 /// Refuses state-changing requests that a browser says come from another site, so no other site
@@ -112,7 +180,11 @@ async fn same_origin_posts(req: Request, next: Next) -> Response {
         unsafe_method && cross_site
     };
     if refused {
-        return (StatusCode::FORBIDDEN, "cross-site request refused").into_response();
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "Refused",
+            "<p>This site accepts forms only from its own pages.</p>",
+        );
     }
     next.run(req).await
 }
@@ -164,7 +236,7 @@ async fn me(CurrentUser(user): CurrentUser<User>) -> axum::Json<serde_json::Valu
 
 /// `GET /login`: the form, keeping `next` so the login ends where the user was going.
 async fn login_form(OriginalUri(uri): OriginalUri) -> Html<String> {
-    login_page(&uri, None)
+    login_page(&uri, "", None)
 }
 
 #[derive(Deserialize)]
@@ -176,18 +248,29 @@ struct LoginForm {
 
 /// `POST /login`: verify, log in, and go to the safe `next` (default `/`).
 async fn login(
+    State(hashing): State<PasswordHashing>,
     session: SessionDict,
     OriginalUri(uri): OriginalUri,
     Form(form): Form<LoginForm>,
 ) -> Response {
     let (username, password) = (form.username, form.password);
-    let verified =
-        tokio::task::spawn_blocking(move || users::verify_password(&username, &password)).await;
-    let Some(user) = verified.ok().flatten() else {
-        // The same answer for an unknown user and a wrong password.
+    // Refused before any hashing (PBKDF2 would read `hello\0` as `hello`).
+    let verified = if users::well_formed(&username, &password) {
+        // At most a few hashes at once; beyond that, `503` at once rather than a queue.
+        let Some(permit) = hashing.try_permit() else {
+            return busy();
+        };
+        permit.verify(username.clone(), password).await
+    } else {
+        None
+    };
+    let Some(user) = verified else {
+        // The same answer for an unknown user, a wrong password and a malformed one; the username
+        // stays in the form, so only the password needs typing again.
+        let typed: String = username.chars().filter(|c| !c.is_control()).collect();
         return (
             StatusCode::UNAUTHORIZED,
-            login_page(&uri, Some("Invalid username or password.")),
+            login_page(&uri, &typed, Some("Invalid username or password.")),
         )
             .into_response();
     };
@@ -204,33 +287,116 @@ async fn logout(session: SessionDict) -> Redirect {
     Redirect::to("/")
 }
 
-fn login_page(uri: &axum::http::Uri, error: Option<&str>) -> Html<String> {
+/// The login form, `username` pre-filled. Reached from the fresh gate (`reason=fresh`), it says
+/// why a remembered login must type its password again.
+fn login_page(uri: &Uri, username: &str, error: Option<&str>) -> Html<String> {
     // The form posts back to `/login` with the same (validated) `next`.
     let next = redirect_target(uri, "/");
     let action = format!(
         "/login?next={}",
         percent_encoding::utf8_percent_encode(&next, percent_encoding::NON_ALPHANUMERIC)
     );
-    let error = error.map_or(String::new(), |e| {
-        format!("<p class=\"error\" role=\"alert\">{}</p>\n", escape(e))
-    });
+    let from_fresh_gate = form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+        .any(|(name, value)| name == "reason" && value == "fresh");
+    let message = match error {
+        Some(e) => format!("<p class=\"error\" role=\"alert\">{}</p>\n", escape(e)),
+        None if from_fresh_gate => "<p class=\"notice\" role=\"status\">You are logged in from an \
+             earlier visit (\u{201c}remember me\u{201d}), but this page needs your password: please \
+             type it again.</p>\n"
+            .to_owned(),
+        None => String::new(),
+    };
+    // Focus goes where the typing starts.
+    let (username_focus, password_focus) = if username.is_empty() {
+        (" autofocus", "")
+    } else {
+        ("", " autofocus")
+    };
+    let value = if username.is_empty() {
+        String::new()
+    } else {
+        format!(" value=\"{}\"", escape(username))
+    };
     page(
         "Log in",
         &format!(
-            "<h1>Log in</h1>\n{error}<form method=\"post\" action=\"{action}\">\n\
-             <p><label>Username <input name=\"username\" autocomplete=\"username\" required></label></p>\n\
-             <p><label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label></p>\n\
+            "<h1>Log in</h1>\n{message}<form method=\"post\" action=\"{action}\">\n\
+             <p><label>Username <input name=\"username\"{value} autocomplete=\"username\" required{username_focus}></label></p>\n\
+             <p><label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required{password_focus}></label></p>\n\
              <p><label><input name=\"remember_me\" type=\"checkbox\"> Remember me</label></p>\n\
              <p><button type=\"submit\">Log in</button></p>\n</form>"
         ),
     )
 }
 
+/// The gates' answer to a request they turn away: the usual redirect to the login page (saying
+/// when a remembered login must type its password again), else a `401` page with the challenges
+/// of the API schemes.
+fn turned_away(u: Unauthorized) -> axum::http::Response<Bytes> {
+    if let Some(mut location) = u.login_location {
+        if u.reason == Reason::NotFresh {
+            location.push_str(if location.contains('?') { "&" } else { "?" });
+            location.push_str("reason=fresh");
+        }
+        if let Ok(location) = HeaderValue::try_from(location) {
+            let mut res = axum::http::Response::new(Bytes::new());
+            *res.status_mut() = StatusCode::FOUND;
+            res.headers_mut().insert(LOCATION, location);
+            return res;
+        }
+    }
+    let mut res = axum::http::Response::new(Bytes::from(
+        page(
+            "Not logged in",
+            "<h1>Not logged in</h1>\n<p>This page needs a login.</p>\n\
+             <p><a href=\"/login\">Log in</a> \u{b7} <a href=\"/\">Home</a></p>",
+        )
+        .0,
+    ));
+    *res.status_mut() = StatusCode::UNAUTHORIZED;
+    let headers = res.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(HTML));
+    for challenge in u.challenges {
+        headers.append(WWW_AUTHENTICATE, challenge);
+    }
+    res
+}
+
+/// The fallback for paths no route serves.
+async fn not_found() -> Response {
+    error_page(
+        StatusCode::NOT_FOUND,
+        "Not found",
+        "<p>There is no page here.</p>",
+    )
+}
+
+/// The fallback for a route asked with a method it does not serve; axum adds `Allow`.
+async fn method_not_allowed(method: Method) -> Response {
+    error_page(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Method not allowed",
+        &format!(
+            "<p>This page does not answer {} requests.</p>",
+            escape(method.as_str())
+        ),
+    )
+}
+
+/// A small page for an error `status`: a heading, `message` (HTML) and a link home.
+fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
+    let body = format!("<h1>{title}</h1>\n{message}\n<p><a href=\"/\">Home</a></p>");
+    (status, page(title, &body)).into_response()
+}
+
+const HTML: &str = "text/html; charset=utf-8";
+
 fn page(title: &str, body: &str) -> Html<String> {
     Html(format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\n\
-         <style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;line-height:1.5}}\
-         .error{{color:#b00020}}input:not([type]),input[type=password]{{width:100%}}</style></head>\n\
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title>\n\
+         <style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;line-height:1.5}}\
+         .error{{color:#b00020}}.notice{{color:#5f4b00}}input:not([type]),input[type=password]{{width:100%}}</style></head>\n\
          <body>\n{body}\n</body></html>\n"
     ))
 }

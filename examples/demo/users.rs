@@ -1,8 +1,11 @@
 //! The demo's user store: two users whose passwords are stored as PBKDF2-HMAC-SHA256 hashes.
 
-use std::num::NonZeroU32;
+use std::num::{NonZeroU32, NonZeroUsize};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use ring::pbkdf2;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower_session_auth::{secrets_equal, AuthUser};
 
 /// A demo user. Only the password hash is stored, never the password.
@@ -72,9 +75,22 @@ pub fn by_id(id: &str) -> Option<User> {
     USERS.iter().find(|u| u.id == id).cloned()
 }
 
+/// Whether these credentials may be checked at all: no control characters, as the crate's Basic
+/// parser requires. PBKDF2 pads a short password with zero bytes, so without this `hello\0` would
+/// pass for `hello`.
+pub fn well_formed(username: &str, password: &str) -> bool {
+    !username
+        .chars()
+        .chain(password.chars())
+        .any(char::is_control)
+}
+
 /// The user if `username` and `password` match. Unknown users and wrong passwords take the same
-/// time and give the same answer.
+/// time and give the same answer; credentials that are not [`well_formed`] are refused unhashed.
 pub fn verify_password(username: &str, password: &str) -> Option<User> {
+    if !well_formed(username, password) {
+        return None;
+    }
     let known = USERS.iter().find(|u| u.username == username);
     let candidate = known.unwrap_or(&DUMMY);
     let salt = format!("tower-session-auth demo {}", candidate.username);
@@ -89,6 +105,73 @@ pub fn verify_password(username: &str, password: &str) -> Option<User> {
     .is_ok();
     // ring's pbkdf2::verify compares in constant time.
     (ok && known.is_some()).then(|| candidate.clone())
+}
+
+/// A bound on the password hashes running at once. Each costs 100,000 rounds of PBKDF2 on a
+/// blocking thread: unbounded, a client with many connections fills tokio's blocking pool (512
+/// threads) and slows every other request. When every permit is taken, the caller answers `503`
+/// at once instead of queueing.
+#[derive(Clone, Debug)]
+pub struct PasswordHashing {
+    permits: Arc<Semaphore>,
+    started: Arc<AtomicU64>,
+}
+
+impl PasswordHashing {
+    /// Twice the available parallelism: enough to keep the cores busy, not enough to starve them.
+    pub fn for_this_machine() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+        Self::new(2 * cores)
+    }
+
+    /// At most `permits` hashes at once.
+    pub fn new(permits: usize) -> Self {
+        PasswordHashing {
+            permits: Arc::new(Semaphore::new(permits)),
+            started: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// The right to run one hash, or `None` at once when every permit is taken.
+    pub fn try_permit(&self) -> Option<HashPermit> {
+        let permit = Arc::clone(&self.permits).try_acquire_owned().ok()?;
+        Some(HashPermit {
+            _permit: permit,
+            started: Arc::clone(&self.started),
+        })
+    }
+
+    /// How many hashes have started so far.
+    #[allow(dead_code)] // used by the tests that include this file
+    pub fn hashes_started(&self) -> u64 {
+        self.started.load(Ordering::SeqCst)
+    }
+}
+
+/// The right to run one password hash, from [`PasswordHashing::try_permit`].
+#[must_use]
+pub struct HashPermit {
+    _permit: OwnedSemaphorePermit,
+    started: Arc<AtomicU64>,
+}
+
+impl HashPermit {
+    /// [`verify_password`] on a blocking thread. The permit goes with the hash and is released
+    /// when the hash ends, not before, even if the client hangs up and its request is dropped.
+    pub async fn verify(self, username: String, password: String) -> Option<User> {
+        if !well_formed(&username, &password) {
+            return None;
+        }
+        tokio::task::spawn_blocking(move || {
+            self.started.fetch_add(1, Ordering::SeqCst);
+            let user = verify_password(&username, &password);
+            drop(self);
+            user
+        })
+        .await
+        .ok()
+        .flatten()
+    }
 }
 
 /// The user whose API token this is. Every stored hash is compared, in constant time, so the
