@@ -1,5 +1,6 @@
 //! The login gate: [`AuthLayer`], its service, and [`CurrentUser`].
 
+mod accept;
 mod basic;
 mod bearer;
 mod layer;

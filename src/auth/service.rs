@@ -7,11 +7,12 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
-use http::header::{ACCEPT, AUTHORIZATION, CACHE_CONTROL, LOCATION, VARY};
+use http::header::{AUTHORIZATION, CACHE_CONTROL, LOCATION, VARY};
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Uri};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
+use super::accept::accepts_html;
 use super::layer::{AuthConfig, BoxFuture, Reason, Unauthorized};
 use super::{basic, bearer};
 use crate::login::{auth_hash_matches, current_user_id, is_fresh, logout_user};
@@ -227,26 +228,6 @@ fn token_presented<U: AuthUser>(config: &AuthConfig<U>, headers: &HeaderMap) -> 
     }
 }
 
-/// Whether the client wants HTML: an `Accept` that names `text/html` without `q=0`.
-fn accepts_html(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|range| {
-            let mut parts = range.split(';').map(str::trim);
-            let is_html = parts
-                .next()
-                .is_some_and(|t| t.eq_ignore_ascii_case("text/html"));
-            let refused = parts.any(|p| {
-                p.strip_prefix("q=")
-                    .is_some_and(|q| q.parse::<f32>().is_ok_and(|q| q == 0.0))
-            });
-            is_html && !refused
-        })
-}
-
 fn reject<U: AuthUser, ResBody: From<Bytes>>(
     config: &AuthConfig<U>,
     reason: Reason,
@@ -424,28 +405,5 @@ where
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuthFuture").finish_non_exhaustive()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn accept(v: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(ACCEPT, v.parse().unwrap());
-        h
-    }
-
-    #[test]
-    fn html_clients_are_told_apart() {
-        assert!(accepts_html(&accept(
-            "text/html,application/xhtml+xml,*/*;q=0.8"
-        )));
-        assert!(accepts_html(&accept("TEXT/HTML")));
-        assert!(!accepts_html(&accept("application/json")));
-        assert!(!accepts_html(&accept("*/*")));
-        assert!(!accepts_html(&accept("text/html;q=0")));
-        assert!(!accepts_html(&HeaderMap::new()));
     }
 }
