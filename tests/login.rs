@@ -907,3 +907,61 @@ async fn ck_09_pages_behind_the_gate_stay_out_of_caches() {
         "private, max-age=60"
     );
 }
+
+/// A gated router nested under `/nested`, and a login handler that follows `next` as the demo's
+/// does (`redirect_target`).
+fn nested_app(gate: AuthLayer<users::User>) -> Router {
+    use axum::extract::OriginalUri;
+    use axum::response::Redirect;
+    let nested = Router::new()
+        .route(
+            "/foo",
+            get(|CurrentUser(u): CurrentUser<users::User>| async move { u.username }),
+        )
+        .route_layer(gate);
+    Router::new()
+        .nest("/nested", nested)
+        .route(
+            "/login",
+            axum::routing::post(|s: SessionDict, OriginalUri(uri): OriginalUri| async move {
+                login_user(&s, &users::by_id("user001").unwrap(), false).unwrap();
+                Redirect::to(&tower_session_auth::redirect_target(&uri, "/"))
+            }),
+        )
+        .layer(SessionLayer::new(key()))
+}
+
+#[tokio::test]
+async fn a_nested_router_sends_the_user_back_to_the_full_path() {
+    let gate = AuthLayer::builder()
+        .user_loader(|id: String| async move { users::by_id(&id) })
+        .build()
+        .unwrap();
+    let app = nested_app(gate);
+    let mut b = Browser::new();
+    let res = b.get(&app, "/nested/foo?x=1").await;
+    assert_eq!(res.status, StatusCode::FOUND);
+    assert_eq!(res.location(), Some("/login?next=%2Fnested%2Ffoo%3Fx%3D1"));
+    let res = b
+        .post_form(&app, res.location().unwrap(), "username=susan")
+        .await;
+    assert_eq!(res.location(), Some("/nested/foo?x=1"));
+    let res = b.get(&app, "/nested/foo?x=1").await;
+    assert_eq!((res.status, res.body.as_str()), (StatusCode::OK, "susan"));
+
+    // The `unauthorized` hook is given the same, full target.
+    let gate = AuthLayer::builder()
+        .user_loader(|id: String| async move { users::by_id(&id) })
+        .unauthorized(|u| {
+            http::Response::builder()
+                .status(StatusCode::FORBIDDEN)
+                .body(bytes::Bytes::from(u.uri.to_string()))
+                .unwrap()
+        })
+        .build()
+        .unwrap();
+    let res = Browser::new()
+        .get(&nested_app(gate), "/nested/foo?x=1")
+        .await;
+    assert_eq!(res.body, "/nested/foo?x=1");
+}

@@ -39,7 +39,8 @@ pub enum Reason {
 pub struct Unauthorized {
     /// Why the request was turned away.
     pub reason: Reason,
-    /// The request's target.
+    /// The request's target, whole: with the `axum` feature, axum's `OriginalUri` when the route
+    /// is inside `Router::nest` (whose prefix the request's own URI has lost there).
     pub uri: Uri,
     /// Where a browser would be sent to log in (`login_url?next=…`), when the gate has a session
     /// login and the client wants HTML.
@@ -56,7 +57,8 @@ pub struct Unauthorized {
 /// first). Build it with [`AuthLayer::builder`].
 ///
 /// When nobody is logged in, a browser (a request whose `Accept` names `text/html`) is redirected
-/// with `302 Found` to `login_url?next=<path and query>`; other clients get `401`. The inner
+/// with `302 Found` to `login_url?next=<path and query>` (with the `axum` feature, the whole path
+/// inside `Router::nest`, from axum's `OriginalUri`); other clients get `401`. The inner
 /// service's error type is unchanged: rejections are responses.
 ///
 /// # Examples

@@ -119,7 +119,7 @@ where
                 }
             }
             Decision::Reject(reason) => State::Done {
-                res: Some(reject(&self.config, reason, req.uri(), req.headers())),
+                res: Some(reject(&self.config, reason, &req)),
             },
             Decision::Misconfigured => State::Done {
                 res: Some(misconfigured()),
@@ -228,12 +228,23 @@ fn token_presented<U: AuthUser>(config: &AuthConfig<U>, headers: &HeaderMap) -> 
     }
 }
 
-fn reject<U: AuthUser, ResBody: From<Bytes>>(
+/// The request's target as the client sent it. Inside axum's `Router::nest` the request's URI
+/// has lost the nest's prefix, and axum keeps the whole one as `OriginalUri`: a login redirect
+/// built from the stripped one would send the user back to another page.
+fn original_uri<B>(req: &Request<B>) -> &Uri {
+    #[cfg(feature = "axum")]
+    if let Some(axum::extract::OriginalUri(uri)) = req.extensions().get() {
+        return uri;
+    }
+    req.uri()
+}
+
+fn reject<U: AuthUser, ResBody: From<Bytes>, ReqBody>(
     config: &AuthConfig<U>,
     reason: Reason,
-    uri: &Uri,
-    headers: &HeaderMap,
+    req: &Request<ReqBody>,
 ) -> Response<ResBody> {
+    let (uri, headers) = (original_uri(req), req.headers());
     let login = config.session.is_some()
         && config.redirect
         && reason != Reason::InvalidCredentials
@@ -388,7 +399,7 @@ where
                             private: false,
                         },
                         Err(reason) => State::Done {
-                            res: Some(reject(config, reason, req.uri(), req.headers())),
+                            res: Some(reject(config, reason, &req)),
                         },
                     }
                 }
