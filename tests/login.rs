@@ -965,3 +965,112 @@ async fn a_nested_router_sends_the_user_back_to_the_full_path() {
         .await;
     assert_eq!(res.body, "/nested/foo?x=1");
 }
+
+#[tokio::test]
+async fn a_login_url_with_its_own_next_keeps_it() {
+    let gate = |url: &str| {
+        AuthLayer::builder()
+            .user_loader(|id: String| async move { users::by_id(&id) })
+            .login_url(url)
+            .build()
+            .unwrap()
+    };
+    let app = |url: &str| {
+        Router::new()
+            .route("/x", get(|| async { "x" }))
+            .route_layer(gate(url))
+            .layer(SessionLayer::new(key()))
+    };
+    let res = Browser::new()
+        .get(&app("/login?next=%2Fdashboard"), "/x?y=1")
+        .await;
+    assert_eq!(res.location(), Some("/login?next=%2Fdashboard"));
+    let location: http::Uri = res.location().unwrap().parse().unwrap();
+    assert_eq!(
+        tower_session_auth::redirect_target(&location, "DEFAULT"),
+        "/dashboard"
+    );
+    // Another query is kept, and `next` added to it.
+    let res = Browser::new()
+        .get(&app("/login?lang=en&n=1"), "/x?y=1")
+        .await;
+    assert_eq!(res.location(), Some("/login?lang=en&n=1&next=%2Fx%3Fy%3D1"));
+
+    // A `next` of its own that the login handler would not follow is refused when building.
+    for url in [
+        "/login?next=//evil.example",
+        "/login?next=%2F%2Fevil.example",
+        "/login?next=https%3A%2F%2Fevil.example",
+        "/login?next=%2Fa&next=%2Fb",
+        "/login?next=",
+    ] {
+        let result = AuthLayer::builder()
+            .user_loader(|id: String| async move { users::by_id(&id) })
+            .login_url(url)
+            .build();
+        assert!(
+            matches!(
+                result,
+                Err(tower_session_auth::Error::InvalidConfig(
+                    tower_session_auth::ConfigError::LoginUrl
+                ))
+            ),
+            "{url}"
+        );
+    }
+}
+
+#[test]
+fn a_path_login_url_is_held_to_the_next_rule() {
+    let build = |url: &str| {
+        AuthLayer::builder()
+            .user_loader(|id: String| async move { users::by_id(&id) })
+            .login_url(url)
+            .build()
+    };
+    // What browsers read as another site: `\` is `/` to them in http(s) URLs, and tabs and
+    // newlines are dropped from a URL before it is parsed.
+    for url in [
+        "/\\evil.example/login",
+        "/\\/evil.example/login",
+        "/login\\x",
+        "\\\\evil.example/login",
+        "//evil.example/login",
+        "///evil.example/login",
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/\r/evil.example",
+        "/\u{0}login",
+        "/\u{7f}login",
+        "/log in",
+        "/lögin",
+        "https://sso.example\\@evil.example/login",
+        "",
+    ] {
+        assert!(
+            matches!(
+                build(url),
+                Err(tower_session_auth::Error::InvalidConfig(
+                    tower_session_auth::ConfigError::LoginUrl
+                ))
+            ),
+            "{url:?}"
+        );
+    }
+    // Percent-encoded `\`, `/` and tab stay encoded in a `Location`: paths on this site.
+    let base = url::Url::parse("https://site.example/app/page").unwrap();
+    for url in [
+        "/login",
+        "/%5Cevil.example/login",
+        "/%2F/evil.example",
+        "/%09/evil.example",
+        "/auth/login?lang=en",
+    ] {
+        assert!(build(url).is_ok(), "{url}");
+        assert_eq!(base.join(url).unwrap().origin(), base.origin(), "{url}");
+    }
+    assert!(
+        build(&format!("/{}", "a".repeat(4096))).is_err(),
+        "too long"
+    );
+}

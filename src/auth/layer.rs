@@ -10,6 +10,7 @@ use http::{HeaderName, HeaderValue, Response, Uri};
 use tower_layer::Layer;
 
 use super::AuthService;
+use crate::redirect::is_valid_login_url;
 use crate::{AuthUser, ConfigError, Error};
 
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -228,6 +229,17 @@ impl<U: AuthUser> AuthLayerBuilder<U> {
 
     /// Where browsers are sent to log in. Default `/login`. A path on this site, or an absolute
     /// `http(s)` URL; it is used as configured, never built from the request's `Host`.
+    ///
+    /// The gate adds `next=<the request's path and query>` to the URL's query (keeping what is
+    /// there: `/auth?lang=en` becomes `/auth?lang=en&next=%2Fx`), except when the URL has a `next`
+    /// of its own: then it is sent as it is, and every login through this gate ends where that
+    /// `next` says (`/login?next=%2Fdashboard`).
+    ///
+    /// A path is held to the rule [`redirect_target`](crate::redirect_target) holds `next` to, so
+    /// that no login URL sends browsers to another site: `//evil.example`, `/\evil.example`, `\`
+    /// anywhere, spaces, control and non-ASCII characters are refused by [`build`](Self::build), as
+    /// are a fragment, two `next` parameters, and a `next` that `redirect_target` would not
+    /// follow.
     pub fn login_url(mut self, url: impl Into<String>) -> Self {
         self.config.login_url = url.into();
         self
@@ -271,8 +283,7 @@ impl<U: AuthUser> AuthLayerBuilder<U> {
     ///
     /// [`Error::InvalidConfig`] when no way of logging in is configured (no user loader, Basic or
     /// token verifier), when a realm holds control characters or the charset is not a token, or
-    /// when the login URL is neither a path on this site nor an absolute `http(s)` URL, or holds
-    /// spaces or control characters.
+    /// when the login URL breaks the rules of [`login_url`](Self::login_url).
     pub fn build(self) -> Result<AuthLayer<U>, Error> {
         let c = &self.config;
         if c.session.is_none() && c.basic.is_none() && c.bearer.is_none() {
@@ -299,11 +310,7 @@ impl<U: AuthUser> AuthLayerBuilder<U> {
         if c.token_header.is_some() && c.bearer.is_none() {
             return Err(Error::InvalidConfig(ConfigError::TokenHeaderWithoutBearer));
         }
-        let url = c.login_url.as_str();
-        let well_formed = (url.starts_with('/') && !url.starts_with("//"))
-            || url.starts_with("https://")
-            || url.starts_with("http://");
-        if !well_formed || !url.bytes().all(|b| b.is_ascii_graphic()) || url.contains('#') {
+        if !is_valid_login_url(&c.login_url) {
             return Err(Error::InvalidConfig(ConfigError::LoginUrl));
         }
         Ok(AuthLayer {
