@@ -1074,3 +1074,75 @@ fn a_path_login_url_is_held_to_the_next_rule() {
         "too long"
     );
 }
+
+#[tokio::test]
+async fn cors_preflights_pass_the_gate() {
+    let gate = AuthLayer::builder()
+        .user_loader(|id: String| async move { users::by_id(&id) })
+        .build()
+        .unwrap();
+    let app = |gate: AuthLayer<users::User>| {
+        Router::new()
+            .route(
+                "/x",
+                get(|| async { "x" }).options(
+                    |user: Option<CurrentUser<users::User>>| async move {
+                        format!("preflight, user: {}", user.is_some())
+                    },
+                ),
+            )
+            .route_layer(gate)
+            .layer(SessionLayer::new(key()))
+    };
+    let preflight = || {
+        Request::options("/x")
+            .header("origin", "https://other.example")
+            .header("access-control-request-method", "GET")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let res = send(&app(gate.clone()), preflight(), &Expect::default()).await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.body, "preflight, user: false");
+    // Even with a login, OPTIONS is not authenticated: the loader does not run for it.
+    let mut b = Browser::new();
+    let login_app = Router::new()
+        .route(
+            "/login",
+            get(|s: SessionDict| async move {
+                login_user(&s, &users::by_id("user001").unwrap(), false).unwrap()
+            }),
+        )
+        .merge(app(gate.clone()));
+    b.get(&login_app, "/login").await;
+    let res = b.send(&login_app, preflight()).await;
+    assert_eq!(res.body, "preflight, user: false");
+    // Other methods stay gated.
+    let res = send(
+        &app(gate.clone()),
+        Request::get("/x").body(Body::empty()).unwrap(),
+        &Expect::default(),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn gate_options_gates_options_too() {
+    let gate = AuthLayer::builder()
+        .user_loader(|id: String| async move { users::by_id(&id) })
+        .gate_options(true)
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route("/x", get(|| async { "x" }).options(|| async { "options" }))
+        .route_layer(gate)
+        .layer(SessionLayer::new(key()));
+    let req = Request::options("/x")
+        .header("origin", "https://other.example")
+        .header("access-control-request-method", "GET")
+        .body(Body::empty())
+        .unwrap();
+    let res = send(&app, req, &Expect::default()).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+}

@@ -60,7 +60,9 @@ pub struct Unauthorized {
 /// When nobody is logged in, a browser (a request whose `Accept` names `text/html`) is redirected
 /// with `302 Found` to `login_url?next=<path and query>` (with the `axum` feature, the whole path
 /// inside `Router::nest`, from axum's `OriginalUri`); other clients get `401`. The inner
-/// service's error type is unchanged: rejections are responses.
+/// service's error type is unchanged: rejections are responses. `OPTIONS` requests (CORS
+/// preflights) pass without authentication unless [`gate_options`](AuthLayerBuilder::gate_options)
+/// is on.
 ///
 /// # Examples
 ///
@@ -118,6 +120,7 @@ impl<U: AuthUser> AuthLayer<U> {
                 fresh: false,
                 optional: false,
                 redirect: true,
+                gate_options: false,
                 unauthorized: None,
             },
         }
@@ -267,6 +270,17 @@ impl<U: AuthUser> AuthLayerBuilder<U> {
         self
     }
 
+    /// Whether `OPTIONS` requests are gated too. Default off: they pass to the inner service
+    /// without authentication (no user loader or verifier runs, no
+    /// [`CurrentUser`](crate::CurrentUser)), because a CORS preflight is an `OPTIONS` request that
+    /// browsers send without cookies or credentials and a `401` to it fails the real request.
+    /// Answer preflights with a CORS layer (or a handler) that reveals nothing; turn this on when
+    /// `OPTIONS` handlers behind the gate need a user.
+    pub fn gate_options(mut self, gate: bool) -> Self {
+        self.config.gate_options = gate;
+        self
+    }
+
     /// Builds the response for a request the gate turns away, instead of the default `302` or
     /// `401`. The [`Reason`] is added to the response's extensions either way.
     pub fn unauthorized<F>(mut self, hook: F) -> Self
@@ -358,6 +372,8 @@ pub(crate) struct AuthConfig<U: AuthUser> {
     pub(crate) fresh: bool,
     pub(crate) optional: bool,
     pub(crate) redirect: bool,
+    /// Gate `OPTIONS` requests too (by default they pass, as CORS preflights must).
+    pub(crate) gate_options: bool,
     pub(crate) unauthorized: Option<Hook>,
 }
 
@@ -373,6 +389,7 @@ impl<U: AuthUser> Clone for AuthConfig<U> {
             fresh: self.fresh,
             optional: self.optional,
             redirect: self.redirect,
+            gate_options: self.gate_options,
             unauthorized: self.unauthorized.clone(),
         }
     }
@@ -390,6 +407,7 @@ impl<U: AuthUser> fmt::Debug for AuthConfig<U> {
             .field("fresh", &self.fresh)
             .field("optional", &self.optional)
             .field("redirect", &self.redirect)
+            .field("gate_options", &self.gate_options)
             .field("unauthorized", &self.unauthorized.is_some())
             .finish()
     }

@@ -8,7 +8,7 @@ use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CACHE_CONTROL, LOCATION, VARY};
-use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Uri};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
@@ -99,6 +99,15 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        if req.method() == Method::OPTIONS && !self.config.gate_options {
+            // CORS preflights carry no credentials: a 401 would fail the real request.
+            return AuthFuture {
+                state: State::Calling {
+                    fut: self.inner.call(req),
+                    private: false,
+                },
+            };
+        }
         let state = match authenticate(&self.config, &req) {
             Decision::Load(pending) => {
                 // The loader runs before the inner service is called: hand the future the
