@@ -357,3 +357,19 @@ fn realm_and_charset_are_checked() {
         .build()
         .is_ok());
 }
+
+#[tokio::test]
+async fn a_401_from_an_api_gate_has_a_short_body() {
+    let app = demo::app(key());
+    let res = get_with(&app, "/api/me", &[]).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(res.headers[WWW_AUTHENTICATE], BASIC_CHALLENGE);
+    assert_eq!(res.headers["content-type"], "text/plain; charset=utf-8");
+    assert_eq!(
+        res.body,
+        "Authentication required: send credentials as WWW-Authenticate asks.\n"
+    );
+    let res = get_with(&app, "/api/me", &[("authorization", &basic("susan", "no"))]).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(res.body, "The credentials were refused.\n");
+}

@@ -1146,3 +1146,40 @@ async fn gate_options_gates_options_too() {
     let res = send(&app, req, &Expect::default()).await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn a_401_from_a_session_gate_says_what_to_do() {
+    let app = demo_app();
+    for accept in [Some("application/json"), Some("*/*"), None] {
+        let mut req = Request::get("/");
+        if let Some(a) = accept {
+            req = req.header("accept", a);
+        }
+        let res = send(&app, req.body(Body::empty()).unwrap(), &Expect::default()).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{accept:?}");
+        // RFC 9110 §15.5.2: a 401 carries a challenge; no registered scheme means "log in with a
+        // session cookie", and browsers ignore schemes they do not know (no password dialog).
+        let challenges: Vec<_> = res.headers.get_all("www-authenticate").iter().collect();
+        assert_eq!(challenges, ["Session"], "{accept:?}");
+        assert_eq!(res.headers["content-type"], "text/plain; charset=utf-8");
+        assert_eq!(
+            res.body,
+            "Login required: log in at /login, then send this request again with the session \
+             cookie.\n"
+        );
+    }
+    // The same for a gate that never redirects, whatever the client accepts.
+    let gate = AuthLayer::builder()
+        .user_loader(|id: String| async move { users::by_id(&id) })
+        .redirect_to_login(false)
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route("/", get(|| async { "x" }))
+        .route_layer(gate)
+        .layer(SessionLayer::new(key()));
+    let res = Browser::new().get(&app, "/").await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(res.headers["www-authenticate"], "Session");
+    assert!(res.body.starts_with("Login required"), "{}", res.body);
+}

@@ -46,7 +46,9 @@ pub struct Unauthorized {
     /// Where a browser would be sent to log in (`login_url?next=…`), when the gate has a session
     /// login and the client wants HTML.
     pub login_location: Option<String>,
-    /// The `WWW-Authenticate` challenges of the configured API schemes.
+    /// The `WWW-Authenticate` challenges of the configured API schemes, or `Session` for a gate
+    /// with only session logins (see [`redirect_to_login`](AuthLayerBuilder::redirect_to_login)):
+    /// what a `401` must carry.
     pub challenges: Vec<HeaderValue>,
 }
 
@@ -59,7 +61,9 @@ pub struct Unauthorized {
 ///
 /// When nobody is logged in, a browser (a request whose `Accept` names `text/html`) is redirected
 /// with `302 Found` to `login_url?next=<path and query>` (with the `axum` feature, the whole path
-/// inside `Router::nest`, from axum's `OriginalUri`); other clients get `401`. The inner
+/// inside `Router::nest`, from axum's `OriginalUri`); other clients get `401` with a short
+/// plain-text body and a `WWW-Authenticate` challenge (`Session` for session logins; see
+/// [`redirect_to_login`](AuthLayerBuilder::redirect_to_login)). The inner
 /// service's error type is unchanged: rejections are responses. `OPTIONS` requests (CORS
 /// preflights) pass without authentication unless [`gate_options`](AuthLayerBuilder::gate_options)
 /// is on.
@@ -265,6 +269,16 @@ impl<U: AuthUser> AuthLayerBuilder<U> {
 
     /// Whether browsers are redirected to the login URL. Default on; off answers `401` to every
     /// client (for API routes). Clients that do not accept `text/html` always get `401`.
+    ///
+    /// The default `401` has a one-line `text/plain` body that says what to do (log in at the
+    /// login URL and send the session cookie, or send credentials) and never anything from the
+    /// request or a backend, and the `WWW-Authenticate` challenges of the gate's schemes: `Basic`
+    /// and `Bearer` for the API schemes configured. A gate with only session logins answers
+    /// `WWW-Authenticate: Session`. RFC 9110 §15.5.2 requires at least one challenge in a `401`,
+    /// and none of the registered schemes means "log in with a form and send the cookie back":
+    /// `Session` (a scheme of this crate, with no parameters) says that, and user agents ignore
+    /// schemes they do not know, so no browser shows a password dialog for it, as a `Basic`
+    /// challenge would make it. A `403` instead would tell clients that logging in cannot help.
     pub fn redirect_to_login(mut self, redirect: bool) -> Self {
         self.config.redirect = redirect;
         self

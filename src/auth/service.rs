@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, CACHE_CONTROL, LOCATION, VARY};
+use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, LOCATION, VARY, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use pin_project_lite::pin_project;
 use tower_service::Service;
@@ -266,6 +266,10 @@ fn reject<U: AuthUser, ResBody: From<Bytes>, ReqBody>(
         let invalid = reason == Reason::InvalidCredentials && token_presented(config, headers);
         challenges.push(bearer::challenge(&b.realm, invalid));
     }
+    if challenges.is_empty() {
+        // A session-only gate: see `AuthLayerBuilder::redirect_to_login` for why `Session`.
+        challenges.push(HeaderValue::from_static("Session"));
+    }
     let unauthorized = Unauthorized {
         reason,
         uri: uri.clone(),
@@ -274,7 +278,7 @@ fn reject<U: AuthUser, ResBody: From<Bytes>, ReqBody>(
     };
     let mut response = match &config.unauthorized {
         Some(hook) => hook(unauthorized).map(ResBody::from),
-        None => default_rejection(unauthorized),
+        None => default_rejection(unauthorized, config),
     };
     response.extensions_mut().insert(reason);
     let headers = response.headers_mut();
@@ -295,26 +299,56 @@ fn keep_out_of_caches(headers: &mut HeaderMap) {
     }
 }
 
-fn default_rejection<ResBody: From<Bytes>>(unauthorized: Unauthorized) -> Response<ResBody> {
-    let mut response = Response::new(ResBody::from(Bytes::new()));
-    match unauthorized
+fn default_rejection<U: AuthUser, ResBody: From<Bytes>>(
+    unauthorized: Unauthorized,
+    config: &AuthConfig<U>,
+) -> Response<ResBody> {
+    if let Some(location) = unauthorized
         .login_location
-        .and_then(|l| http::HeaderValue::try_from(l).ok())
+        .and_then(|l| HeaderValue::try_from(l).ok())
     {
-        Some(location) => {
-            *response.status_mut() = StatusCode::FOUND;
-            response.headers_mut().insert(LOCATION, location);
-        }
-        None => {
-            *response.status_mut() = StatusCode::UNAUTHORIZED;
-            for challenge in unauthorized.challenges {
-                response
-                    .headers_mut()
-                    .append(http::header::WWW_AUTHENTICATE, challenge);
-            }
-        }
+        let mut response = Response::new(ResBody::from(Bytes::new()));
+        *response.status_mut() = StatusCode::FOUND;
+        response.headers_mut().insert(LOCATION, location);
+        return response;
+    }
+    let body = unauthorized_text(unauthorized.reason, config);
+    let mut response = Response::new(ResBody::from(Bytes::from(body)));
+    *response.status_mut() = StatusCode::UNAUTHORIZED;
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    for challenge in unauthorized.challenges {
+        headers.append(WWW_AUTHENTICATE, challenge);
     }
     response
+}
+
+/// The body of a default `401`: what the client must do, in a line. It names the configured login
+/// URL and nothing from the request or a backend.
+fn unauthorized_text<U: AuthUser>(reason: Reason, config: &AuthConfig<U>) -> String {
+    let api = config.basic.is_some() || config.bearer.is_some();
+    let login = &config.login_url;
+    match reason {
+        Reason::InvalidCredentials => "The credentials were refused.\n".into(),
+        Reason::NotFresh => format!(
+            "A fresh login is required: log in again at {login}, then send this request again \
+             with the session cookie.\n"
+        ),
+        _ if config.session.is_none() => {
+            "Authentication required: send credentials as WWW-Authenticate asks.\n".into()
+        }
+        _ if api => format!(
+            "Login required: log in at {login} and send the session cookie, or send credentials \
+             as WWW-Authenticate asks.\n"
+        ),
+        _ => format!(
+            "Login required: log in at {login}, then send this request again with the session \
+             cookie.\n"
+        ),
+    }
 }
 
 fn misconfigured<ResBody: From<Bytes>>() -> Response<ResBody> {
