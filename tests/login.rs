@@ -1183,3 +1183,74 @@ async fn a_401_from_a_session_gate_says_what_to_do() {
     assert_eq!(res.headers["www-authenticate"], "Session");
     assert!(res.body.starts_with("Login required"), "{}", res.body);
 }
+
+#[tokio::test]
+async fn current_user_of_another_type_names_both_types() {
+    let gate = |optional: bool| {
+        AuthLayer::builder()
+            .user_loader(|id: String| async move { users::by_id(&id) })
+            .optional(optional)
+            .build()
+            .unwrap()
+    };
+    let app = |optional: bool| {
+        Router::new()
+            .route(
+                "/plain",
+                get(|CurrentUser(p): CurrentUser<Plain>| async move { p.0 }),
+            )
+            .route(
+                "/maybe-plain",
+                get(|p: Option<CurrentUser<Plain>>| async move { format!("{}", p.is_some()) }),
+            )
+            .route(
+                "/user",
+                get(|CurrentUser(u): CurrentUser<users::User>| async move { u.username }),
+            )
+            .route_layer(gate(optional))
+            .route(
+                "/login",
+                get(|s: SessionDict| async move {
+                    login_user(&s, &users::by_id("user001").unwrap(), false).unwrap()
+                }),
+            )
+            .layer(SessionLayer::new(key()))
+    };
+    let (user, plain) = (
+        std::any::type_name::<users::User>(),
+        std::any::type_name::<Plain>(),
+    );
+    let app_ = app(false);
+    let mut b = Browser::new();
+    b.get(&app_, "/login").await;
+    for path in ["/plain", "/maybe-plain"] {
+        let res = b.get(&app_, path).await;
+        assert_eq!(res.status, StatusCode::INTERNAL_SERVER_ERROR, "{path}");
+        assert!(
+            res.body.contains(&format!("`CurrentUser<{plain}>`"))
+                && res.body.contains(&format!("built for `{user}`"))
+                && !res.body.contains("missing AuthLayer"),
+            "{path}: {}",
+            res.body
+        );
+    }
+    assert_eq!(b.get(&app_, "/user").await.body, "susan");
+
+    // Behind an optional gate with nobody logged in, `CurrentUser<U>` says to take an `Option`.
+    let res = Browser::new().get(&app(true), "/user").await;
+    assert_eq!(res.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        res.body.contains("optional") && res.body.contains("Option<CurrentUser<"),
+        "{}",
+        res.body
+    );
+    // Without a gate, the rejection still names the missing layer.
+    let app = Router::new()
+        .route(
+            "/",
+            get(|CurrentUser(u): CurrentUser<Plain>| async move { u.0 }),
+        )
+        .layer(SessionLayer::new(key()));
+    let res = Browser::new().get(&app, "/").await;
+    assert!(res.body.contains("missing AuthLayer"), "{}", res.body);
+}

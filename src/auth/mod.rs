@@ -11,6 +11,7 @@ mod user;
 pub use layer::{AuthLayer, AuthLayerBuilder, Reason, Unauthorized};
 pub use service::{AuthFuture, AuthService};
 pub use user::CurrentUser;
+pub(crate) use user::GateUser;
 
 #[cfg(fuzzing)]
 pub(crate) fn fuzz_basic(value: &http::HeaderValue) -> Option<(String, String)> {

@@ -14,7 +14,7 @@ use tower_service::Service;
 
 use super::accept::accepts_html;
 use super::layer::{AuthConfig, BoxFuture, Reason, Unauthorized};
-use super::{basic, bearer};
+use super::{basic, bearer, GateUser};
 use crate::login::{auth_hash_matches, current_user_id, is_fresh, logout_user};
 use crate::redirect::login_location;
 use crate::{AuthUser, CurrentUser, SessionDict};
@@ -98,7 +98,10 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        req.extensions_mut().insert(GateUser {
+            type_name: std::any::type_name::<U>(),
+        });
         if req.method() == Method::OPTIONS && !self.config.gate_options {
             // CORS preflights carry no credentials: a 401 would fail the real request.
             return AuthFuture {
