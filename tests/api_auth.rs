@@ -373,3 +373,58 @@ async fn a_401_from_an_api_gate_has_a_short_body() {
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
     assert_eq!(res.body, "The credentials were refused.\n");
 }
+
+#[tokio::test]
+async fn a_verifier_error_is_a_503_not_a_refusal() {
+    #[derive(Debug)]
+    struct Down;
+    impl std::fmt::Display for Down {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("redis://:hunter2@cache unreachable")
+        }
+    }
+    impl std::error::Error for Down {}
+
+    let basic_gate = AuthLayer::builder()
+        .basic("api", |_user, _password| async move {
+            Err::<Option<users::User>, _>(Down)
+        })
+        .build()
+        .unwrap();
+    let token = AuthLayer::builder()
+        .bearer("api", |_token| async move {
+            Err::<Option<users::User>, _>(Down)
+        })
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route("/basic", get(|| async { "x" }))
+        .route_layer(basic_gate)
+        .merge(
+            Router::new()
+                .route("/token", get(|| async { "x" }))
+                .route_layer(token),
+        )
+        .layer(SessionLayer::new(key()));
+    let session = common::pyjwt(r#"{"cart":"keep"}"#);
+    for (path, credentials) in [
+        ("/basic", basic("susan", "hello")),
+        ("/token", "Bearer susan-api-token".to_owned()),
+    ] {
+        let res = get_with(
+            &app,
+            path,
+            &[
+                ("authorization", &credentials),
+                ("cookie", &format!("session={session}")),
+            ],
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE, "{path}");
+        assert_eq!(res.headers["retry-after"], "5");
+        assert_eq!(res.headers["cache-control"], "no-store");
+        assert!(res.headers.get(WWW_AUTHENTICATE).is_none(), "{path}");
+        assert!(res.headers.get("set-cookie").is_none(), "{path}");
+        assert!(!res.body.contains("hunter2"), "{}", res.body);
+    }
+}

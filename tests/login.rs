@@ -1254,3 +1254,129 @@ async fn current_user_of_another_type_names_both_types() {
     let res = Browser::new().get(&app, "/").await;
     assert!(res.body.contains("missing AuthLayer"), "{}", res.body);
 }
+
+/// A user store that can be taken down: while `down` is set, the loader fails with an error whose
+/// message holds a credential.
+#[derive(Clone, Default)]
+struct FlakyStore {
+    down: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl FlakyStore {
+    fn set_down(&self, down: bool) {
+        self.down.store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn gate(&self) -> tower_session_auth::AuthLayerBuilder<users::User> {
+        let store = self.clone();
+        AuthLayer::builder().user_loader(move |id: String| {
+            let down = store.down.load(std::sync::atomic::Ordering::SeqCst);
+            async move {
+                if down {
+                    Err(std::io::Error::other(
+                        "postgres://admin:hunter2@db: timed out",
+                    ))
+                } else {
+                    Ok(users::by_id(&id))
+                }
+            }
+        })
+    }
+}
+
+fn flaky_app(gate: AuthLayer<users::User>) -> Router {
+    Router::new()
+        .route(
+            "/",
+            get(|user: Option<CurrentUser<users::User>>| async move {
+                user.map_or("anonymous".to_owned(), |CurrentUser(u)| u.username.into())
+            }),
+        )
+        .route_layer(gate)
+        .route(
+            "/login",
+            get(|s: SessionDict| async move {
+                login_user(&s, &users::by_id("user001").unwrap(), true).unwrap()
+            }),
+        )
+        .layer(SessionLayer::new(key()))
+}
+
+#[tokio::test]
+async fn a_loader_error_is_a_503_that_leaves_the_cookies_alone() {
+    let store = FlakyStore::default();
+    let app = flaky_app(store.gate().build().unwrap());
+    let mut b = Browser::new();
+    b.get(&app, "/login").await;
+    assert!(b.jar.contains_key("session") && b.jar.contains_key("_remember"));
+    let jar = b.jar.clone();
+
+    store.set_down(true);
+    for accept in ["text/html", "application/json"] {
+        let req = Request::get("/")
+            .header("accept", accept)
+            .body(Body::empty())
+            .unwrap();
+        let res = b.send(&app, req).await;
+        assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE, "{accept}");
+        assert_eq!(res.headers["retry-after"], "5");
+        assert_eq!(res.headers["cache-control"], "no-store");
+        assert!(res.headers.get("set-cookie").is_none(), "{accept}: {res:?}");
+        assert!(res.location().is_none());
+        assert!(
+            !res.body.contains("hunter2") && !res.body.contains("postgres"),
+            "{}",
+            res.body
+        );
+    }
+    // A login that would be restored from the remember-me cookie: nothing restored, nothing
+    // renewed, nothing deleted.
+    b.jar.remove("session");
+    let res = b.get(&app, "/").await;
+    assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(res.headers.get("set-cookie").is_none(), "{res:?}");
+    b.jar = jar.clone();
+
+    // Once the store answers again, the same cookies work.
+    store.set_down(false);
+    assert_eq!(b.get(&app, "/").await.body, "susan");
+    b.jar.remove("session");
+    assert_eq!(
+        b.get(&app, "/").await.body,
+        "susan",
+        "restored from _remember"
+    );
+}
+
+#[tokio::test]
+async fn an_optional_gate_and_the_hook_see_a_loader_error_as_unavailable() {
+    let store = FlakyStore::default();
+    let optional = flaky_app(store.gate().optional(true).build().unwrap());
+    let hooked = flaky_app(
+        store
+            .gate()
+            .unauthorized(|u| {
+                http::Response::builder()
+                    .status(StatusCode::IM_A_TEAPOT)
+                    .body(bytes::Bytes::from(format!(
+                        "{:?} {:?}",
+                        u.reason, u.login_location
+                    )))
+                    .unwrap()
+            })
+            .build()
+            .unwrap(),
+    );
+    let mut b = Browser::new();
+    b.get(&optional, "/login").await;
+    store.set_down(true);
+    let res = b.get(&optional, "/").await;
+    assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(res.headers.get("set-cookie").is_none(), "{res:?}");
+    let res = b.get(&hooked, "/").await;
+    assert_eq!(res.status, StatusCode::IM_A_TEAPOT);
+    assert_eq!(res.body, "Unavailable None");
+    assert!(res.headers.get("set-cookie").is_none(), "{res:?}");
+    // Nobody logged in: the loader is not asked, and the optional gate lets the request through.
+    assert_eq!(Browser::new().get(&optional, "/").await.body, "anonymous");
+}

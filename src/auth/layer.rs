@@ -9,15 +9,16 @@ use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Response, Uri};
 use tower_layer::Layer;
 
-use super::AuthService;
+use super::lookup::{settle, Looked};
+use super::{AuthService, UserLookup};
 use crate::redirect::is_valid_login_url;
 use crate::{AuthUser, ConfigError, Error};
 
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
-pub(crate) type Loader<U> = Arc<dyn Fn(<U as AuthUser>::Id) -> BoxFuture<Option<U>> + Send + Sync>;
+pub(crate) type Loader<U> = Arc<dyn Fn(<U as AuthUser>::Id) -> BoxFuture<Looked<U>> + Send + Sync>;
 pub(crate) type BasicVerifier<U> =
-    Arc<dyn Fn(String, String) -> BoxFuture<Option<U>> + Send + Sync>;
-pub(crate) type TokenVerifier<U> = Arc<dyn Fn(String) -> BoxFuture<Option<U>> + Send + Sync>;
+    Arc<dyn Fn(String, String) -> BoxFuture<Looked<U>> + Send + Sync>;
+pub(crate) type TokenVerifier<U> = Arc<dyn Fn(String) -> BoxFuture<Looked<U>> + Send + Sync>;
 type Hook = Arc<dyn Fn(Unauthorized) -> Response<Bytes> + Send + Sync>;
 
 /// Why the gate turned a request away; also put in the rejection response's extensions.
@@ -31,6 +32,10 @@ pub enum Reason {
     NotFresh,
     /// Credentials were sent (HTTP Basic or a token) and were refused.
     InvalidCredentials,
+    /// The user loader or a verifier returned an error: whether the request may pass is not known.
+    /// The default response is `503 Service Unavailable` with `Retry-After`; the session and the
+    /// remember-me cookie are left as they were (see [`UserLookup`](crate::UserLookup)).
+    Unavailable,
 }
 
 /// What the gate knows when it turns a request away: given to the
@@ -173,30 +178,42 @@ impl<U: AuthUser> AuthLayerBuilder<U> {
     /// Enables session logins: `loader` turns the logged-in user's id into the user, or `None`
     /// when the id is no longer valid (the request is then treated as logged out, and the login
     /// removed from the session). Requires a [`SessionLayer`](crate::SessionLayer) outside.
+    ///
+    /// The loader's future returns `Option<U>`, or `Result<Option<U>, E>` to report that the store
+    /// could not answer: an `Err` is a `503`, not a logout (see [`UserLookup`]).
     pub fn user_loader<F, Fut>(mut self, loader: F) -> Self
     where
         F: Fn(U::Id) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Option<U>> + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: UserLookup<U>,
     {
-        self.config.session = Some(Arc::new(move |id| Box::pin(loader(id))));
+        self.config.session = Some(Arc::new(move |id| {
+            let lookup = loader(id);
+            Box::pin(async move { settle(lookup.await) })
+        }));
         self
     }
 
     /// Enables HTTP Basic (RFC 7617), as Microdot's `BasicAuth`: `verifier` gets the username
     /// and password of a well-formed `Authorization: Basic …` header and returns the user, or
     /// `None` to refuse. Refused or malformed credentials get `401` with
-    /// `WWW-Authenticate: Basic realm="…", charset="UTF-8"`.
+    /// `WWW-Authenticate: Basic realm="…", charset="UTF-8"`. Return `Result<Option<U>, E>` to
+    /// report that the store could not answer: an `Err` is a `503` (see [`UserLookup`]).
     ///
     /// Compare passwords with a password hash (argon2, `ring::pbkdf2::verify`) and do the same
     /// work for unknown users, so that timing does not tell which usernames exist.
     pub fn basic<F, Fut>(mut self, realm: impl Into<String>, verifier: F) -> Self
     where
         F: Fn(String, String) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Option<U>> + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: UserLookup<U>,
     {
         self.config.basic = Some(BasicConfig {
             realm: realm.into(),
-            verify: Arc::new(move |user, password| Box::pin(verifier(user, password))),
+            verify: Arc::new(move |user, password| {
+                let lookup = verifier(user, password);
+                Box::pin(async move { settle(lookup.await) })
+            }),
         });
         self
     }
@@ -212,17 +229,23 @@ impl<U: AuthUser> AuthLayerBuilder<U> {
     /// `Authorization: Bearer <token>` header (RFC 6750; or of the header named with
     /// [`token_header`](Self::token_header)) and returns the user, or `None` to refuse. Refused or
     /// malformed tokens get `401` with `WWW-Authenticate: Bearer realm="…",
-    /// error="invalid_token"`. Tokens are never read from the query string or the body.
+    /// error="invalid_token"`. Tokens are never read from the query string or the body. Return
+    /// `Result<Option<U>, E>` to report that the store could not answer: an `Err` is a `503` (see
+    /// [`UserLookup`]).
     ///
     /// Store tokens hashed and compare with [`secrets_equal`](crate::secrets_equal).
     pub fn bearer<F, Fut>(mut self, realm: impl Into<String>, verifier: F) -> Self
     where
         F: Fn(String) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Option<U>> + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: UserLookup<U>,
     {
         self.config.bearer = Some(BearerConfig {
             realm: realm.into(),
-            verify: Arc::new(move |token| Box::pin(verifier(token))),
+            verify: Arc::new(move |token| {
+                let lookup = verifier(token);
+                Box::pin(async move { settle(lookup.await) })
+            }),
         });
         self
     }
@@ -262,6 +285,10 @@ impl<U: AuthUser> AuthLayerBuilder<U> {
 
     /// Lets every request through: with [`CurrentUser<U>`](crate::CurrentUser) when someone is
     /// logged in, without it otherwise (handlers then take `Option<CurrentUser<U>>`). Default off.
+    ///
+    /// A loader or verifier error is still a `503` ([`Reason::Unavailable`]): whether someone is
+    /// logged in is not known then, and a page shown as logged out could lead the handler to
+    /// change the session.
     pub fn optional(mut self, optional: bool) -> Self {
         self.config.optional = optional;
         self

@@ -4,11 +4,13 @@ mod accept;
 mod basic;
 mod bearer;
 mod layer;
+mod lookup;
 mod scheme;
 mod service;
 mod user;
 
 pub use layer::{AuthLayer, AuthLayerBuilder, Reason, Unauthorized};
+pub use lookup::UserLookup;
 pub use service::{AuthFuture, AuthService};
 pub use user::CurrentUser;
 pub(crate) use user::GateUser;

@@ -7,13 +7,16 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, LOCATION, VARY, WWW_AUTHENTICATE};
+use http::header::{
+    AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, LOCATION, RETRY_AFTER, VARY, WWW_AUTHENTICATE,
+};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use super::accept::accepts_html;
 use super::layer::{AuthConfig, BoxFuture, Reason, Unauthorized};
+use super::lookup::Looked;
 use super::{basic, bearer, GateUser};
 use crate::login::{auth_hash_matches, current_user_id, is_fresh, logout_user};
 use crate::redirect::login_location;
@@ -55,7 +58,7 @@ enum Decision<U> {
 
 /// A user loader's or verifier's future, and what to do with its answer.
 struct Pending<U> {
-    user: BoxFuture<Option<U>>,
+    user: BoxFuture<Looked<U>>,
     /// For a session login: logged out if the user is unknown or their auth hash changed.
     session: Option<SessionDict>,
     /// The reason given when the future answers `None`.
@@ -63,8 +66,25 @@ struct Pending<U> {
 }
 
 impl<U: AuthUser> Pending<U> {
-    /// Accepts or refuses what the future answered.
-    fn settle(&self, user: Option<U>) -> Result<U, Reason> {
+    /// Accepts or refuses what the future answered. An error changes nothing: not knowing the
+    /// user is no reason to log them out.
+    fn settle(&self, looked: Looked<U>) -> Result<U, Reason> {
+        let user = match looked {
+            Ok(user) => user,
+            Err(error_type) => {
+                // The type name only: the message may quote a connection string or a query.
+                let source = match self.session {
+                    Some(_) => "user loader",
+                    None => "credential verifier",
+                };
+                tracing::warn!(
+                    source,
+                    error_type,
+                    "the user store did not answer; 503, session left as it was"
+                );
+                return Err(Reason::Unavailable);
+            }
+        };
         let Some(session) = &self.session else {
             return user.ok_or(self.failure);
         };
@@ -175,7 +195,7 @@ fn api_credentials<U: AuthUser>(
         return None;
     }
     let refuse = || Some(Decision::Reject(Reason::InvalidCredentials));
-    let verify = |user: BoxFuture<Option<U>>| {
+    let verify = |user: BoxFuture<Looked<U>>| {
         Some(Decision::Load(Pending {
             user,
             session: None,
@@ -259,8 +279,15 @@ fn reject<U: AuthUser, ResBody: From<Bytes>, ReqBody>(
     let (uri, headers) = (original_uri(req), req.headers());
     let login = config.session.is_some()
         && config.redirect
-        && reason != Reason::InvalidCredentials
+        && matches!(reason, Reason::NotLoggedIn | Reason::NotFresh)
         && accepts_html(headers);
+    if reason == Reason::Unavailable {
+        if let Some(session) = req.extensions().get::<SessionDict>() {
+            // Whatever the gate did to the session (a login restored from a remember-me cookie,
+            // a re-issue) is undone: the browser keeps the cookies it has.
+            session.leave_cookies_alone();
+        }
+    }
     let mut challenges = Vec::new();
     if let Some(b) = &config.basic {
         challenges.push(basic::challenge(&b.realm, &config.basic_charset));
@@ -306,6 +333,9 @@ fn default_rejection<U: AuthUser, ResBody: From<Bytes>>(
     unauthorized: Unauthorized,
     config: &AuthConfig<U>,
 ) -> Response<ResBody> {
+    if unauthorized.reason == Reason::Unavailable {
+        return unavailable();
+    }
     if let Some(location) = unauthorized
         .login_location
         .and_then(|l| HeaderValue::try_from(l).ok())
@@ -352,6 +382,25 @@ fn unauthorized_text<U: AuthUser>(reason: Reason, config: &AuthConfig<U>) -> Str
              cookie.\n"
         ),
     }
+}
+
+/// How long a client is asked to wait before trying again after a `503`, in seconds.
+const RETRY_AFTER_SECONDS: &str = "5";
+
+/// The default answer when the user store did not answer: `503` with `Retry-After`, kept out of
+/// caches, and a body that says nothing of the backend.
+fn unavailable<ResBody: From<Bytes>>() -> Response<ResBody> {
+    let body = "The service is unavailable for a moment: try again in a few seconds.\n";
+    let mut response = Response::new(ResBody::from(Bytes::from_static(body.as_bytes())));
+    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 fn misconfigured<ResBody: From<Bytes>>() -> Response<ResBody> {
@@ -440,10 +489,12 @@ where
                                 private: true,
                             }
                         }
-                        Err(_) if config.optional => State::Calling {
-                            fut: inner.call(req),
-                            private: false,
-                        },
+                        Err(reason) if config.optional && reason != Reason::Unavailable => {
+                            State::Calling {
+                                fut: inner.call(req),
+                                private: false,
+                            }
+                        }
                         Err(reason) => State::Done {
                             res: Some(reject(config, reason, &req)),
                         },
