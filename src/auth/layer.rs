@@ -117,6 +117,21 @@ impl<U: AuthUser> fmt::Debug for AuthLayer<U> {
 
 impl<U: AuthUser> AuthLayer<U> {
     /// Starts configuring a gate.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tower_session_auth::{AuthLayer, AuthUser};
+    /// # #[derive(Clone)] struct User { id: u64 }
+    /// # impl AuthUser for User { type Id = u64; fn id(&self) -> u64 { self.id } }
+    /// # async fn load_user(id: u64) -> Option<User> { Some(User { id }) }
+    ///
+    /// let login_required = AuthLayer::builder().user_loader(load_user).build()?;
+    /// let api = AuthLayer::builder()
+    ///     .bearer("api", |token: String| async move { (token == "t0k3n").then(|| User { id: 1 }) })
+    ///     .build()?;
+    /// # Ok::<(), tower_session_auth::Error>(())
+    /// ```
     pub fn builder() -> AuthLayerBuilder<U> {
         AuthLayerBuilder {
             config: AuthConfig {
@@ -136,6 +151,20 @@ impl<U: AuthUser> AuthLayer<U> {
     }
 
     /// A builder with this layer's settings, to derive a variant (such as a fresh-login gate).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tower_session_auth::{AuthLayer, AuthUser};
+    /// # #[derive(Clone)] struct User { id: u64 }
+    /// # impl AuthUser for User { type Id = u64; fn id(&self) -> u64 { self.id } }
+    /// # async fn load_user(id: u64) -> Option<User> { Some(User { id }) }
+    ///
+    /// let login_required = AuthLayer::builder().user_loader(load_user).build()?;
+    /// // The same gate, for pages that need a password typed in this browser session.
+    /// let fresh_login_required = login_required.clone().into_builder().fresh(true).build()?;
+    /// # Ok::<(), tower_session_auth::Error>(())
+    /// ```
     pub fn into_builder(self) -> AuthLayerBuilder<U> {
         AuthLayerBuilder {
             config: Arc::unwrap_or_clone(self.config),
@@ -181,6 +210,32 @@ impl<U: AuthUser> AuthLayerBuilder<U> {
     ///
     /// The loader's future returns `Option<U>`, or `Result<Option<U>, E>` to report that the store
     /// could not answer: an `Err` is a `503`, not a logout (see [`UserLookup`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tower_session_auth::{AuthLayer, AuthUser};
+    /// # #[derive(Clone)] struct User { id: u64 }
+    /// # impl AuthUser for User { type Id = u64; fn id(&self) -> u64 { self.id } }
+    /// # async fn load_user(id: u64) -> Option<User> { Some(User { id }) }
+    ///
+    /// # #[derive(Debug)] struct DbError;
+    /// # impl std::fmt::Display for DbError {
+    /// #     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str("db") }
+    /// # }
+    /// # impl std::error::Error for DbError {}
+    /// // A store that cannot fail answers `Option<User>`...
+    /// let gate = AuthLayer::builder()
+    ///     .user_loader(|id: u64| async move { (id == 1).then(|| User { id }) })
+    ///     .build()?;
+    ///
+    /// // ...one that can answers `Result<Option<User>, E>`: `Err` is a 503, not a logout.
+    /// async fn from_db(id: u64) -> Result<Option<User>, DbError> {
+    ///     Ok((id == 1).then(|| User { id }))
+    /// }
+    /// let gate = AuthLayer::builder().user_loader(from_db).build()?;
+    /// # Ok::<(), tower_session_auth::Error>(())
+    /// ```
     pub fn user_loader<F, Fut>(mut self, loader: F) -> Self
     where
         F: Fn(U::Id) -> Fut + Send + Sync + 'static,
@@ -202,6 +257,23 @@ impl<U: AuthUser> AuthLayerBuilder<U> {
     ///
     /// Compare passwords with a password hash (argon2, `ring::pbkdf2::verify`) and do the same
     /// work for unknown users, so that timing does not tell which usernames exist.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tower_session_auth::{AuthLayer, AuthUser};
+    /// # #[derive(Clone)] struct User { id: u64 }
+    /// # impl AuthUser for User { type Id = u64; fn id(&self) -> u64 { self.id } }
+    /// # async fn load_user(id: u64) -> Option<User> { Some(User { id }) }
+    ///
+    /// let gate = AuthLayer::builder()
+    ///     .basic("my api", |username: String, password: String| async move {
+    ///         // Verify `password` against a stored hash here, with the same work for unknown users.
+    ///         (username == "susan" && password == "hello").then(|| User { id: 1 })
+    ///     })
+    ///     .build()?;
+    /// # Ok::<(), tower_session_auth::Error>(())
+    /// ```
     pub fn basic<F, Fut>(mut self, realm: impl Into<String>, verifier: F) -> Self
     where
         F: Fn(String, String) -> Fut + Send + Sync + 'static,
@@ -220,6 +292,26 @@ impl<U: AuthUser> AuthLayerBuilder<U> {
 
     /// The `charset` advertised in the Basic challenge. Default `UTF-8`, the only value RFC 7617
     /// defines; credentials are always decoded as UTF-8.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tower_session_auth::{AuthLayer, AuthUser};
+    /// # #[derive(Clone)] struct User { id: u64 }
+    /// # impl AuthUser for User { type Id = u64; fn id(&self) -> u64 { self.id } }
+    /// # async fn load_user(id: u64) -> Option<User> { Some(User { id }) }
+    ///
+    /// let gate = AuthLayer::builder()
+    ///     .basic("my api", |_user: String, _password: String| async move { None::<User> })
+    ///     .basic_charset("UTF-8") // the default, and the only value RFC 7617 defines
+    ///     .build()?;
+    /// assert!(AuthLayer::builder()
+    ///     .basic("my api", |_user: String, _password: String| async move { None::<User> })
+    ///     .basic_charset("not a token")
+    ///     .build()
+    ///     .is_err());
+    /// # Ok::<(), tower_session_auth::Error>(())
+    /// ```
     pub fn basic_charset(mut self, charset: impl Into<String>) -> Self {
         self.config.basic_charset = charset.into();
         self
@@ -234,6 +326,27 @@ impl<U: AuthUser> AuthLayerBuilder<U> {
     /// [`UserLookup`]).
     ///
     /// Store tokens hashed and compare with [`secrets_equal`](crate::secrets_equal).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tower_session_auth::{AuthLayer, AuthUser};
+    /// # #[derive(Clone)] struct User { id: u64 }
+    /// # impl AuthUser for User { type Id = u64; fn id(&self) -> u64 { self.id } }
+    /// # async fn load_user(id: u64) -> Option<User> { Some(User { id }) }
+    ///
+    /// use ring::digest::{digest, SHA256};
+    /// use tower_session_auth::secrets_equal;
+    ///
+    /// let stored = digest(&SHA256, b"susan-api-token"); // keep only the hash
+    /// let gate = AuthLayer::builder()
+    ///     .bearer("my api", move |token: String| async move {
+    ///         let presented = digest(&SHA256, token.as_bytes());
+    ///         secrets_equal(stored.as_ref(), presented.as_ref()).then(|| User { id: 1 })
+    ///     })
+    ///     .build()?;
+    /// # Ok::<(), tower_session_auth::Error>(())
+    /// ```
     pub fn bearer<F, Fut>(mut self, realm: impl Into<String>, verifier: F) -> Self
     where
         F: Fn(String) -> Fut + Send + Sync + 'static,
@@ -252,6 +365,24 @@ impl<U: AuthUser> AuthLayerBuilder<U> {
 
     /// Reads the token from this header (such as `X-API-Key`) instead of `Authorization: Bearer`.
     /// The whole value, trimmed, is the token.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tower_session_auth::{AuthLayer, AuthUser};
+    /// # #[derive(Clone)] struct User { id: u64 }
+    /// # impl AuthUser for User { type Id = u64; fn id(&self) -> u64 { self.id } }
+    /// # async fn load_user(id: u64) -> Option<User> { Some(User { id }) }
+    ///
+    /// use http::HeaderName;
+    ///
+    /// // `X-API-Key: <token>` instead of `Authorization: Bearer <token>`.
+    /// let gate = AuthLayer::builder()
+    ///     .bearer("my api", |key: String| async move { (key == "k3y").then(|| User { id: 1 }) })
+    ///     .token_header(HeaderName::from_static("x-api-key"))
+    ///     .build()?;
+    /// # Ok::<(), tower_session_auth::Error>(())
+    /// ```
     pub fn token_header(mut self, header: HeaderName) -> Self {
         self.config.token_header = Some(header);
         self
@@ -270,6 +401,28 @@ impl<U: AuthUser> AuthLayerBuilder<U> {
     /// anywhere, spaces, control and non-ASCII characters are refused by [`build`](Self::build), as
     /// are a fragment, two `next` parameters, and a `next` that `redirect_target` would not
     /// follow.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tower_session_auth::{AuthLayer, AuthUser};
+    /// # #[derive(Clone)] struct User { id: u64 }
+    /// # impl AuthUser for User { type Id = u64; fn id(&self) -> u64 { self.id } }
+    /// # async fn load_user(id: u64) -> Option<User> { Some(User { id }) }
+    ///
+    /// use tower_session_auth::{ConfigError, Error};
+    ///
+    /// let gate = AuthLayer::builder().user_loader(load_user).login_url("/account/login").build()?;
+    /// // Every login through this gate ends on the dashboard: no `next` is added.
+    /// let gate = AuthLayer::builder()
+    ///     .user_loader(load_user)
+    ///     .login_url("/login?next=%2Fdashboard")
+    ///     .build()?;
+    /// // Browsers read `/\evil.example` as another site.
+    /// let refused = AuthLayer::builder().user_loader(load_user).login_url("/\\evil.example").build();
+    /// assert!(matches!(refused, Err(Error::InvalidConfig(ConfigError::LoginUrl))));
+    /// # Ok::<(), tower_session_auth::Error>(())
+    /// ```
     pub fn login_url(mut self, url: impl Into<String>) -> Self {
         self.config.login_url = url.into();
         self
@@ -278,6 +431,20 @@ impl<U: AuthUser> AuthLayerBuilder<U> {
     /// Requires a fresh login: one made with credentials in this browser session, not restored
     /// from a remember-me cookie (for changing a password or an email address). A remembered login
     /// is sent to log in again. Default off.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tower_session_auth::{AuthLayer, AuthUser};
+    /// # #[derive(Clone)] struct User { id: u64 }
+    /// # impl AuthUser for User { type Id = u64; fn id(&self) -> u64 { self.id } }
+    /// # async fn load_user(id: u64) -> Option<User> { Some(User { id }) }
+    ///
+    /// let login_required = AuthLayer::builder().user_loader(load_user).build()?;
+    /// // For the page that changes the password: a login restored by "remember me" is not enough.
+    /// let fresh_login_required = login_required.into_builder().fresh(true).build()?;
+    /// # Ok::<(), tower_session_auth::Error>(())
+    /// ```
     pub fn fresh(mut self, fresh: bool) -> Self {
         self.config.fresh = fresh;
         self
@@ -289,6 +456,20 @@ impl<U: AuthUser> AuthLayerBuilder<U> {
     /// A loader or verifier error is still a `503` ([`Reason::Unavailable`]): whether someone is
     /// logged in is not known then, and a page shown as logged out could lead the handler to
     /// change the session.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tower_session_auth::{AuthLayer, AuthUser};
+    /// # #[derive(Clone)] struct User { id: u64 }
+    /// # impl AuthUser for User { type Id = u64; fn id(&self) -> u64 { self.id } }
+    /// # async fn load_user(id: u64) -> Option<User> { Some(User { id }) }
+    ///
+    /// // A home page that greets a logged-in user and shows a login link to the others; its
+    /// // handler takes `Option<CurrentUser<User>>`.
+    /// let maybe_logged_in = AuthLayer::builder().user_loader(load_user).optional(true).build()?;
+    /// # Ok::<(), tower_session_auth::Error>(())
+    /// ```
     pub fn optional(mut self, optional: bool) -> Self {
         self.config.optional = optional;
         self
@@ -306,6 +487,23 @@ impl<U: AuthUser> AuthLayerBuilder<U> {
     /// `Session` (a scheme of this crate, with no parameters) says that, and user agents ignore
     /// schemes they do not know, so no browser shows a password dialog for it, as a `Basic`
     /// challenge would make it. A `403` instead would tell clients that logging in cannot help.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tower_session_auth::{AuthLayer, AuthUser};
+    /// # #[derive(Clone)] struct User { id: u64 }
+    /// # impl AuthUser for User { type Id = u64; fn id(&self) -> u64 { self.id } }
+    /// # async fn load_user(id: u64) -> Option<User> { Some(User { id }) }
+    ///
+    /// // JSON routes behind a session login: a 401 with `WWW-Authenticate: Session`, even for
+    /// // clients that accept HTML.
+    /// let api_gate = AuthLayer::builder()
+    ///     .user_loader(load_user)
+    ///     .redirect_to_login(false)
+    ///     .build()?;
+    /// # Ok::<(), tower_session_auth::Error>(())
+    /// ```
     pub fn redirect_to_login(mut self, redirect: bool) -> Self {
         self.config.redirect = redirect;
         self
@@ -317,6 +515,19 @@ impl<U: AuthUser> AuthLayerBuilder<U> {
     /// browsers send without cookies or credentials and a `401` to it fails the real request.
     /// Answer preflights with a CORS layer (or a handler) that reveals nothing; turn this on when
     /// `OPTIONS` handlers behind the gate need a user.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tower_session_auth::{AuthLayer, AuthUser};
+    /// # #[derive(Clone)] struct User { id: u64 }
+    /// # impl AuthUser for User { type Id = u64; fn id(&self) -> u64 { self.id } }
+    /// # async fn load_user(id: u64) -> Option<User> { Some(User { id }) }
+    ///
+    /// // `OPTIONS` handlers behind this gate see the user; CORS preflights are then refused.
+    /// let gate = AuthLayer::builder().user_loader(load_user).gate_options(true).build()?;
+    /// # Ok::<(), tower_session_auth::Error>(())
+    /// ```
     pub fn gate_options(mut self, gate: bool) -> Self {
         self.config.gate_options = gate;
         self
@@ -324,6 +535,37 @@ impl<U: AuthUser> AuthLayerBuilder<U> {
 
     /// Builds the response for a request the gate turns away, instead of the default `302` or
     /// `401`. The [`Reason`] is added to the response's extensions either way.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tower_session_auth::{AuthLayer, AuthUser};
+    /// # #[derive(Clone)] struct User { id: u64 }
+    /// # impl AuthUser for User { type Id = u64; fn id(&self) -> u64 { self.id } }
+    /// # async fn load_user(id: u64) -> Option<User> { Some(User { id }) }
+    ///
+    /// use bytes::Bytes;
+    /// use http::{header, Response, StatusCode};
+    /// use tower_session_auth::Reason;
+    ///
+    /// let gate = AuthLayer::builder()
+    ///     .user_loader(load_user)
+    ///     .unauthorized(|u| {
+    ///         let (status, body) = match u.reason {
+    ///             Reason::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, r#"{"error":"try later"}"#),
+    ///             _ => (StatusCode::UNAUTHORIZED, r#"{"error":"login required"}"#),
+    ///         };
+    ///         let mut response = Response::builder()
+    ///             .status(status)
+    ///             .header(header::CONTENT_TYPE, "application/json");
+    ///         for challenge in u.challenges {
+    ///             response = response.header(header::WWW_AUTHENTICATE, challenge);
+    ///         }
+    ///         response.body(Bytes::from_static(body.as_bytes())).expect("a valid response")
+    ///     })
+    ///     .build()?;
+    /// # Ok::<(), tower_session_auth::Error>(())
+    /// ```
     pub fn unauthorized<F>(mut self, hook: F) -> Self
     where
         F: Fn(Unauthorized) -> Response<Bytes> + Send + Sync + 'static,
@@ -339,6 +581,22 @@ impl<U: AuthUser> AuthLayerBuilder<U> {
     /// [`Error::InvalidConfig`] when no way of logging in is configured (no user loader, Basic or
     /// token verifier), when a realm holds control characters or the charset is not a token, or
     /// when the login URL breaks the rules of [`login_url`](Self::login_url).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tower_session_auth::{AuthLayer, AuthUser};
+    /// # #[derive(Clone)] struct User { id: u64 }
+    /// # impl AuthUser for User { type Id = u64; fn id(&self) -> u64 { self.id } }
+    /// # async fn load_user(id: u64) -> Option<User> { Some(User { id }) }
+    ///
+    /// use tower_session_auth::{ConfigError, Error};
+    ///
+    /// let gate = AuthLayer::builder().user_loader(load_user).build()?;
+    /// let nothing = AuthLayer::<User>::builder().build();
+    /// assert!(matches!(nothing, Err(Error::InvalidConfig(ConfigError::NoLoginMethod))));
+    /// # Ok::<(), tower_session_auth::Error>(())
+    /// ```
     pub fn build(self) -> Result<AuthLayer<U>, Error> {
         let c = &self.config;
         if c.session.is_none() && c.basic.is_none() && c.bearer.is_none() {
