@@ -129,8 +129,10 @@ pub enum ConfigError {
     BasicCharset,
     /// A token header without a token verifier.
     TokenHeaderWithoutBearer,
-    /// A login URL that is neither a path on this site nor an absolute `http(s)` URL of
-    /// printable ASCII without a fragment.
+    /// A login URL that is neither a path on this site that `next` could hold (no `//`, `\`,
+    /// spaces or control characters) nor an absolute `http(s)` URL of printable ASCII without
+    /// `\`; or one with a fragment, with two `next` parameters, or with a `next` that
+    /// [`redirect_target`](crate::redirect_target) would not follow.
     LoginUrl,
 }
 
@@ -164,7 +166,7 @@ impl fmt::Display for ConfigError {
                 "token_header needs a token verifier: call bearer"
             }
             ConfigError::LoginUrl => {
-                "login_url must be a path or an absolute http(s) URL of printable ASCII, without a fragment"
+                "login_url must be a path on this site or an absolute http(s) URL of printable ASCII, without `\\`, a fragment or a second `next`"
             }
         })
     }

@@ -7,31 +7,79 @@ use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::StatusCode;
 
-use crate::SessionDict;
+use crate::auth::GateUser;
+use crate::{CurrentUser, SessionDict};
 
-/// The rejection of an extractor whose layer is missing from the stack: a `500` that names the
-/// layer to add. It is a bug in the application's wiring, never the client's fault.
+/// The rejection of an extractor that the stack in front of the route cannot serve: a `500` whose
+/// body says what to change. It is a bug in the application's wiring, never the client's fault.
+///
+/// The message names the missing layer; for [`CurrentUser<U>`](crate::CurrentUser) behind an
+/// [`AuthLayer`](crate::AuthLayer) built for another user type, it names both types; and for
+/// `CurrentUser<U>` on a request the gate let through without a user (an optional gate, or an
+/// `OPTIONS` request), it says to take `Option<CurrentUser<U>>`.
 #[derive(Debug, Clone, Copy)]
 pub struct MissingLayer {
-    extractor: &'static str,
-    layer: &'static str,
+    kind: Kind,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Layer {
+        extractor: &'static str,
+        layer: &'static str,
+    },
+    WrongUserType {
+        wanted: &'static str,
+        gate: &'static str,
+    },
+    NoUser {
+        wanted: &'static str,
+    },
 }
 
 impl MissingLayer {
     pub(crate) const fn new(extractor: &'static str, layer: &'static str) -> MissingLayer {
-        MissingLayer { extractor, layer }
+        MissingLayer {
+            kind: Kind::Layer { extractor, layer },
+        }
+    }
+
+    /// Why `CurrentUser<U>` is not in `parts`: no gate, a gate for another user type, or a gate
+    /// that let the request through without a user.
+    fn no_current_user<U>(parts: &Parts) -> MissingLayer {
+        let wanted = std::any::type_name::<U>();
+        let kind = match parts.extensions.get::<GateUser>() {
+            None => return MissingLayer::new("CurrentUser", "AuthLayer"),
+            Some(gate) if gate.type_name != wanted => Kind::WrongUserType {
+                wanted,
+                gate: gate.type_name,
+            },
+            Some(_) => Kind::NoUser { wanted },
+        };
+        MissingLayer { kind }
     }
 }
 
 impl fmt::Display for MissingLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "missing {layer}: the `{extractor}` extractor needs `{layer}` around this route \
-             (add it with `Router::layer`)",
-            extractor = self.extractor,
-            layer = self.layer,
-        )
+        match self.kind {
+            Kind::Layer { extractor, layer } => write!(
+                f,
+                "missing {layer}: the `{extractor}` extractor needs `{layer}` around this route \
+                 (add it with `Router::layer`)"
+            ),
+            Kind::WrongUserType { wanted, gate } => write!(
+                f,
+                "wrong user type: the `CurrentUser<{wanted}>` extractor is behind an `AuthLayer` \
+                 built for `{gate}`; take `CurrentUser<{gate}>`, or build the gate for `{wanted}`"
+            ),
+            Kind::NoUser { wanted } => write!(
+                f,
+                "no user: the `AuthLayer` in front of this route let the request through without \
+                 one (the gate is optional, or this is an OPTIONS request, which it does not gate); \
+                 take `Option<CurrentUser<{wanted}>>`"
+            ),
+        }
     }
 }
 
@@ -56,31 +104,37 @@ impl<S: Send + Sync> FromRequestParts<S> for SessionDict {
     }
 }
 
-impl<S: Send + Sync, U: Clone + Send + Sync + 'static> FromRequestParts<S>
-    for crate::CurrentUser<U>
-{
+impl<S: Send + Sync, U: Clone + Send + Sync + 'static> FromRequestParts<S> for CurrentUser<U> {
     type Rejection = MissingLayer;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<crate::CurrentUser<U>>()
-            .cloned()
-            .ok_or(MissingLayer::new("CurrentUser", "AuthLayer"))
+        match parts.extensions.get::<CurrentUser<U>>() {
+            Some(user) => Ok(user.clone()),
+            None => Err(MissingLayer::no_current_user::<U>(parts)),
+        }
     }
 }
 
 /// `Option<CurrentUser<U>>`: `None` when the gate (an optional one) let the request through
-/// without a user.
+/// without a user. Behind a gate built for another user type it is refused, with both types
+/// named, rather than always `None`.
 impl<S: Send + Sync, U: Clone + Send + Sync + 'static>
-    axum_core::extract::OptionalFromRequestParts<S> for crate::CurrentUser<U>
+    axum_core::extract::OptionalFromRequestParts<S> for CurrentUser<U>
 {
-    type Rejection = std::convert::Infallible;
+    type Rejection = MissingLayer;
 
     async fn from_request_parts(
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(parts.extensions.get::<crate::CurrentUser<U>>().cloned())
+        if let Some(user) = parts.extensions.get::<CurrentUser<U>>() {
+            return Ok(Some(user.clone()));
+        }
+        match MissingLayer::no_current_user::<U>(parts) {
+            rejection @ MissingLayer {
+                kind: Kind::WrongUserType { .. },
+            } => Err(rejection),
+            _ => Ok(None),
+        }
     }
 }

@@ -31,6 +31,7 @@ mod extract;
 // Every public item is here, at the root, and nowhere else.
 pub use auth::{
     AuthFuture, AuthLayer, AuthLayerBuilder, AuthService, CurrentUser, Reason, Unauthorized,
+    UserLookup,
 };
 pub use clock::{Clock, SystemClock};
 pub use cookie::scope::SameSite;

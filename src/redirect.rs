@@ -69,8 +69,41 @@ pub(crate) fn is_safe_next(next: &str) -> bool {
         && bytes.iter().all(|&b| b.is_ascii_graphic() && b != b'\\')
 }
 
+/// Whether `url` may be a gate's login URL: a path on this site held to the rule of `next`
+/// ([`is_safe_next`]: browsers read `/\evil.example` and `//evil.example` as other sites, and
+/// drop tabs and newlines before parsing), or an absolute `http(s)` URL of printable ASCII
+/// without `\`; no fragment either way. A `next` of its own must be the only one, and for a path
+/// one that [`redirect_target`] follows, or the login would end somewhere else than configured.
+pub(crate) fn is_valid_login_url(url: &str) -> bool {
+    let path = url.starts_with('/');
+    let well_formed = if path {
+        is_safe_next(url)
+    } else {
+        (url.starts_with("https://") || url.starts_with("http://"))
+            && url.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
+    };
+    if !well_formed || url.contains('#') {
+        return false;
+    }
+    let mut own = own_next(url);
+    match (own.next(), own.next()) {
+        (None, _) => true,
+        (Some(_), Some(_)) => false,
+        (Some(next), None) => !path || is_safe_next(&next),
+    }
+}
+
+/// The values of the `next` parameters already in a login URL's query.
+fn own_next(login_url: &str) -> impl Iterator<Item = std::borrow::Cow<'_, str>> {
+    let query = login_url.split_once('?').map_or("", |(_, q)| q);
+    form_urlencoded::parse(query.as_bytes())
+        .filter(|(name, _)| name == "next")
+        .map(|(_, value)| value)
+}
+
 /// The `Location` that sends a browser to `login_url` to log in and come back to the request's
-/// target: `login_url?next=<path and query>`.
+/// target: `login_url?next=<path and query>`, or `login_url` as it is when it has a `next` of its
+/// own (a login that always ends on the same page).
 ///
 /// `next` is built from the request's path and query only, never from `Host` or an absolute-form
 /// target (RED-05, RED-06), and always passes [`is_safe_next`]: `\` and anything not printable
@@ -90,7 +123,7 @@ pub(crate) fn login_location(login_url: &str, uri: &Uri) -> String {
         next.insert(0, '/');
     }
     let mut location = login_url.to_owned();
-    if is_safe_next(&next) {
+    if is_safe_next(&next) && own_next(login_url).next().is_none() {
         location.push(if login_url.contains('?') { '&' } else { '?' });
         location.push_str("next=");
         location.extend(utf8_percent_encode(&next, QUERY_VALUE));
@@ -195,6 +228,10 @@ mod tests {
         assert_eq!(
             login_location("/auth?lang=en", &"/x".parse().unwrap()),
             "/auth?lang=en&next=%2Fx"
+        );
+        assert_eq!(
+            login_location("/auth?n%65xt=%2Fhome", &"/x".parse().unwrap()),
+            "/auth?n%65xt=%2Fhome"
         );
         let long = format!("/{}", "a".repeat(MAX_NEXT_LEN));
         assert_eq!(location(&long), "/login");

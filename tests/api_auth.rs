@@ -357,3 +357,74 @@ fn realm_and_charset_are_checked() {
         .build()
         .is_ok());
 }
+
+#[tokio::test]
+async fn a_401_from_an_api_gate_has_a_short_body() {
+    let app = demo::app(key());
+    let res = get_with(&app, "/api/me", &[]).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(res.headers[WWW_AUTHENTICATE], BASIC_CHALLENGE);
+    assert_eq!(res.headers["content-type"], "text/plain; charset=utf-8");
+    assert_eq!(
+        res.body,
+        "Authentication required: send credentials as WWW-Authenticate asks.\n"
+    );
+    let res = get_with(&app, "/api/me", &[("authorization", &basic("susan", "no"))]).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(res.body, "The credentials were refused.\n");
+}
+
+#[tokio::test]
+async fn a_verifier_error_is_a_503_not_a_refusal() {
+    #[derive(Debug)]
+    struct Down;
+    impl std::fmt::Display for Down {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("redis://:hunter2@cache unreachable")
+        }
+    }
+    impl std::error::Error for Down {}
+
+    let basic_gate = AuthLayer::builder()
+        .basic("api", |_user, _password| async move {
+            Err::<Option<users::User>, _>(Down)
+        })
+        .build()
+        .unwrap();
+    let token = AuthLayer::builder()
+        .bearer("api", |_token| async move {
+            Err::<Option<users::User>, _>(Down)
+        })
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route("/basic", get(|| async { "x" }))
+        .route_layer(basic_gate)
+        .merge(
+            Router::new()
+                .route("/token", get(|| async { "x" }))
+                .route_layer(token),
+        )
+        .layer(SessionLayer::new(key()));
+    let session = common::pyjwt(r#"{"cart":"keep"}"#);
+    for (path, credentials) in [
+        ("/basic", basic("susan", "hello")),
+        ("/token", "Bearer susan-api-token".to_owned()),
+    ] {
+        let res = get_with(
+            &app,
+            path,
+            &[
+                ("authorization", &credentials),
+                ("cookie", &format!("session={session}")),
+            ],
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE, "{path}");
+        assert_eq!(res.headers["retry-after"], "5");
+        assert_eq!(res.headers["cache-control"], "no-store");
+        assert!(res.headers.get(WWW_AUTHENTICATE).is_none(), "{path}");
+        assert!(res.headers.get("set-cookie").is_none(), "{path}");
+        assert!(!res.body.contains("hunter2"), "{}", res.body);
+    }
+}

@@ -899,3 +899,476 @@ async fn ck_09_pages_behind_the_gate_stay_out_of_caches() {
         "private, max-age=60"
     );
 }
+
+/// A gated router nested under `/nested`, and a login handler that follows `next` as the demo's
+/// does (`redirect_target`).
+fn nested_app(gate: AuthLayer<users::User>) -> Router {
+    use axum::extract::OriginalUri;
+    use axum::response::Redirect;
+    let nested = Router::new()
+        .route(
+            "/foo",
+            get(|CurrentUser(u): CurrentUser<users::User>| async move { u.username }),
+        )
+        .route_layer(gate);
+    Router::new()
+        .nest("/nested", nested)
+        .route(
+            "/login",
+            axum::routing::post(|s: SessionDict, OriginalUri(uri): OriginalUri| async move {
+                login_user(&s, &users::by_id("user001").unwrap(), false).unwrap();
+                Redirect::to(&tower_session_auth::redirect_target(&uri, "/"))
+            }),
+        )
+        .layer(SessionLayer::new(key()))
+}
+
+#[tokio::test]
+async fn a_nested_router_sends_the_user_back_to_the_full_path() {
+    let gate = AuthLayer::builder()
+        .user_loader(|id: String| async move { users::by_id(&id) })
+        .build()
+        .unwrap();
+    let app = nested_app(gate);
+    let mut b = Browser::new();
+    let res = b.get(&app, "/nested/foo?x=1").await;
+    assert_eq!(res.status, StatusCode::FOUND);
+    assert_eq!(res.location(), Some("/login?next=%2Fnested%2Ffoo%3Fx%3D1"));
+    let res = b
+        .post_form(&app, res.location().unwrap(), "username=susan")
+        .await;
+    assert_eq!(res.location(), Some("/nested/foo?x=1"));
+    let res = b.get(&app, "/nested/foo?x=1").await;
+    assert_eq!((res.status, res.body.as_str()), (StatusCode::OK, "susan"));
+
+    // The `unauthorized` hook is given the same, full target.
+    let gate = AuthLayer::builder()
+        .user_loader(|id: String| async move { users::by_id(&id) })
+        .unauthorized(|u| {
+            http::Response::builder()
+                .status(StatusCode::FORBIDDEN)
+                .body(bytes::Bytes::from(u.uri.to_string()))
+                .unwrap()
+        })
+        .build()
+        .unwrap();
+    let res = Browser::new()
+        .get(&nested_app(gate), "/nested/foo?x=1")
+        .await;
+    assert_eq!(res.body, "/nested/foo?x=1");
+}
+
+#[tokio::test]
+async fn a_login_url_with_its_own_next_keeps_it() {
+    let gate = |url: &str| {
+        AuthLayer::builder()
+            .user_loader(|id: String| async move { users::by_id(&id) })
+            .login_url(url)
+            .build()
+            .unwrap()
+    };
+    let app = |url: &str| {
+        Router::new()
+            .route("/x", get(|| async { "x" }))
+            .route_layer(gate(url))
+            .layer(SessionLayer::new(key()))
+    };
+    let res = Browser::new()
+        .get(&app("/login?next=%2Fdashboard"), "/x?y=1")
+        .await;
+    assert_eq!(res.location(), Some("/login?next=%2Fdashboard"));
+    let location: http::Uri = res.location().unwrap().parse().unwrap();
+    assert_eq!(
+        tower_session_auth::redirect_target(&location, "DEFAULT"),
+        "/dashboard"
+    );
+    // Another query is kept, and `next` added to it.
+    let res = Browser::new()
+        .get(&app("/login?lang=en&n=1"), "/x?y=1")
+        .await;
+    assert_eq!(res.location(), Some("/login?lang=en&n=1&next=%2Fx%3Fy%3D1"));
+
+    // A `next` of its own that the login handler would not follow is refused when building.
+    for url in [
+        "/login?next=//evil.example",
+        "/login?next=%2F%2Fevil.example",
+        "/login?next=https%3A%2F%2Fevil.example",
+        "/login?next=%2Fa&next=%2Fb",
+        "/login?next=",
+    ] {
+        let result = AuthLayer::builder()
+            .user_loader(|id: String| async move { users::by_id(&id) })
+            .login_url(url)
+            .build();
+        assert!(
+            matches!(
+                result,
+                Err(tower_session_auth::Error::InvalidConfig(
+                    tower_session_auth::ConfigError::LoginUrl
+                ))
+            ),
+            "{url}"
+        );
+    }
+}
+
+#[test]
+fn a_path_login_url_is_held_to_the_next_rule() {
+    let build = |url: &str| {
+        AuthLayer::builder()
+            .user_loader(|id: String| async move { users::by_id(&id) })
+            .login_url(url)
+            .build()
+    };
+    // What browsers read as another site: `\` is `/` to them in http(s) URLs, and tabs and
+    // newlines are dropped from a URL before it is parsed.
+    for url in [
+        "/\\evil.example/login",
+        "/\\/evil.example/login",
+        "/login\\x",
+        "\\\\evil.example/login",
+        "//evil.example/login",
+        "///evil.example/login",
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/\r/evil.example",
+        "/\u{0}login",
+        "/\u{7f}login",
+        "/log in",
+        "/lögin",
+        "https://sso.example\\@evil.example/login",
+        "",
+    ] {
+        assert!(
+            matches!(
+                build(url),
+                Err(tower_session_auth::Error::InvalidConfig(
+                    tower_session_auth::ConfigError::LoginUrl
+                ))
+            ),
+            "{url:?}"
+        );
+    }
+    // Percent-encoded `\`, `/` and tab stay encoded in a `Location`: paths on this site.
+    let base = url::Url::parse("https://site.example/app/page").unwrap();
+    for url in [
+        "/login",
+        "/%5Cevil.example/login",
+        "/%2F/evil.example",
+        "/%09/evil.example",
+        "/auth/login?lang=en",
+    ] {
+        assert!(build(url).is_ok(), "{url}");
+        assert_eq!(base.join(url).unwrap().origin(), base.origin(), "{url}");
+    }
+    assert!(
+        build(&format!("/{}", "a".repeat(4096))).is_err(),
+        "too long"
+    );
+}
+
+#[tokio::test]
+async fn cors_preflights_pass_the_gate() {
+    let gate = AuthLayer::builder()
+        .user_loader(|id: String| async move { users::by_id(&id) })
+        .build()
+        .unwrap();
+    let app = |gate: AuthLayer<users::User>| {
+        Router::new()
+            .route(
+                "/x",
+                get(|| async { "x" }).options(
+                    |user: Option<CurrentUser<users::User>>| async move {
+                        format!("preflight, user: {}", user.is_some())
+                    },
+                ),
+            )
+            .route_layer(gate)
+            .layer(SessionLayer::new(key()))
+    };
+    let preflight = || {
+        Request::options("/x")
+            .header("origin", "https://other.example")
+            .header("access-control-request-method", "GET")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let res = send(&app(gate.clone()), preflight(), &Expect::default()).await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.body, "preflight, user: false");
+    // Even with a login, OPTIONS is not authenticated: the loader does not run for it.
+    let mut b = Browser::new();
+    let login_app = Router::new()
+        .route(
+            "/login",
+            get(|s: SessionDict| async move {
+                login_user(&s, &users::by_id("user001").unwrap(), false).unwrap()
+            }),
+        )
+        .merge(app(gate.clone()));
+    b.get(&login_app, "/login").await;
+    let res = b.send(&login_app, preflight()).await;
+    assert_eq!(res.body, "preflight, user: false");
+    // Other methods stay gated.
+    let res = send(
+        &app(gate.clone()),
+        Request::get("/x").body(Body::empty()).unwrap(),
+        &Expect::default(),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn gate_options_gates_options_too() {
+    let gate = AuthLayer::builder()
+        .user_loader(|id: String| async move { users::by_id(&id) })
+        .gate_options(true)
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route("/x", get(|| async { "x" }).options(|| async { "options" }))
+        .route_layer(gate)
+        .layer(SessionLayer::new(key()));
+    let req = Request::options("/x")
+        .header("origin", "https://other.example")
+        .header("access-control-request-method", "GET")
+        .body(Body::empty())
+        .unwrap();
+    let res = send(&app, req, &Expect::default()).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_401_from_a_session_gate_says_what_to_do() {
+    let app = demo_app();
+    for accept in [Some("application/json"), Some("*/*"), None] {
+        let mut req = Request::get("/");
+        if let Some(a) = accept {
+            req = req.header("accept", a);
+        }
+        let res = send(&app, req.body(Body::empty()).unwrap(), &Expect::default()).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{accept:?}");
+        // RFC 9110 §15.5.2: a 401 carries a challenge; no registered scheme means "log in with a
+        // session cookie", and browsers ignore schemes they do not know (no password dialog).
+        let challenges: Vec<_> = res.headers.get_all("www-authenticate").iter().collect();
+        assert_eq!(challenges, ["Session"], "{accept:?}");
+        assert_eq!(res.headers["content-type"], "text/plain; charset=utf-8");
+        assert_eq!(
+            res.body,
+            "Login required: log in at /login, then send this request again with the session \
+             cookie.\n"
+        );
+    }
+    // The same for a gate that never redirects, whatever the client accepts.
+    let gate = AuthLayer::builder()
+        .user_loader(|id: String| async move { users::by_id(&id) })
+        .redirect_to_login(false)
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route("/", get(|| async { "x" }))
+        .route_layer(gate)
+        .layer(SessionLayer::new(key()));
+    let res = Browser::new().get(&app, "/").await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(res.headers["www-authenticate"], "Session");
+    assert!(res.body.starts_with("Login required"), "{}", res.body);
+}
+
+#[tokio::test]
+async fn current_user_of_another_type_names_both_types() {
+    let gate = |optional: bool| {
+        AuthLayer::builder()
+            .user_loader(|id: String| async move { users::by_id(&id) })
+            .optional(optional)
+            .build()
+            .unwrap()
+    };
+    let app = |optional: bool| {
+        Router::new()
+            .route(
+                "/plain",
+                get(|CurrentUser(p): CurrentUser<Plain>| async move { p.0 }),
+            )
+            .route(
+                "/maybe-plain",
+                get(|p: Option<CurrentUser<Plain>>| async move { format!("{}", p.is_some()) }),
+            )
+            .route(
+                "/user",
+                get(|CurrentUser(u): CurrentUser<users::User>| async move { u.username }),
+            )
+            .route_layer(gate(optional))
+            .route(
+                "/login",
+                get(|s: SessionDict| async move {
+                    login_user(&s, &users::by_id("user001").unwrap(), false).unwrap()
+                }),
+            )
+            .layer(SessionLayer::new(key()))
+    };
+    let (user, plain) = (
+        std::any::type_name::<users::User>(),
+        std::any::type_name::<Plain>(),
+    );
+    let app_ = app(false);
+    let mut b = Browser::new();
+    b.get(&app_, "/login").await;
+    for path in ["/plain", "/maybe-plain"] {
+        let res = b.get(&app_, path).await;
+        assert_eq!(res.status, StatusCode::INTERNAL_SERVER_ERROR, "{path}");
+        assert!(
+            res.body.contains(&format!("`CurrentUser<{plain}>`"))
+                && res.body.contains(&format!("built for `{user}`"))
+                && !res.body.contains("missing AuthLayer"),
+            "{path}: {}",
+            res.body
+        );
+    }
+    assert_eq!(b.get(&app_, "/user").await.body, "susan");
+
+    // Behind an optional gate with nobody logged in, `CurrentUser<U>` says to take an `Option`.
+    let res = Browser::new().get(&app(true), "/user").await;
+    assert_eq!(res.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        res.body.contains("optional") && res.body.contains("Option<CurrentUser<"),
+        "{}",
+        res.body
+    );
+    // Without a gate, the rejection still names the missing layer.
+    let app = Router::new()
+        .route(
+            "/",
+            get(|CurrentUser(u): CurrentUser<Plain>| async move { u.0 }),
+        )
+        .layer(SessionLayer::new(key()));
+    let res = Browser::new().get(&app, "/").await;
+    assert!(res.body.contains("missing AuthLayer"), "{}", res.body);
+}
+
+/// A user store that can be taken down: while `down` is set, the loader fails with an error whose
+/// message holds a credential.
+#[derive(Clone, Default)]
+struct FlakyStore {
+    down: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl FlakyStore {
+    fn set_down(&self, down: bool) {
+        self.down.store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn gate(&self) -> tower_session_auth::AuthLayerBuilder<users::User> {
+        let store = self.clone();
+        AuthLayer::builder().user_loader(move |id: String| {
+            let down = store.down.load(std::sync::atomic::Ordering::SeqCst);
+            async move {
+                if down {
+                    Err(std::io::Error::other(
+                        "postgres://admin:hunter2@db: timed out",
+                    ))
+                } else {
+                    Ok(users::by_id(&id))
+                }
+            }
+        })
+    }
+}
+
+fn flaky_app(gate: AuthLayer<users::User>) -> Router {
+    Router::new()
+        .route(
+            "/",
+            get(|user: Option<CurrentUser<users::User>>| async move {
+                user.map_or("anonymous".to_owned(), |CurrentUser(u)| u.username.into())
+            }),
+        )
+        .route_layer(gate)
+        .route(
+            "/login",
+            get(|s: SessionDict| async move {
+                login_user(&s, &users::by_id("user001").unwrap(), true).unwrap()
+            }),
+        )
+        .layer(SessionLayer::new(key()))
+}
+
+#[tokio::test]
+async fn a_loader_error_is_a_503_that_leaves_the_cookies_alone() {
+    let store = FlakyStore::default();
+    let app = flaky_app(store.gate().build().unwrap());
+    let mut b = Browser::new();
+    b.get(&app, "/login").await;
+    assert!(b.jar.contains_key("session") && b.jar.contains_key("_remember"));
+    let jar = b.jar.clone();
+
+    store.set_down(true);
+    for accept in ["text/html", "application/json"] {
+        let req = Request::get("/")
+            .header("accept", accept)
+            .body(Body::empty())
+            .unwrap();
+        let res = b.send(&app, req).await;
+        assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE, "{accept}");
+        assert_eq!(res.headers["retry-after"], "5");
+        assert_eq!(res.headers["cache-control"], "no-store");
+        assert!(res.headers.get("set-cookie").is_none(), "{accept}: {res:?}");
+        assert!(res.location().is_none());
+        assert!(
+            !res.body.contains("hunter2") && !res.body.contains("postgres"),
+            "{}",
+            res.body
+        );
+    }
+    // A login that would be restored from the remember-me cookie: nothing restored, nothing
+    // renewed, nothing deleted.
+    b.jar.remove("session");
+    let res = b.get(&app, "/").await;
+    assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(res.headers.get("set-cookie").is_none(), "{res:?}");
+    b.jar = jar.clone();
+
+    // Once the store answers again, the same cookies work.
+    store.set_down(false);
+    assert_eq!(b.get(&app, "/").await.body, "susan");
+    b.jar.remove("session");
+    assert_eq!(
+        b.get(&app, "/").await.body,
+        "susan",
+        "restored from _remember"
+    );
+}
+
+#[tokio::test]
+async fn an_optional_gate_and_the_hook_see_a_loader_error_as_unavailable() {
+    let store = FlakyStore::default();
+    let optional = flaky_app(store.gate().optional(true).build().unwrap());
+    let hooked = flaky_app(
+        store
+            .gate()
+            .unauthorized(|u| {
+                http::Response::builder()
+                    .status(StatusCode::IM_A_TEAPOT)
+                    .body(bytes::Bytes::from(format!(
+                        "{:?} {:?}",
+                        u.reason, u.login_location
+                    )))
+                    .unwrap()
+            })
+            .build()
+            .unwrap(),
+    );
+    let mut b = Browser::new();
+    b.get(&optional, "/login").await;
+    store.set_down(true);
+    let res = b.get(&optional, "/").await;
+    assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(res.headers.get("set-cookie").is_none(), "{res:?}");
+    let res = b.get(&hooked, "/").await;
+    assert_eq!(res.status, StatusCode::IM_A_TEAPOT);
+    assert_eq!(res.body, "Unavailable None");
+    assert!(res.headers.get("set-cookie").is_none(), "{res:?}");
+    // Nobody logged in: the loader is not asked, and the optional gate lets the request through.
+    assert_eq!(Browser::new().get(&optional, "/").await.body, "anonymous");
+}

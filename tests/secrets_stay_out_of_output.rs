@@ -137,3 +137,51 @@ fn key_05_debug_output_holds_no_secret() {
     let err = tower_session_auth::Key::from_bytes(b"short secret").unwrap_err();
     assert!(!err.to_string().contains("short secret"));
 }
+
+#[tokio::test]
+async fn a_loader_error_is_logged_by_its_type_never_its_message() {
+    use axum::routing::get;
+    use tower_session_auth::{login_user, AuthLayer, SessionDict, SessionLayer};
+
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(captured.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let gate = AuthLayer::builder()
+        .user_loader(|_id: String| async move {
+            Err::<Option<users::User>, _>(std::io::Error::other(
+                "postgres://admin:hunter2@db: timed out",
+            ))
+        })
+        .build()
+        .unwrap();
+    let app = axum::Router::new()
+        .route("/", get(|| async { "x" }))
+        .route_layer(gate)
+        .route(
+            "/login",
+            get(|s: SessionDict| async move {
+                login_user(&s, &users::by_id("user001").unwrap(), false).unwrap()
+            }),
+        )
+        .layer(SessionLayer::new(key()));
+    let mut b = Browser::new();
+    b.get(&app, "/login").await;
+    let res = b.get(&app, "/").await;
+    assert_eq!(res.status, http::StatusCode::SERVICE_UNAVAILABLE);
+    assert!(!res.body.contains("hunter2"), "{}", res.body);
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("WARN") && logs.contains("error_type=\"std::io::error::Error\""),
+        "{logs}"
+    );
+    assert!(
+        !logs.contains("hunter2") && !logs.contains("postgres"),
+        "{logs}"
+    );
+}

@@ -1,15 +1,19 @@
 //! The login gate: [`AuthLayer`], its service, and [`CurrentUser`].
 
+mod accept;
 mod basic;
 mod bearer;
 mod layer;
+mod lookup;
 mod scheme;
 mod service;
 mod user;
 
 pub use layer::{AuthLayer, AuthLayerBuilder, Reason, Unauthorized};
+pub use lookup::UserLookup;
 pub use service::{AuthFuture, AuthService};
 pub use user::CurrentUser;
+pub(crate) use user::GateUser;
 
 #[cfg(fuzzing)]
 pub(crate) fn fuzz_basic(value: &http::HeaderValue) -> Option<(String, String)> {

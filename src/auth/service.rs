@@ -7,13 +7,17 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
-use http::header::{ACCEPT, AUTHORIZATION, CACHE_CONTROL, LOCATION, VARY};
-use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Uri};
+use http::header::{
+    AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, LOCATION, RETRY_AFTER, VARY, WWW_AUTHENTICATE,
+};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
+use super::accept::accepts_html;
 use super::layer::{AuthConfig, BoxFuture, Reason, Unauthorized};
-use super::{basic, bearer};
+use super::lookup::Looked;
+use super::{basic, bearer, GateUser};
 use crate::login::{auth_hash_matches, current_user_id, is_fresh, logout_user};
 use crate::redirect::login_location;
 use crate::{AuthUser, CurrentUser, SessionDict};
@@ -54,7 +58,7 @@ enum Decision<U> {
 
 /// A user loader's or verifier's future, and what to do with its answer.
 struct Pending<U> {
-    user: BoxFuture<Option<U>>,
+    user: BoxFuture<Looked<U>>,
     /// For a session login: logged out if the user is unknown or their auth hash changed.
     session: Option<SessionDict>,
     /// The reason given when the future answers `None`.
@@ -62,8 +66,25 @@ struct Pending<U> {
 }
 
 impl<U: AuthUser> Pending<U> {
-    /// Accepts or refuses what the future answered.
-    fn settle(&self, user: Option<U>) -> Result<U, Reason> {
+    /// Accepts or refuses what the future answered. An error changes nothing: not knowing the
+    /// user is no reason to log them out.
+    fn settle(&self, looked: Looked<U>) -> Result<U, Reason> {
+        let user = match looked {
+            Ok(user) => user,
+            Err(error_type) => {
+                // The type name only: the message may quote a connection string or a query.
+                let source = match self.session {
+                    Some(_) => "user loader",
+                    None => "credential verifier",
+                };
+                tracing::warn!(
+                    source,
+                    error_type,
+                    "the user store did not answer; 503, session left as it was"
+                );
+                return Err(Reason::Unavailable);
+            }
+        };
         let Some(session) = &self.session else {
             return user.ok_or(self.failure);
         };
@@ -97,7 +118,19 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        req.extensions_mut().insert(GateUser {
+            type_name: std::any::type_name::<U>(),
+        });
+        if req.method() == Method::OPTIONS && !self.config.gate_options {
+            // CORS preflights carry no credentials: a 401 would fail the real request.
+            return AuthFuture {
+                state: State::Calling {
+                    fut: self.inner.call(req),
+                    private: false,
+                },
+            };
+        }
         let state = match authenticate(&self.config, &req) {
             Decision::Load(pending) => {
                 // The loader runs before the inner service is called: hand the future the
@@ -118,7 +151,7 @@ where
                 }
             }
             Decision::Reject(reason) => State::Done {
-                res: Some(reject(&self.config, reason, req.uri(), req.headers())),
+                res: Some(reject(&self.config, reason, &req)),
             },
             Decision::Misconfigured => State::Done {
                 res: Some(misconfigured()),
@@ -162,7 +195,7 @@ fn api_credentials<U: AuthUser>(
         return None;
     }
     let refuse = || Some(Decision::Reject(Reason::InvalidCredentials));
-    let verify = |user: BoxFuture<Option<U>>| {
+    let verify = |user: BoxFuture<Looked<U>>| {
         Some(Decision::Load(Pending {
             user,
             session: None,
@@ -227,36 +260,34 @@ fn token_presented<U: AuthUser>(config: &AuthConfig<U>, headers: &HeaderMap) -> 
     }
 }
 
-/// Whether the client wants HTML: an `Accept` that names `text/html` without `q=0`.
-fn accepts_html(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|range| {
-            let mut parts = range.split(';').map(str::trim);
-            let is_html = parts
-                .next()
-                .is_some_and(|t| t.eq_ignore_ascii_case("text/html"));
-            let refused = parts.any(|p| {
-                p.strip_prefix("q=")
-                    .is_some_and(|q| q.parse::<f32>().is_ok_and(|q| q == 0.0))
-            });
-            is_html && !refused
-        })
+/// The request's target as the client sent it. Inside axum's `Router::nest` the request's URI
+/// has lost the nest's prefix, and axum keeps the whole one as `OriginalUri`: a login redirect
+/// built from the stripped one would send the user back to another page.
+fn original_uri<B>(req: &Request<B>) -> &Uri {
+    #[cfg(feature = "axum")]
+    if let Some(axum::extract::OriginalUri(uri)) = req.extensions().get() {
+        return uri;
+    }
+    req.uri()
 }
 
-fn reject<U: AuthUser, ResBody: From<Bytes>>(
+fn reject<U: AuthUser, ResBody: From<Bytes>, ReqBody>(
     config: &AuthConfig<U>,
     reason: Reason,
-    uri: &Uri,
-    headers: &HeaderMap,
+    req: &Request<ReqBody>,
 ) -> Response<ResBody> {
+    let (uri, headers) = (original_uri(req), req.headers());
     let login = config.session.is_some()
         && config.redirect
-        && reason != Reason::InvalidCredentials
+        && matches!(reason, Reason::NotLoggedIn | Reason::NotFresh)
         && accepts_html(headers);
+    if reason == Reason::Unavailable {
+        if let Some(session) = req.extensions().get::<SessionDict>() {
+            // Whatever the gate did to the session (a login restored from a remember-me cookie,
+            // a re-issue) is undone: the browser keeps the cookies it has.
+            session.leave_cookies_alone();
+        }
+    }
     let mut challenges = Vec::new();
     if let Some(b) = &config.basic {
         challenges.push(basic::challenge(&b.realm, &config.basic_charset));
@@ -264,6 +295,10 @@ fn reject<U: AuthUser, ResBody: From<Bytes>>(
     if let Some(b) = &config.bearer {
         let invalid = reason == Reason::InvalidCredentials && token_presented(config, headers);
         challenges.push(bearer::challenge(&b.realm, invalid));
+    }
+    if challenges.is_empty() {
+        // A session-only gate: see `AuthLayerBuilder::redirect_to_login` for why `Session`.
+        challenges.push(HeaderValue::from_static("Session"));
     }
     let unauthorized = Unauthorized {
         reason,
@@ -273,7 +308,7 @@ fn reject<U: AuthUser, ResBody: From<Bytes>>(
     };
     let mut response = match &config.unauthorized {
         Some(hook) => hook(unauthorized).map(ResBody::from),
-        None => default_rejection(unauthorized),
+        None => default_rejection(unauthorized, config),
     };
     response.extensions_mut().insert(reason);
     let headers = response.headers_mut();
@@ -294,25 +329,77 @@ fn keep_out_of_caches(headers: &mut HeaderMap) {
     }
 }
 
-fn default_rejection<ResBody: From<Bytes>>(unauthorized: Unauthorized) -> Response<ResBody> {
-    let mut response = Response::new(ResBody::from(Bytes::new()));
-    match unauthorized
-        .login_location
-        .and_then(|l| http::HeaderValue::try_from(l).ok())
-    {
-        Some(location) => {
-            *response.status_mut() = StatusCode::FOUND;
-            response.headers_mut().insert(LOCATION, location);
-        }
-        None => {
-            *response.status_mut() = StatusCode::UNAUTHORIZED;
-            for challenge in unauthorized.challenges {
-                response
-                    .headers_mut()
-                    .append(http::header::WWW_AUTHENTICATE, challenge);
-            }
-        }
+fn default_rejection<U: AuthUser, ResBody: From<Bytes>>(
+    unauthorized: Unauthorized,
+    config: &AuthConfig<U>,
+) -> Response<ResBody> {
+    if unauthorized.reason == Reason::Unavailable {
+        return unavailable();
     }
+    if let Some(location) = unauthorized
+        .login_location
+        .and_then(|l| HeaderValue::try_from(l).ok())
+    {
+        let mut response = Response::new(ResBody::from(Bytes::new()));
+        *response.status_mut() = StatusCode::FOUND;
+        response.headers_mut().insert(LOCATION, location);
+        return response;
+    }
+    let body = unauthorized_text(unauthorized.reason, config);
+    let mut response = Response::new(ResBody::from(Bytes::from(body)));
+    *response.status_mut() = StatusCode::UNAUTHORIZED;
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    for challenge in unauthorized.challenges {
+        headers.append(WWW_AUTHENTICATE, challenge);
+    }
+    response
+}
+
+/// The body of a default `401`: what the client must do, in a line. It names the configured login
+/// URL and nothing from the request or a backend.
+fn unauthorized_text<U: AuthUser>(reason: Reason, config: &AuthConfig<U>) -> String {
+    let api = config.basic.is_some() || config.bearer.is_some();
+    let login = &config.login_url;
+    match reason {
+        Reason::InvalidCredentials => "The credentials were refused.\n".into(),
+        Reason::NotFresh => format!(
+            "A fresh login is required: log in again at {login}, then send this request again \
+             with the session cookie.\n"
+        ),
+        _ if config.session.is_none() => {
+            "Authentication required: send credentials as WWW-Authenticate asks.\n".into()
+        }
+        _ if api => format!(
+            "Login required: log in at {login} and send the session cookie, or send credentials \
+             as WWW-Authenticate asks.\n"
+        ),
+        _ => format!(
+            "Login required: log in at {login}, then send this request again with the session \
+             cookie.\n"
+        ),
+    }
+}
+
+/// How long a client is asked to wait before trying again after a `503`, in seconds.
+const RETRY_AFTER_SECONDS: &str = "5";
+
+/// The default answer when the user store did not answer: `503` with `Retry-After`, kept out of
+/// caches, and a body that says nothing of the backend.
+fn unavailable<ResBody: From<Bytes>>() -> Response<ResBody> {
+    let body = "The service is unavailable for a moment: try again in a few seconds.\n";
+    let mut response = Response::new(ResBody::from(Bytes::from_static(body.as_bytes())));
+    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
@@ -402,12 +489,14 @@ where
                                 private: true,
                             }
                         }
-                        Err(_) if config.optional => State::Calling {
-                            fut: inner.call(req),
-                            private: false,
-                        },
+                        Err(reason) if config.optional && reason != Reason::Unavailable => {
+                            State::Calling {
+                                fut: inner.call(req),
+                                private: false,
+                            }
+                        }
                         Err(reason) => State::Done {
-                            res: Some(reject(config, reason, req.uri(), req.headers())),
+                            res: Some(reject(config, reason, &req)),
                         },
                     }
                 }
@@ -424,28 +513,5 @@ where
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuthFuture").finish_non_exhaustive()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn accept(v: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(ACCEPT, v.parse().unwrap());
-        h
-    }
-
-    #[test]
-    fn html_clients_are_told_apart() {
-        assert!(accepts_html(&accept(
-            "text/html,application/xhtml+xml,*/*;q=0.8"
-        )));
-        assert!(accepts_html(&accept("TEXT/HTML")));
-        assert!(!accepts_html(&accept("application/json")));
-        assert!(!accepts_html(&accept("*/*")));
-        assert!(!accepts_html(&accept("text/html;q=0")));
-        assert!(!accepts_html(&HeaderMap::new()));
     }
 }

@@ -24,3 +24,13 @@ impl<U> CurrentUser<U> {
         self.0
     }
 }
+
+/// Put in the request's extensions by every [`AuthLayer`](crate::AuthLayer) the request passes,
+/// with its user type, so that an extractor can tell a missing gate from a gate built for
+/// another user type, or one that let the request through without a user.
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(feature = "axum"), allow(dead_code))]
+pub(crate) struct GateUser {
+    /// `std::any::type_name` of the gate's user type.
+    pub(crate) type_name: &'static str,
+}

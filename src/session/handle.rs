@@ -82,6 +82,8 @@ struct State {
     /// When the session began (its absolute-timeout anchor); `None` until first written.
     created: Option<u64>,
     remember: RememberUpdate,
+    /// The response must leave the browser's cookies as they are, whatever changed.
+    keep_cookies: bool,
 }
 
 #[derive(Default, Clone, Copy, PartialEq, Eq)]
@@ -310,6 +312,13 @@ impl SessionDict {
         self.lock().remember = update;
     }
 
+    /// Makes the response leave the browser's session and remember-me cookies as they are: no
+    /// `Set-Cookie`, whatever this request changed (for the gate, when the user store did not
+    /// answer).
+    pub(crate) fn leave_cookies_alone(&self) {
+        self.lock().keep_cookies = true;
+    }
+
     /// Whether this request has already scheduled a remember-me cookie.
     pub(crate) fn has_pending_remember(&self) -> bool {
         matches!(self.lock().remember, RememberUpdate::Set(_))
@@ -360,6 +369,13 @@ impl SessionDict {
     pub(crate) fn commit(&self) -> Commit {
         let mut state = self.lock();
         let remember = std::mem::take(&mut state.remember);
+        if state.keep_cookies {
+            return Commit {
+                session: SessionCommit::Unchanged,
+                remember: RememberUpdate::None,
+                read: state.base.is_some(),
+            };
+        }
         let Some(_) = state.base else {
             // Never read: nothing to write, and the response does not depend on the cookie.
             return Commit {
