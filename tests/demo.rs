@@ -271,6 +271,7 @@ async fn errors_get_small_pages() {
         &app,
         Request::get("/api/token/me")
             .header("authorization", "Bearer nope")
+            .header("accept", "text/html")
             .body(Body::empty())
             .unwrap(),
         &Expect::default(),

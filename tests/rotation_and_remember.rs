@@ -10,6 +10,7 @@ use axum::extract::Path;
 use axum::routing::get;
 use axum::Router;
 use http::StatusCode;
+use serde_json::Value;
 use tower_session_auth::{
     login_user, AuthLayer, ConfigError, CurrentUser, Error, Key, SessionDict, SessionLayer,
     SessionLayerBuilder,
@@ -117,10 +118,11 @@ async fn rot_05_a_user_who_came_back_during_a_rotation_stays_logged_in() {
     // The fallback is removed: the session and the remember-me cookie both still work.
     let after = app(builder(new, &clock).build().unwrap(), &users);
     assert_eq!(b.get(&after, "/").await.body, "7", "the session");
+    let remember_after_rotation = b.jar["_remember"].clone();
     let mut remembered = Browser::new();
     remembered
         .jar
-        .insert("_remember".into(), b.jar["_remember"].clone());
+        .insert("_remember".into(), remember_after_rotation.clone());
     assert_eq!(
         remembered.get(&after, "/").await.body,
         "7",
@@ -129,6 +131,11 @@ async fn rot_05_a_user_who_came_back_during_a_rotation_stays_logged_in() {
     // And the auth hash still revokes them.
     users.lock().unwrap().get_mut(&7).unwrap().hash = b"changed".to_vec();
     assert_eq!(b.get(&after, "/").await.status, StatusCode::FOUND);
+    let mut remembered = Browser::new();
+    remembered
+        .jar
+        .insert("_remember".into(), remember_after_rotation);
+    assert_eq!(remembered.get(&after, "/").await.status, StatusCode::FOUND);
 }
 
 #[tokio::test]
@@ -314,4 +321,159 @@ async fn in_07_a_verified_session_is_never_deleted_for_its_json() {
     b.jar.insert("session".into(), forged);
     let res = b.get(&app, "/note").await;
     assert_eq!(res.set_cookie("session").map(|c| c.value()), Some(""));
+}
+
+#[tokio::test]
+async fn ses_07_rot_05_a_rotation_never_revives_a_revoked_remember_cookie() {
+    let (old, new) = (Key::generate(), Key::generate());
+    let clock = FakeClock::at(T0);
+    let users = store();
+    let before = app(builder(old.clone(), &clock).build().unwrap(), &users);
+    let mut b = Browser::new();
+    b.get(&before, "/login/7").await;
+    let revoked_remember = b.jar["_remember"].clone();
+    // The password changes and the user logs in again: the first remember cookie is revoked.
+    users.lock().unwrap().get_mut(&7).unwrap().hash = b"new password".to_vec();
+    b.get(&before, "/login/7").await;
+    let session = b.jar["session"].clone();
+    // During a rotation, the valid session is sent beside the revoked remember cookie.
+    let rotating = app(
+        builder(new.clone(), &clock)
+            .fallback_keys([old])
+            .build()
+            .unwrap(),
+        &users,
+    );
+    let mut thief = Browser::new();
+    thief.jar.insert("session".into(), session);
+    thief.jar.insert("_remember".into(), revoked_remember);
+    let res = thief.get(&rotating, "/").await;
+    assert_eq!(res.body, "7", "the session itself is valid");
+    assert!(
+        res.set_cookie("_remember").is_none(),
+        "the revoked remember-me cookie is not re-tagged"
+    );
+    let after = app(builder(new, &clock).build().unwrap(), &users);
+    let mut remembered = Browser::new();
+    remembered
+        .jar
+        .insert("_remember".into(), thief.jar["_remember"].clone());
+    assert_eq!(remembered.get(&after, "/").await.status, StatusCode::FOUND);
+}
+
+#[tokio::test]
+async fn ses_07_a_tag_that_is_not_a_string_is_never_adopted() {
+    let clock = FakeClock::at(T0);
+    let users = store();
+    let adopting = app(
+        builder(key(), &clock)
+            .claimless_sessions(true)
+            .adopt_untagged_logins(true)
+            .build()
+            .unwrap(),
+        &users,
+    );
+    for tag in ["null", "1", "{}", "[]"] {
+        let mut b = Browser::new();
+        b.jar.insert(
+            "session".into(),
+            pyjwt(&format!(
+                r#"{{"_user_id":7,"_fresh":true,"_auth_hash":{tag}}}"#
+            )),
+        );
+        assert_eq!(
+            b.get(&adopting, "/").await.status,
+            StatusCode::FOUND,
+            "{tag}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn rem_05_a_tossed_refused_session_keeps_the_victims_remember_cookie() {
+    let clock = FakeClock::at(T0);
+    let users = store();
+    let app = app(builder(key(), &clock).build().unwrap(), &users);
+    // The attacker (user 8) logs in, then revokes their own session by changing their password.
+    let mut attacker = Browser::new();
+    attacker.get(&app, "/login/8").await;
+    let tossed = attacker.jar["session"].clone();
+    users.lock().unwrap().get_mut(&8).unwrap().hash = b"changed".to_vec();
+    // The victim (user 7) has only a remember-me cookie; a sibling subdomain tosses the session.
+    let mut victim = Browser::new();
+    victim.get(&app, "/login/7").await;
+    victim.jar.remove("session");
+    victim.jar.insert("session".into(), tossed);
+    let res = victim.get(&app, "/").await;
+    assert_eq!(res.status, StatusCode::FOUND);
+    assert!(
+        res.set_cookie("_remember").is_none(),
+        "the victim's remember-me cookie is not deleted"
+    );
+    victim.jar.remove("session");
+    assert_eq!(victim.get(&app, "/").await.body, "7");
+}
+
+#[tokio::test]
+async fn in_07_emptying_an_unusable_session_does_not_delete_it() {
+    let clock = FakeClock::at(T0);
+    let users = store();
+    let app = app(builder(key(), &clock).build().unwrap(), &users).route(
+        "/touch",
+        get(|s: SessionDict| async move {
+            s.insert("x", 1).unwrap();
+            s.remove::<Value>("x").unwrap();
+        }),
+    );
+    let mut b = Browser::new();
+    // A key holder's session this layer does not use (no anchors, claim-less refused).
+    b.jar
+        .insert("session".into(), pyjwt(r#"{"note":"microdot"}"#));
+    let res = b.get(&app, "/touch").await;
+    assert!(res.set_cookies.is_empty(), "{:?}", res.set_cookies);
+}
+
+#[tokio::test]
+async fn rem_08_a_microdot_remember_token_counts_from_its_exp() {
+    let clock = FakeClock::at(T0);
+    let users = store();
+    // Microdot's tokens carry no auth-hash tag: adopted, as a layer shared with Microdot does.
+    let app = app(
+        builder(key(), &clock)
+            .adopt_untagged_logins(true)
+            .build()
+            .unwrap(),
+        &users,
+    );
+    // Microdot's token: no `auth_time`, issued 20 days ago for 30 days.
+    let microdot = pyjwt(&format!(
+        r#"{{"user_id":7,"days":30,"exp":{}}}"#,
+        T0 + 10 * DAY
+    ));
+    let mut thief = Browser::new();
+    thief.jar.insert("_remember".into(), microdot);
+    let res = thief.get(&app, "/").await;
+    assert_eq!(res.body, "7");
+    let renewed = res.set_cookie("_remember").unwrap().value().to_owned();
+    assert_eq!(payload(&renewed)["auth_time"], T0 - 20 * DAY);
+    assert_eq!(payload(&renewed)["exp"], T0 + 10 * DAY, "not extended");
+    // Restored again nine days later, it still ends on day 10.
+    clock.set(T0 + 9 * DAY);
+    let mut again = Browser::new();
+    again.jar.insert("_remember".into(), renewed);
+    let res = again.get(&app, "/").await;
+    assert_eq!(res.body, "7");
+    assert_eq!(
+        payload(res.set_cookie("_remember").unwrap().value())["exp"],
+        T0 + 10 * DAY
+    );
+    // A token whose `exp` lies beyond `auth_time + days` ends at `auth_time + days`.
+    let long = pyjwt(&format!(
+        r#"{{"user_id":7,"days":30,"exp":{},"auth_time":{}}}"#,
+        T0 + 100 * DAY,
+        T0 - 30 * DAY
+    ));
+    let mut b = Browser::new();
+    b.jar.insert("_remember".into(), long);
+    assert_eq!(b.get(&app, "/").await.status, StatusCode::FOUND);
 }

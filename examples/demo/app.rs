@@ -71,14 +71,12 @@ fn build(key: Key, fallbacks: Vec<Key>, hashing: PasswordHashing) -> Router {
             let permit = BASIC_PERMIT.try_with(|p| p.borrow_mut().take()).ok()??;
             permit.verify(username, password).await
         })
-        .unauthorized(turned_away)
         .build()
         .expect("valid gate configuration");
     let token = AuthLayer::builder()
         .bearer("tower-session-auth demo", |token| async move {
             users::verify_api_token(&token)
         })
-        .unauthorized(turned_away)
         .build()
         .expect("valid gate configuration");
 
@@ -91,10 +89,12 @@ fn build(key: Key, fallbacks: Vec<Key>, hashing: PasswordHashing) -> Router {
         .route_layer(middleware::from_fn_with_state(
             hashing.clone(),
             hashing_permit_for_basic,
-        ));
+        ))
+        .route_layer(middleware::from_fn(html_401_for_browsers));
     let api_token = Router::new()
         .route("/api/token/me", get(me))
-        .route_layer(token);
+        .route_layer(token)
+        .route_layer(middleware::from_fn(html_401_for_browsers));
     let fresh = Router::new()
         .route("/fresh", get(fresh_page))
         .route_layer(fresh_login_required);
@@ -332,7 +332,24 @@ fn login_page(uri: &Uri, username: &str, error: Option<&str>) -> Html<String> {
 /// The gates' answer to a request they turn away: the usual redirect to the login page (saying
 /// when a remembered login must type its password again), else a `401` page with the challenges
 /// of the API schemes.
+/// The browser gates' answer when they turn a request away: the login redirect (telling a
+/// remembered login why `/fresh` asks for the password again), or a small HTML page. The API
+/// gates keep the crate's plain-text answers.
 fn turned_away(u: Unauthorized) -> axum::http::Response<Bytes> {
+    if u.reason == Reason::Unavailable {
+        let mut res = axum::http::Response::new(Bytes::from(
+            page(
+                "Try again",
+                "<h1>Try again in a moment</h1>\n<p>The user store did not answer.</p>",
+            )
+            .0,
+        ));
+        *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        let headers = res.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(HTML));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("5"));
+        return res;
+    }
     if let Some(mut location) = u.login_location {
         if u.reason == Reason::NotFresh {
             location.push_str(if location.contains('?') { "&" } else { "?" });
@@ -360,6 +377,34 @@ fn turned_away(u: Unauthorized) -> axum::http::Response<Bytes> {
         headers.append(WWW_AUTHENTICATE, challenge);
     }
     res
+}
+
+/// An API gate's `401` for a browser (whose `Accept` names HTML): the same status and challenges,
+/// with a small page in the demo's style, shown when the Basic prompt is dismissed. Other clients
+/// keep the crate's plain-text answer.
+async fn html_401_for_browsers(req: Request, next: Next) -> Response {
+    let wants_html = req
+        .headers()
+        .get_all(axum::http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("text/html"));
+    let res = next.run(req).await;
+    if !wants_html || res.status() != StatusCode::UNAUTHORIZED {
+        return res;
+    }
+    let (mut parts, _) = res.into_parts();
+    parts
+        .headers
+        .insert(CONTENT_TYPE, HeaderValue::from_static(HTML));
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    let body = page(
+        "Not logged in",
+        "<h1>Not logged in</h1>\n<p>This page needs credentials.</p>\n\
+         <p><a href=\"/login\">Log in</a> \u{b7} <a href=\"/\">Home</a></p>",
+    )
+    .0;
+    Response::from_parts(parts, axum::body::Body::from(body))
 }
 
 /// The fallback for paths no route serves.

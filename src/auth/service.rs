@@ -18,7 +18,7 @@ use super::accept::accepts_html;
 use super::layer::{AuthConfig, BoxFuture, Reason, Unauthorized};
 use super::lookup::Looked;
 use super::{basic, bearer, GateUser};
-use crate::login::{auth_hash_matches, current_user_id, is_fresh, logout_user};
+use crate::login::{auth_hash_matches, current_user_id, end_refused_login, is_fresh};
 use crate::redirect::login_location;
 use crate::{AuthUser, CurrentUser, SessionDict};
 
@@ -90,13 +90,13 @@ impl<U: AuthUser> Pending<U> {
         };
         let Some(user) = user else {
             tracing::info!("logged-in user unknown to the user loader; logged out");
-            logout_user(session);
+            end_refused_login(session);
             return Err(self.failure);
         };
         if let Some(hash) = user.session_auth_hash() {
             if !auth_hash_matches(session, hash) {
                 tracing::info!("session auth hash changed; logged out");
-                logout_user(session);
+                end_refused_login(session);
                 return Err(self.failure);
             }
         }

@@ -17,6 +17,8 @@ pub(crate) enum Choice<T> {
         /// With several, a removal would hit this host's cookie and leave a tossed one in place;
         /// one that is authentic but unusable ([`Rejection::Unusable`]) is a key holder's and stays.
         delete: bool,
+        /// Some candidate was authentic but unusable.
+        authentic: bool,
     },
     /// Every candidate that verified says the same.
     One(T),
@@ -60,6 +62,7 @@ pub(crate) fn choose<T>(
         Some(value) => Choice::One(value),
         None => Choice::None {
             delete: candidates.len() == 1 && !authentic,
+            authentic,
         },
     }
 }
@@ -79,10 +82,19 @@ mod tests {
 
     #[test]
     fn in_02_one_distinct_valid_value_or_none() {
-        assert!(matches!(run(&[]), Choice::None { delete: false }));
-        assert!(matches!(run(&["x"]), Choice::None { delete: true }));
-        assert!(matches!(run(&["x", "y"]), Choice::None { delete: false }));
-        assert!(matches!(run(&["unusable"]), Choice::None { delete: false }));
+        assert!(matches!(run(&[]), Choice::None { delete: false, .. }));
+        assert!(matches!(run(&["x"]), Choice::None { delete: true, .. }));
+        assert!(matches!(
+            run(&["x", "y"]),
+            Choice::None { delete: false, .. }
+        ));
+        assert!(matches!(
+            run(&["unusable"]),
+            Choice::None {
+                delete: false,
+                authentic: true
+            }
+        ));
         assert!(matches!(run(&["7"]), Choice::One(7)));
         assert!(matches!(run(&["x", "7", "7"]), Choice::One(7)));
         assert!(matches!(run(&["7", "8"]), Choice::Conflict));

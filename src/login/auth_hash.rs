@@ -18,13 +18,15 @@ use crate::SessionDict;
 /// user's other sessions. A tag made under a fallback key is made again under the current key,
 /// in the session and in the remember-me cookie, so that retiring the old key logs nobody out.
 pub(crate) fn matches(session: &SessionDict, hash: &[u8]) -> bool {
-    let Some(stored) = session.get::<String>(AUTH_HASH).ok().flatten() else {
-        if session.adopts_untagged_logins() {
+    let stored = match session.get::<Value>(AUTH_HASH).ok().flatten() {
+        None if session.adopts_untagged_logins() => {
             tracing::info!("untagged login adopted: tagged with the user's auth hash");
             retag(session, hash);
             return true;
         }
-        return false;
+        Some(Value::String(stored)) => stored,
+        // No tag, or one that is not a string: not a login of this user.
+        _ => return false,
     };
     // A tag and hash that verified under the current key need no second HMAC (one per request
     // otherwise).
@@ -32,10 +34,7 @@ pub(crate) fn matches(session: &SessionDict, hash: &[u8]) -> bool {
     if session.verified_tags().get(&pair).is_some() {
         return true;
     }
-    let Ok(raw) = URL_SAFE_NO_PAD.decode(&stored) else {
-        return false;
-    };
-    match session.key_set().verify(Purpose::AuthHash, hash, &raw) {
+    match verify(session, &stored, hash) {
         None => false,
         Some(0) => {
             session
@@ -51,7 +50,14 @@ pub(crate) fn matches(session: &SessionDict, hash: &[u8]) -> bool {
     }
 }
 
-/// Tags the session's login, and its remember-me cookie, with `hash` under the current key.
+/// Which key `stored` is the tag of `hash` under, if any.
+fn verify(session: &SessionDict, stored: &str, hash: &[u8]) -> Option<usize> {
+    let raw = URL_SAFE_NO_PAD.decode(stored).ok()?;
+    session.key_set().verify(Purpose::AuthHash, hash, &raw)
+}
+
+/// Tags the session's login, and its remember-me cookie if that is still valid for the user, with
+/// `hash` under the current key.
 fn retag(session: &SessionDict, hash: &[u8]) {
     let tag = tag(session.key_set(), hash);
     // Only the tag changes, and it has a fixed length: a session that fitted still fits.
@@ -63,7 +69,11 @@ fn retag(session: &SessionDict, hash: &[u8]) {
         return;
     }
     if let Some(user_id) = session.get::<Value>(USER_ID).ok().flatten() {
-        remember::retag(session, &user_id, &tag);
+        let adopt = session.adopts_untagged_logins();
+        remember::retag(session, &user_id, &tag, |old| match old {
+            Some(old) => verify(session, old, hash).is_some(),
+            None => adopt,
+        });
     }
 }
 

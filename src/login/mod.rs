@@ -113,6 +113,24 @@ pub fn logout_user(session: &SessionDict) {
     tracing::info!("user logged out");
 }
 
+/// Ends a login the gate refused (an unknown user, a changed auth hash): the login keys go, and
+/// the remember-me cookie too when it is this login's (restored in this request, or a valid token
+/// of the same user). A remember-me cookie of another user stays: the refused session may have
+/// been tossed from a sibling subdomain, and must not delete the victim's own remember-me cookie.
+pub(crate) fn end_refused_login(session: &SessionDict) {
+    let user_id = session.get::<Value>(USER_ID).ok().flatten();
+    for key in LOGIN_KEYS {
+        session.remove_value(key);
+    }
+    let ours = session.has_pending_remember()
+        || remember::sent_for(session)
+            .is_some_and(|token_user| Some(&token_user) == user_id.as_ref());
+    if ours {
+        session.set_remember(RememberUpdate::Delete);
+    }
+    tracing::info!("refused login ended");
+}
+
 /// Re-issues the session after a privilege change, such as a new role: a new random session id,
 /// and the absolute timeout counts from now, as at a login (SECURITY.md SES-02). The login and
 /// the application's data stay.

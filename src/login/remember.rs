@@ -22,7 +22,7 @@ fn sent(session: &SessionDict) -> Option<(RememberToken, usize)> {
         a.0.user_id == b.0.user_id
     }) {
         Choice::One(found) => Some(found),
-        Choice::None { delete } => {
+        Choice::None { delete, .. } => {
             if delete {
                 session.set_remember(RememberUpdate::Delete);
             }
@@ -30,6 +30,11 @@ fn sent(session: &SessionDict) -> Option<(RememberToken, usize)> {
         }
         Choice::Conflict | Choice::TooMany => None,
     }
+}
+
+/// The user id of the request's one valid remember-me token, if any.
+pub(crate) fn sent_for(session: &SessionDict) -> Option<Value> {
+    sent(session).map(|(token, _)| token.user_id)
 }
 
 /// Restores a login from the request's remember-me cookie into the session, marked not fresh,
@@ -54,13 +59,30 @@ pub(crate) fn restore(session: &SessionDict) -> Option<Value> {
 
 /// Gives the remember-me cookie of `user_id` the auth-hash tag `tag`: the one scheduled in this
 /// request, or else the one the request carries, re-issued under the current key. For a key
-/// rotation: a tag made under a key about to be retired would log the user out once it is.
-pub(crate) fn retag(session: &SessionDict, user_id: &Value, tag: &str) {
+/// rotation, and for adopting an untagged login: a tag made under a key about to be retired would
+/// log the user out once it is.
+///
+/// Only a token that `still_valid` accepts is re-tagged: one whose own tag verifies against the
+/// user's current hash (or, when adopting, that has none). A token revoked by a changed hash is
+/// never brought back by a session that is still valid.
+pub(crate) fn retag(
+    session: &SessionDict,
+    user_id: &Value,
+    tag: &str,
+    still_valid: impl Fn(Option<&str>) -> bool,
+) {
+    let belongs = |token: &RememberToken| {
+        &token.user_id == user_id && still_valid(token.auth_hash.as_deref())
+    };
     if session.has_pending_remember() {
-        session.update_pending_remember(|token| token.auth_hash = Some(tag.to_owned()));
+        session.update_pending_remember(|token| {
+            if belongs(token) {
+                token.auth_hash = Some(tag.to_owned());
+            }
+        });
         return;
     }
-    if let Some((mut token, _)) = sent(session).filter(|(t, _)| &t.user_id == user_id) {
+    if let Some((mut token, _)) = sent(session).filter(|(t, _)| belongs(t)) {
         token.auth_hash = Some(tag.to_owned());
         session.set_remember(RememberUpdate::Set(token));
     }

@@ -4,7 +4,6 @@
 use crate::token::remember::RememberToken;
 
 /// What becomes of the session.
-#[derive(Debug)]
 pub(crate) enum SessionCommit {
     /// Nothing changed: no `Set-Cookie`.
     Unchanged,
@@ -18,6 +17,21 @@ pub(crate) enum SessionCommit {
     },
     /// The session ends: its cookie is deleted.
     Delete,
+}
+
+impl std::fmt::Debug for SessionCommit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the session's contents.
+        match self {
+            SessionCommit::Unchanged => f.write_str("Unchanged"),
+            SessionCommit::Write { json, created } => f
+                .debug_struct("Write")
+                .field("json_len", &json.len())
+                .field("created", created)
+                .finish(),
+            SessionCommit::Delete => f.write_str("Delete"),
+        }
+    }
 }
 
 /// What the response does to the remember-me cookie.

@@ -79,6 +79,8 @@ struct State {
     reissue: bool,
     /// A session cookie was sent but none verified: delete it.
     invalid: bool,
+    /// The session cookie sent is a key holder's that this layer cannot use: keep it.
+    foreign: bool,
     /// When the session began (its absolute-timeout anchor); `None` until first written.
     created: Option<u64>,
     remember: RememberUpdate,
@@ -352,6 +354,7 @@ impl SessionDict {
             state.created = loaded.created;
             state.reissue = loaded.reissue;
             state.invalid = loaded.invalid;
+            state.foreign = loaded.foreign;
         }
         state
     }
@@ -388,7 +391,7 @@ impl SessionDict {
         let write = state.change == Change::Modified || state.reissue;
         let empty = state.len() == 0;
         let session = if state.change == Change::Deleted
-            || (write && empty && sent)
+            || (write && empty && sent && !state.foreign)
             || (state.change == Change::None && state.invalid)
         {
             SessionCommit::Delete

@@ -25,11 +25,19 @@ const SIG_B64_LEN: usize = 43;
 const FORBIDDEN_HEADER_MEMBERS: [&str; 5] = ["crit", "jku", "jwk", "x5u", "x5c"];
 
 /// A token whose MAC and header have been checked.
-#[derive(Debug)]
 pub(crate) struct Verified<'t> {
     /// Which key verified it: 0 is the current key, anything else a fallback.
     pub(crate) key_index: usize,
     payload_b64: &'t str,
+}
+
+impl std::fmt::Debug for Verified<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the payload: it is the session.
+        f.debug_struct("Verified")
+            .field("key_index", &self.key_index)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Checks the shape, the MAC (under each key in turn) and the header of `token`.

@@ -115,7 +115,8 @@ impl RememberToken {
             Some(t) => Some(claims::numeric_date(t)?),
             None => None,
         };
-        if auth_time.is_some_and(|t| t > exp) {
+        // A login is never in the future, nor later than the token's end.
+        if auth_time.is_some_and(|t| t > exp || t > now.saturating_add(leeway) as f64) {
             return Err(Rejection::BadClaims);
         }
         let token = RememberToken {

@@ -33,7 +33,6 @@ pub(crate) struct SessionFormat {
 }
 
 /// What opening one session token established.
-#[derive(Debug)]
 pub(crate) struct Opened {
     /// The application's map and the crate's `_…` keys, without the time claims.
     pub(crate) map: Arc<Map<String, Value>>,
@@ -48,6 +47,17 @@ pub(crate) struct Opened {
     pub(crate) expires_at: Option<f64>,
     /// The first instant it is valid: from `nbf` and `iat` (− leeway).
     pub(crate) valid_from: Option<f64>,
+}
+
+impl std::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Keys only: values may be personal data.
+        f.debug_struct("Opened")
+            .field("keys", &self.map.keys().collect::<Vec<_>>())
+            .field("key_index", &self.key_index)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Opened {
@@ -193,6 +203,54 @@ pub(crate) fn with_claims(mut json: Vec<u8>, push_claims: impl FnOnce(&mut Vec<u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn format(private: bool, claimless: bool) -> SessionFormat {
+        SessionFormat {
+            keys: KeySet::new(crate::Key::generate()),
+            cookie_name: "session".into(),
+            private,
+            leeway: 0,
+            idle_timeout: None,
+            absolute_timeout: None,
+            claimless,
+        }
+    }
+
+    #[test]
+    fn in_07_authentic_but_unreadable_sessions_are_unusable_in_both_formats() {
+        for private in [false, true] {
+            let format = format(private, true);
+            let seal = |json: &[u8]| {
+                if private {
+                    aead::seal(json, format.keys.current(), "session")
+                } else {
+                    jws::encode_json(json, format.keys.current())
+                }
+            };
+            for json in [&b"{\"a\":NaN}"[..], b"[1]", b"not json"] {
+                assert_eq!(
+                    format.open(&seal(json), 0).unwrap_err(),
+                    Rejection::Unusable,
+                    "private {private}: {json:?}"
+                );
+            }
+            // Anchorless while claim-less sessions are refused: authentic, unusable.
+            let strict = SessionFormat {
+                claimless: false,
+                ..format.clone()
+            };
+            assert_eq!(
+                strict.open(&seal(b"{\"a\":1}"), 0).unwrap_err(),
+                Rejection::Unusable
+            );
+            // Not authentic: never unusable.
+            let other = self::format(private, true);
+            assert_ne!(
+                other.open(&seal(b"{\"a\":1}"), 0).unwrap_err(),
+                Rejection::Unusable
+            );
+        }
+    }
 
     #[test]
     fn deadlines_are_checked_on_every_hit() {

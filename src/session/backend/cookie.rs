@@ -69,9 +69,10 @@ impl Backend for CookieBackend {
             |a, b| a.map == b.map,
         ) {
             Choice::One(opened) => opened,
-            Choice::None { delete } => {
+            Choice::None { delete, authentic } => {
                 return Loaded {
                     invalid: delete,
+                    foreign: authentic,
                     ..Loaded::default()
                 }
             }
@@ -87,6 +88,7 @@ impl Backend for CookieBackend {
             created: opened.created,
             reissue,
             invalid: false,
+            foreign: false,
         }
     }
 

@@ -43,7 +43,7 @@ pub(crate) trait Backend: fmt::Debug + Send + Sync + 'static {
 }
 
 /// What a backend loaded for a request.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Loaded {
     /// The session map, the crate's `_…` keys included, without time claims.
     pub(crate) map: Arc<Map<String, Value>>,
@@ -54,4 +54,20 @@ pub(crate) struct Loaded {
     pub(crate) reissue: bool,
     /// A session cookie was sent but did not verify: delete it.
     pub(crate) invalid: bool,
+    /// A session cookie was sent that a key holder wrote but this layer cannot use: never delete
+    /// it unless the application asks to ([`SessionDict::delete`](crate::SessionDict::delete)).
+    pub(crate) foreign: bool,
+}
+
+impl fmt::Debug for Loaded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Keys only: values may be personal data.
+        f.debug_struct("Loaded")
+            .field("keys", &self.map.keys().collect::<Vec<_>>())
+            .field("created", &self.created)
+            .field("reissue", &self.reissue)
+            .field("invalid", &self.invalid)
+            .field("foreign", &self.foreign)
+            .finish()
+    }
 }
