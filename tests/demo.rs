@@ -292,6 +292,8 @@ async fn errors_get_small_pages() {
         &Expect::default(),
     )
     .await;
+    // An API client keeps the crate's short plain-text answer, not a page.
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
-    assert!(is_html_page(&res), "401: {}", res.body);
+    assert!(!is_html_page(&res), "401: {}", res.body);
+    assert_eq!(res.headers["content-type"], "text/plain; charset=utf-8");
 }

@@ -53,13 +53,13 @@ fn build(key: Key, fallbacks: Vec<Key>, hashing: PasswordHashing) -> Router {
     let login_required = AuthLayer::builder()
         .user_loader(|id: String| async move { users::by_id(&id) })
         .login_url("/login")
-        .unauthorized(turned_away)
         .build()
         .expect("valid gate configuration");
     let fresh_login_required = login_required
         .clone()
         .into_builder()
         .fresh(true)
+        .unauthorized(turned_away)
         .build()
         .expect("valid gate configuration");
 
@@ -329,12 +329,9 @@ fn login_page(uri: &Uri, username: &str, error: Option<&str>) -> Html<String> {
     )
 }
 
-/// The gates' answer to a request they turn away: the usual redirect to the login page (saying
-/// when a remembered login must type its password again), else a `401` page with the challenges
-/// of the API schemes.
-/// The browser gates' answer when they turn a request away: the login redirect (telling a
-/// remembered login why `/fresh` asks for the password again), or a small HTML page. The API
-/// gates keep the crate's plain-text answers.
+/// The fresh gate's answer when it turns a request away: the login redirect, telling a remembered
+/// login why `/fresh` asks for the password again; a page when the user store is down; for other
+/// clients, the crate's plain-text `401`.
 fn turned_away(u: Unauthorized) -> axum::http::Response<Bytes> {
     if u.reason == Reason::Unavailable {
         let mut res = axum::http::Response::new(Bytes::from(
@@ -362,17 +359,16 @@ fn turned_away(u: Unauthorized) -> axum::http::Response<Bytes> {
             return res;
         }
     }
-    let mut res = axum::http::Response::new(Bytes::from(
-        page(
-            "Not logged in",
-            "<h1>Not logged in</h1>\n<p>This page needs a login.</p>\n\
-             <p><a href=\"/login\">Log in</a> \u{b7} <a href=\"/\">Home</a></p>",
-        )
-        .0,
+    // A client that does not want HTML: the crate's own answer, a short text and the challenges.
+    let mut res = axum::http::Response::new(Bytes::from_static(
+        b"Login required: log in at /login, then send this request again with the session cookie.\n",
     ));
     *res.status_mut() = StatusCode::UNAUTHORIZED;
     let headers = res.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(HTML));
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     for challenge in u.challenges {
         headers.append(WWW_AUTHENTICATE, challenge);
     }
