@@ -5,7 +5,7 @@
 # self-dev-dependency (`tower-session-auth = { path = ".", features = ["axum"] }`, there for the
 # tests and examples) turns `axum` on for every test target. So this copies what the unit tests
 # need (Cargo.toml without that line, Cargo.lock, src/, README.md for the crate docs,
-# proptest-regressions/) to target/no-axum/crate, a package of its own, and runs
+# proptest-regressions/, and examples/, which Cargo.toml names) to target/no-axum/crate, a package of its own, and runs
 # `cargo test --lib --no-default-features` there, sharing the main target directory (the
 # dependencies are the same builds). To the copy's lib.rs it appends a check that fails the build
 # if `feature = "axum"` is on, and a unit test that asserts it is off; the script fails unless
@@ -19,7 +19,7 @@ copy="$target/no-axum/crate"
 rm -rf "$copy"
 mkdir -p "$copy"
 cp -p Cargo.lock README.md "$copy/"
-cp -pR src proptest-regressions "$copy/"
+cp -pR src examples proptest-regressions "$copy/"
 
 self_dep='^tower-session-auth = \{ path = "\.", features = \["axum"\] \}$'
 if [[ $(grep -cE "$self_dep" Cargo.toml) -ne 1 ]]; then
@@ -31,9 +31,8 @@ fi
   grep -vE "$self_dep" Cargo.toml
   printf '\n# A package of its own, outside the repository'"'"'s (see .ci/lib-no-axum.sh).\n[workspace]\n'
 } >"$copy/Cargo.toml"
-if grep -q 'features = \["axum"\]' "$copy/Cargo.toml"; then
-  echo "lib-no-axum: the copied Cargo.toml still turns on axum:" >&2
-  grep -n 'features = \["axum"\]' "$copy/Cargo.toml" >&2
+if grep -nE '^tower-session-auth *=|path *= *"\."' "$copy/Cargo.toml" >&2; then
+  echo "lib-no-axum: the copied Cargo.toml still depends on the package itself (above)" >&2
   exit 1
 fi
 
