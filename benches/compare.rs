@@ -1,4 +1,4 @@
-//! Issue 7: per-request cost of this crate's middleware against its peers, in one binary.
+//! Per-request cost of this crate's middleware against its peers, in one binary.
 //!
 //! Every case drives a tower service that was polled ready (`ready().await`, then `call`) over a
 //! trivial handler answering an empty `200`, on a current-thread tokio runtime. Each iteration
@@ -17,10 +17,11 @@
 //! and again, so they time its warm path. The `_uncached` cases take 65,536 distinct sessions in
 //! turn (16 times the cache's capacity), so that nearly every request verifies its cookie.
 //!
-//! `cargo bench --bench compare` (about two and a half minutes on 2 cores); one case:
-//! `cargo bench --bench compare -- ours/read_one_key`. With `BENCH_COUNT=<group/case>=<n>` the
-//! binary runs that one case n times outside criterion, for valgrind
-//! (`scripts/bench_instructions.sh`).
+//! `cargo bench --manifest-path benches/Cargo.toml --bench compare` from the repository root
+//! (about two and a half minutes on 2 cores; this directory is a cargo workspace of its own); one
+//! case: `cargo bench --manifest-path benches/Cargo.toml --bench compare -- ours/read_one_key`.
+//! With `BENCH_COUNT=<group/case>=<n>` the binary runs that one case n times outside criterion,
+//! for valgrind (`scripts/bench_instructions.sh`).
 
 use std::collections::HashMap;
 use std::convert::Infallible;

@@ -1,4 +1,4 @@
-//! Issue 7: the server `scripts/bench_load.sh` drives with wrk. Not a benchmark by itself: run
+//! The server `scripts/bench_load.sh` drives with wrk. Not a benchmark by itself: run
 //! without `--serve` (as `cargo bench` does) it prints how to use it and exits.
 //!
 //! `load_server --serve [--seconds N]` listens on 127.0.0.1 (loopback only), one free port per

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 7: instructions per request for every case of benches/compare.rs, counted by valgrind
+# Instructions per request for every case of benches/compare.rs, counted by valgrind
 # (callgrind), a measure that other load on the machine does not disturb, unlike wall time.
 #
 #   bash scripts/bench_instructions.sh                 # every case, 2000 requests each
@@ -10,7 +10,8 @@
 # (`--toggle-collect=*compare::timed*`), so the count covers building the request, the
 # middleware, the handler and dropping the response, exactly what criterion times. The profile
 # of every case stays in <target>/bench-instructions/<group>__<case>.callgrind for
-# `callgrind_annotate --inclusive=yes`. Writes <target>/bench-instructions/instructions.json
+# `callgrind_annotate --inclusive=yes`; <target> is the benches workspace's target directory
+# (benches/target, or $CARGO_TARGET_DIR). Writes <target>/bench-instructions/instructions.json
 # (merged with earlier runs'), which scripts/bench_report.py adds to its tables. Installs
 # valgrind with apt-get if missing. Instruction counts are not time (a SHA-256 instruction does
 # more than a load), but they do not move with the machine's other load.
@@ -18,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ITERS="${ITERS:-2000}"
-TARGET="${CARGO_TARGET_DIR:-target}"
+TARGET="${CARGO_TARGET_DIR:-benches/target}"
 OUT="$TARGET/bench-instructions"
 
 if ! command -v valgrind >/dev/null 2>&1; then
@@ -29,7 +30,8 @@ if ! command -v valgrind >/dev/null 2>&1; then
 fi
 
 echo "==> building benches/compare.rs (release)"
-BIN="$(cargo bench --bench compare --no-run --message-format=json 2>/dev/null |
+BIN="$(cargo bench --manifest-path benches/Cargo.toml --bench compare --no-run \
+    --message-format=json 2>/dev/null |
     python3 -c '
 import json, sys
 for line in sys.stdin:
@@ -39,7 +41,7 @@ for line in sys.stdin:
         print(msg["executable"])
 ')"
 if [ -z "$BIN" ] || [ ! -x "$BIN" ]; then
-    echo "could not build compare; run: cargo bench --bench compare --no-run" >&2
+    echo "could not build compare; run: cargo bench --manifest-path benches/Cargo.toml --bench compare --no-run" >&2
     exit 1
 fi
 

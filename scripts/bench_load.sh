@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Issue 7 load test: wrk against benches/load_server.rs on loopback, with and without the layers.
+# Load test: wrk against benches/load_server.rs on loopback, with and without the layers.
 #
 #   bash scripts/bench_load.sh            # 10 s per stack, 2 wrk threads, 32 connections
 #   DURATION=30 CONNECTIONS=64 bash scripts/bench_load.sh
 #
 # Installs wrk with apt-get if it is missing, builds the server in release (`cargo bench
-# --no-run`), starts it on 127.0.0.1 (free ports, loopback only; it exits by itself after the
+# --manifest-path benches/Cargo.toml --bench load_server --no-run`: the benches are their own
+# workspace), starts it on 127.0.0.1 (free ports, loopback only; it exits by itself after the
 # runs plus a margin), runs wrk once per stack with that stack's own session cookie, and prints
 # requests per second side by side. wrk and the server share this machine's cores, so the
 # numbers are for comparing the stacks with each other, not absolute capacity.
@@ -24,7 +25,8 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 
 echo "==> building benches/load_server.rs (release)"
-BIN="$(cargo bench --bench load_server --no-run --message-format=json 2>/dev/null |
+BIN="$(cargo bench --manifest-path benches/Cargo.toml --bench load_server --no-run \
+    --message-format=json 2>/dev/null |
     python3 -c '
 import json, sys
 for line in sys.stdin:
@@ -34,7 +36,7 @@ for line in sys.stdin:
         print(msg["executable"])
 ')"
 if [ -z "$BIN" ] || [ ! -x "$BIN" ]; then
-    echo "could not build load_server; run: cargo bench --bench load_server --no-run" >&2
+    echo "could not build load_server; run: cargo bench --manifest-path benches/Cargo.toml --bench load_server --no-run" >&2
     exit 1
 fi
 

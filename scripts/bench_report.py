@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""Tables and chart for BENCHMARKS.md from a `cargo bench --bench compare` run (issue 7).
+"""Tables and chart for BENCHMARKS.md from a `cargo bench --bench compare` run.
+
+The benchmarks are their own cargo workspace, benches/ (`cargo bench --manifest-path
+benches/Cargo.toml --bench compare` from the repository root), with its own target directory.
 
 Reads criterion's `<target>/criterion/**/new/estimates.json` and prints, as Markdown:
 
 - every case's median time per request (with criterion's 95% confidence interval) and its
   overhead over `baseline/no_middleware` (the same request through no middleware);
-- the four targets of issue 7:
+- the four targets BENCHMARKS.md sets:
   (a) ours/no_cookie within 10% of the baseline (both without a Cookie header),
   ((a′): the same inside an axum Router, over the same Router without the layer),
   (b) tower_sessions/read_one_key overhead / ours/read_one_key overhead >= 2,
@@ -27,10 +30,10 @@ When scripts/bench_instructions.sh has run, its instruction counts (callgrind, i
 machine's other load) are added beside the wall times, and the targets are judged on both.
 
 Usage: python3 scripts/bench_report.py [--criterion DIR ...] [--instructions FILE] [--no-write]
-DIR defaults to $CARGO_TARGET_DIR/criterion, else target/criterion. Given several DIRs (copies of
-target/criterion from successive runs), every ratio is computed inside each run, where the peers
-ran side by side, and the targets are judged on the median of those per-run ratios; the table of
-cases shows each case's median over the runs. Standard library only.
+DIR defaults to $CARGO_TARGET_DIR/criterion, else benches/target/criterion. Given several DIRs
+(copies of benches/target/criterion from successive runs), every ratio is computed inside each
+run, where the peers ran side by side, and the targets are judged on the median of those per-run
+ratios; the table of cases shows each case's median over the runs. Standard library only.
 """
 
 import argparse
@@ -142,7 +145,7 @@ def fmt_ns(ns):
 
 HANDLE, HMAC = "floor/handle_in_extensions", "floor/hmac_of_written_cookie"
 
-# The targets of issue 7 and the floors of the two not met: (label, goal, goal is a ceiling?,
+# The targets and the floors of the two not met: (label, goal, goal is a ceiling?,
 # kind, cases). "slowdown": cases[0] ÷ cases[1], both without a Cookie header. "speedup": the
 # peer's overhead (cases[0]) ÷ the overhead of ours (the sum of cases[1:]'s overheads).
 TARGETS = [
@@ -384,13 +387,13 @@ def svg_chart(cases, instr):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "benches" / "target"))
     parser.add_argument(
         "--criterion",
         type=Path,
         action="append",
         help="a criterion output directory; repeat it for several runs (copies of "
-        "target/criterion): ratios are then taken inside each run, and their median reported",
+        "benches/target/criterion): ratios are then taken inside each run, and their median reported",
     )
     parser.add_argument(
         "--instructions",
@@ -404,7 +407,7 @@ def main():
     dirs = args.criterion or [target / "criterion"]
     cases, runs = load_all(dirs)
     if BASELINE not in cases:
-        sys.exit(f"no {BASELINE} estimate under {dirs[0]}: run `cargo bench --bench compare`")
+        sys.exit(f"no {BASELINE} estimate under {dirs[0]}: run `cargo bench --manifest-path benches/Cargo.toml --bench compare`")
     instr = {}
     if args.instructions and not args.instructions.exists():
         sys.exit(f"no instruction counts at {args.instructions}: run scripts/bench_instructions.sh")

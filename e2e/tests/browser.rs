@@ -1,27 +1,33 @@
 //! End-to-end test of the demo server (`examples/demo`) in a real browser: headless Chromium,
 //! driven through chromedriver (WebDriver) with `fantoccini`.
 //!
-//! Run it with `bash .ci/browser.sh` (installs `chromium` and `chromium-driver` with apt-get when
-//! they are missing), or `cargo test --test browser -- --nocapture` on a machine that has them.
+//! This test is a cargo workspace of its own (`e2e/`), so that fantoccini and its dependencies stay
+//! out of the crate's builds. Run it with `bash .ci/browser.sh` (installs `chromium` and
+//! `chromium-driver` with apt-get when they are missing), or, from the repository root,
+//! `cargo test --manifest-path e2e/Cargo.toml -- --nocapture` on a machine that has them.
 //! Without a browser the test prints how to get one and passes, unless `REQUIRE_BROWSER=1`.
 //!
 //! Environment:
 //! - `CHROMIUM`, `CHROMEDRIVER`: the programs to use (default `/usr/bin/chromium` and
 //!   `/usr/bin/chromedriver`, else `chromium` / `chromedriver` on `PATH`);
 //! - `REQUIRE_BROWSER=1`: a missing browser fails the test instead of skipping it;
-//! - `DEMO_BIN`: an already built demo binary, instead of building it here.
+//! - `DEMO_BIN`: an already built demo binary, instead of building it here;
+//! - `UPDATE_SCREENSHOTS=1`: after a passing walk, copy its screenshots into `docs/screenshots/`
+//!   (the README's images); without it the test writes no tracked file.
 //!
-//! The demo is an example, and Cargo only gives integration tests the paths of `[[bin]]` targets
-//! (`CARGO_BIN_EXE_*`), and `cargo test --test browser` does not build examples. So the test runs
-//! `$CARGO build --example demo --message-format=json` itself (the same cargo, manifest, target
-//! directory and profile as the test), and takes the executable's path from Cargo's
-//! `compiler-artifact` message: a no-op when it is up to date, never a stale binary, and right
-//! whatever the target directory is. Cargo has released the build directory lock by the time it
-//! runs the test binary, so this does not deadlock; the build is bounded by a timeout anyway.
+//! The demo is an example of the main package (`../Cargo.toml`), not of this one, and Cargo gives
+//! integration tests only the paths of their own package's `[[bin]]` targets (`CARGO_BIN_EXE_*`).
+//! So the test runs `$CARGO build --example demo --manifest-path ../Cargo.toml
+//! --message-format=json` itself (the same cargo and profile as the test; the main package's
+//! target directory, `target/` or `$CARGO_TARGET_DIR`, where `cargo test` has usually built it
+//! already), and takes the executable's path from Cargo's `compiler-artifact` message: a no-op
+//! when it is up to date, never a stale binary, and right whatever the target directory is. Cargo
+//! has released the build directory lock by the time it runs the test binary, so this does not
+//! deadlock even with a shared `CARGO_TARGET_DIR`; the build is bounded by a timeout anyway.
 //!
-//! Screenshots of the login page and of the logged-in page go to `docs/screenshots/` and, with
-//! the chromedriver and demo logs (and a screenshot and the page source on failure), to
-//! `target/browser-artifacts/`.
+//! Screenshots of the login page and of the logged-in page, the chromedriver and demo logs (and a
+//! screenshot and the page source on failure) go to `browser-artifacts/` in this package's
+//! target directory (`e2e/target/browser-artifacts/`, or `$CARGO_TARGET_DIR/browser-artifacts/`).
 
 use std::ffi::OsString;
 use std::future::Future;
@@ -41,7 +47,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
 use url::Url;
 
-/// Building the demo (normally a no-op: the test target was just built with the same library).
+/// Building the demo (normally a no-op: `cargo test` or `cargo run --example demo` built it).
 const BUILD_TIMEOUT: Duration = Duration::from_secs(300);
 /// Each process start: the demo printing its address, chromedriver accepting connections.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
@@ -64,7 +70,7 @@ async fn demo_in_headless_chromium() {
             let message = format!(
                 "browser test: {missing}.\n  To run it: `bash .ci/browser.sh` (installs chromium and \
                  chromium-driver with apt-get, then runs this test), or `apt-get install chromium \
-                 chromium-driver` and `cargo test --test browser`."
+                 chromium-driver` and `cargo test --manifest-path e2e/Cargo.toml`."
             );
             assert!(!require, "{message}\n  (failing because REQUIRE_BROWSER=1)");
             // Straight to stderr: libtest captures `eprintln!`, and a skip should be visible.
@@ -151,6 +157,27 @@ async fn demo_in_headless_chromium() {
         walk_started.elapsed(),
         started.elapsed()
     ));
+    if std::env::var_os("UPDATE_SCREENSHOTS").is_some_and(|v| v == "1") {
+        update_screenshots(&artifacts);
+    }
+}
+
+/// The screenshots a walk takes; the README shows them from `docs/screenshots/`.
+const SCREENSHOTS: [&str; 2] = ["login.png", "home.png"];
+
+/// Copies this run's screenshots into the repository's `docs/screenshots/` (`UPDATE_SCREENSHOTS=1`).
+fn update_screenshots(artifacts: &Path) {
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
+    std::fs::create_dir_all(&docs).expect("create docs/screenshots");
+    for name in SCREENSHOTS {
+        let png = std::fs::read(artifacts.join(name))
+            .unwrap_or_else(|e| panic!("read {}: {e}", artifacts.join(name).display()));
+        save(&docs.join(name), &png);
+    }
+    say(&format!(
+        "UPDATE_SCREENSHOTS=1: copied {} into docs/screenshots/",
+        SCREENSHOTS.join(" and ")
+    ));
 }
 
 /// The demo's address, as the browser sees it.
@@ -171,9 +198,6 @@ impl Site {
 
 /// The steps, in one browser session (one cookie jar) from start to end.
 async fn walk(c: Client, site: Site, artifacts: PathBuf) {
-    let screenshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
-    std::fs::create_dir_all(&screenshots).expect("create docs/screenshots");
-
     step("1. `/` asks to log in, keeping where the user was going");
     goto(&c, &site.url("/")).await;
     let url = wait_for_heading(&c, "Log in").await;
@@ -185,7 +209,6 @@ async fn walk(c: Client, site: Site, artifacts: PathBuf) {
     assert_eq!(query(&url, "next").as_deref(), Some("/"), "`next` in {url}");
     assert_eq!(c.title().await.expect("title"), "Log in");
     let png = c.screenshot().await.expect("screenshot of the login page");
-    save(&screenshots.join("login.png"), &png);
     save(&artifacts.join("login.png"), &png);
 
     step("2. a wrong password shows the error and logs nobody in");
@@ -204,7 +227,6 @@ async fn walk(c: Client, site: Site, artifacts: PathBuf) {
     assert_eq!(url.path(), "/", "after logging in: {url}");
     assert_eq!(url.host_str(), site.base.host_str());
     let png = c.screenshot().await.expect("screenshot of the home page");
-    save(&screenshots.join("home.png"), &png);
     save(&artifacts.join("home.png"), &png);
     let script_cookies = document_cookie(&c).await;
     assert!(
@@ -626,7 +648,7 @@ fn demo_binary() -> PathBuf {
         "demo",
         "--message-format=json-render-diagnostics",
         "--manifest-path",
-        concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml"),
     ]);
     if !cfg!(debug_assertions) {
         build.arg("--release");
@@ -843,14 +865,14 @@ impl Drop for TempDir {
 
 // ---------------------------------------------------------------------------------------------
 
-/// `target/browser-artifacts/`, without the last run's failure files. The directory itself stays:
+/// `<target>/browser-artifacts/`, without the last run's failure files. The directory itself stays:
 /// another `cargo test` may be running this test at the same time (the last writer wins).
 fn artifacts_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .parent()
         .expect("the target directory")
         .join("browser-artifacts");
-    std::fs::create_dir_all(&dir).expect("create target/browser-artifacts");
+    std::fs::create_dir_all(&dir).expect("create <target>/browser-artifacts");
     for stale in ["failure.png", "failure.html"] {
         let _ = std::fs::remove_file(dir.join(stale));
     }
