@@ -34,15 +34,21 @@ impl<'a> MakeWriter<'a> for Captured {
     }
 }
 
-#[tokio::test]
-async fn log_01_02_events_name_what_happened_never_the_values() {
+/// Every event of this thread, at every level, into a buffer, until the guard is dropped.
+fn capture_logs() -> (Captured, tracing::subscriber::DefaultGuard) {
     let captured = Captured::default();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
         .with_writer(captured.clone())
         .with_ansi(false)
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let guard = tracing::subscriber::set_default(subscriber);
+    (captured, guard)
+}
+
+#[tokio::test]
+async fn log_01_02_events_name_what_happened_never_the_values() {
+    let (captured, _guard) = capture_logs();
 
     let app = demo::app(key());
     let mut b = Browser {
@@ -143,13 +149,7 @@ async fn a_loader_error_is_logged_by_its_type_never_its_message() {
     use axum::routing::get;
     use tower_session_auth::{login_user, AuthLayer, SessionDict, SessionLayer};
 
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(captured.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = capture_logs();
 
     let gate = AuthLayer::builder()
         .user_loader(|_id: String| async move {
