@@ -258,6 +258,12 @@ impl<U: AuthUser> AuthLayerBuilder<U> {
     /// Compare passwords with a password hash (argon2, `ring::pbkdf2::verify`) and do the same
     /// work for unknown users, so that timing does not tell which usernames exist.
     ///
+    /// Basic sends the password with every request, so the verifier hashes it on every request:
+    /// a slow password hash on each call, which one client can repeat as fast as it likes. Bound
+    /// the hashing (a semaphore around it, answering `503` with `Retry-After` when it is full, as
+    /// the demo does), and prefer tokens ([`bearer`](Self::bearer)) for API clients: a token
+    /// needs only a fast hash to check.
+    ///
     /// # Examples
     ///
     /// ```
