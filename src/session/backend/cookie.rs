@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::{Backend, Loaded};
-use crate::cache::Cache;
+use crate::cache::{allocation, json_map_bytes, Cache, Weigh};
 use crate::cookie::choose::{choose, Choice};
 use crate::cookie::MAX_COOKIE_LEN;
 use crate::token::session::{Opened, SessionFormat};
@@ -18,6 +18,16 @@ pub(crate) struct CookieBackend {
     pub(crate) refresh_share: f64,
     /// Cookies this backend has verified; a new configuration (a new key set) starts empty.
     pub(crate) verified: Cache<Opened>,
+}
+
+/// An opened session holds its map behind an `Arc`, and what the map decoded to.
+impl Weigh for Opened {
+    fn heap_bytes(&self) -> usize {
+        let map = allocation(
+            2 * size_of::<usize>() + size_of::<serde_json::Map<String, serde_json::Value>>(),
+        );
+        map + json_map_bytes(&self.map)
+    }
 }
 
 impl CookieBackend {
@@ -446,5 +456,33 @@ mod properties {
                 assert!(ours.is_sensitive());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod cached {
+    use super::*;
+    use crate::cache::BUDGET;
+    use crate::{Key, SessionLayer};
+
+    const NOW: u64 = 1_800_000_000;
+
+    /// 8,192 sessions in cookies of up to 4 KB holding arrays of small numbers (which decode to
+    /// ten times their size or more), each sent twice: the cache keeps what its budget allows.
+    #[test]
+    fn large_sessions_stay_within_the_cache_budget() {
+        let backend = SessionLayer::builder(Key::generate()).cookie_backend();
+        for i in 0..8192usize {
+            let items = 200 + i % 1200;
+            let json = format!("{{\"i\":{i},\"a\":[{}]}}", vec!["0"; items].join(","));
+            let token = backend.format.seal(json.into_bytes(), NOW, NOW);
+            assert!(token.len() <= MAX_COOKIE_LEN, "{}", token.len());
+            for _ in 0..2 {
+                assert!(backend.open(&token, NOW).is_ok());
+            }
+        }
+        let stats = backend.verified.stats();
+        assert!(stats.bytes <= BUDGET, "{stats:?}");
+        assert!(stats.entries > 0 && stats.hits > 0, "{stats:?}");
     }
 }
