@@ -20,13 +20,7 @@ fn demo_app() -> Router {
 }
 
 fn demo_browser() -> Browser {
-    Browser {
-        expect: Expect {
-            secure: false,
-            ..Expect::default()
-        },
-        ..Browser::new()
-    }
+    Browser::plain_http()
 }
 
 /// PBKDF2 pads a short key with zeros, so `hello\0` hashes like `hello`: the form refuses control

@@ -24,13 +24,7 @@ fn demo_app() -> Router {
 }
 
 fn demo_browser() -> Browser {
-    Browser {
-        expect: Expect {
-            secure: false,
-            ..Expect::default()
-        },
-        ..Browser::new()
-    }
+    Browser::plain_http()
 }
 
 #[tokio::test]

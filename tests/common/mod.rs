@@ -126,6 +126,17 @@ impl Browser {
         Self::default()
     }
 
+    /// A browser for a site served over plain http (the demo): its cookies are not `Secure`.
+    pub fn plain_http() -> Self {
+        Browser {
+            expect: Expect {
+                secure: false,
+                ..Expect::default()
+            },
+            ..Browser::new()
+        }
+    }
+
     pub fn cookie_header(&self) -> Option<String> {
         (!self.jar.is_empty()).then(|| {
             self.jar
