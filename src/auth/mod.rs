@@ -13,6 +13,7 @@ pub use layer::{AuthLayer, AuthLayerBuilder, Reason, Unauthorized};
 pub use lookup::UserLookup;
 pub use service::{AuthFuture, AuthService};
 pub use user::CurrentUser;
+#[cfg(feature = "axum")]
 pub(crate) use user::GateUser;
 
 #[cfg(fuzzing)]

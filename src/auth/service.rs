@@ -17,7 +17,7 @@ use tower_service::Service;
 use super::accept::accepts_html;
 use super::layer::{AuthConfig, BoxFuture, Reason, Unauthorized};
 use super::lookup::Looked;
-use super::{basic, bearer, GateUser};
+use super::{basic, bearer};
 use crate::login::{auth_hash_matches, current_user_id, end_refused_login, is_fresh};
 use crate::redirect::login_location;
 use crate::{AuthUser, CurrentUser, SessionDict};
@@ -118,10 +118,16 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        req.extensions_mut().insert(GateUser {
-            type_name: std::any::type_name::<U>(),
-        });
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        // Only the axum extractors read it, to name the user type a gate was built for.
+        #[cfg(feature = "axum")]
+        let req = {
+            let mut req = req;
+            req.extensions_mut().insert(super::GateUser {
+                type_name: std::any::type_name::<U>(),
+            });
+            req
+        };
         if req.method() == Method::OPTIONS && !self.config.gate_options {
             // CORS preflights carry no credentials: a 401 would fail the real request.
             return AuthFuture {

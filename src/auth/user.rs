@@ -29,7 +29,7 @@ impl<U> CurrentUser<U> {
 /// with its user type, so that an extractor can tell a missing gate from a gate built for
 /// another user type, or one that let the request through without a user.
 #[derive(Debug, Clone, Copy)]
-#[cfg_attr(not(feature = "axum"), allow(dead_code))]
+#[cfg(feature = "axum")]
 pub(crate) struct GateUser {
     /// `std::any::type_name` of the gate's user type.
     pub(crate) type_name: &'static str,
