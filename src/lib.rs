@@ -19,7 +19,8 @@ mod secret;
 // Tier 1: the token formats and cookies on the wire.
 mod cookie;
 mod token;
-// Tier 2: the session middleware and its backends.
+// Tier 2: the session middleware and its backends, and the registry of live logins.
+mod registry;
 mod session;
 // Tier 3: logging in and out.
 mod login;
@@ -43,6 +44,10 @@ pub use login::{
     current_user_id, is_fresh, login_user, logout_user, renew_session, AuthUser, Remember,
 };
 pub use redirect::redirect_target;
+pub use registry::{
+    EntryKind, MemoryRegistry, Registry, RegistryEntry, RegistryError, RegistryFuture, Removal,
+    Rotation,
+};
 pub use secret::secrets_equal;
 pub use session::{SessionDict, SessionFuture, SessionLayer, SessionLayerBuilder, SessionService};
 

@@ -9,6 +9,7 @@ use crate::cache::Cache;
 use crate::clock::Clock;
 use crate::cookie::scope::CookieScope;
 use crate::key::KeySet;
+use crate::registry::Registry;
 
 pub(crate) struct SessionConfig {
     /// Where sessions are kept.
@@ -28,6 +29,8 @@ pub(crate) struct SessionConfig {
     pub(crate) verified_tags: Cache<()>,
     /// Accept logins without an auth-hash tag (Microdot's) and tag them on first sight.
     pub(crate) adopt_untagged_logins: bool,
+    /// Where logins are tracked; `None` for stateless sessions.
+    pub(crate) registry: Option<Arc<dyn Registry>>,
 }
 
 impl SessionConfig {
@@ -47,6 +50,7 @@ impl fmt::Debug for SessionConfig {
             .field("clock", &self.clock)
             .field("leeway", &self.leeway)
             .field("adopt_untagged_logins", &self.adopt_untagged_logins)
+            .field("registry", &self.registry)
             .finish_non_exhaustive()
     }
 }

@@ -13,6 +13,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::cookie::scope::{has_prefix, CookieScope, SameSite};
 use crate::cookie::MAX_COOKIE_AGE_SECS;
 use crate::key::KeySet;
+use crate::registry::Registry;
 use crate::token::session::SessionFormat;
 use crate::{ConfigError, Error, Key};
 
@@ -80,6 +81,7 @@ impl SessionLayer {
             refresh_share: DEFAULT_REFRESH_SHARE,
             claimless_sessions: false,
             adopt_untagged_logins: false,
+            registry: None,
         }
     }
 }
@@ -113,6 +115,7 @@ pub struct SessionLayerBuilder {
     refresh_share: f64,
     claimless_sessions: bool,
     adopt_untagged_logins: bool,
+    registry: Option<Arc<dyn Registry>>,
 }
 
 impl SessionLayerBuilder {
@@ -464,6 +467,35 @@ impl SessionLayerBuilder {
         self
     }
 
+    /// Tracks logins in `registry`, so that they can be revoked: logging out then ends every copy
+    /// of the session cookie and its remember-me cookie, a user can list their sessions and end
+    /// the others ([`list_sessions`](crate::list_sessions),
+    /// [`revoke_session`](crate::revoke_session),
+    /// [`revoke_other_sessions`](crate::revoke_other_sessions)). Default none: sessions are
+    /// stateless signed cookies, valid until they expire.
+    ///
+    /// The session cookie keeps Microdot's format and gains an `_sid` member, the login's secret
+    /// id; the registry keeps only its SHA-256. A logged-in session whose id the registry does not
+    /// know reads as logged out. Anonymous sessions are not tracked: requests without a login
+    /// never reach the registry. When the registry does not answer, a request that carries a
+    /// login is answered `503` without calling the inner service and without changing any
+    /// cookie.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tower_session_auth::{Key, MemoryRegistry, SessionLayer};
+    ///
+    /// let layer = SessionLayer::builder(Key::generate())
+    ///     .registry(MemoryRegistry::new())
+    ///     .build()?;
+    /// # Ok::<(), tower_session_auth::Error>(())
+    /// ```
+    pub fn registry(mut self, registry: impl Registry) -> Self {
+        self.registry = Some(Arc::new(registry));
+        self
+    }
+
     /// Checks the configuration and builds the layer.
     ///
     /// # Errors
@@ -536,6 +568,7 @@ impl SessionLayerBuilder {
                 leeway: self.leeway,
                 verified_tags: Cache::default(),
                 adopt_untagged_logins: self.adopt_untagged_logins,
+                registry: self.registry,
             }),
         })
     }

@@ -1,0 +1,227 @@
+//! `MemoryRegistry`: the registry in the process's memory.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::{EntryKind, Registry, RegistryEntry, RegistryFuture, Removal, Rotation};
+
+/// How many writes pass between two sweeps of every user for expired entries.
+const SWEEP_EVERY: u64 = 1024;
+
+/// A session registry in this process's memory: nothing to run, and gone when the process ends
+/// (every tracked login with it). For one instance; several instances share a `RedisRegistry`
+/// (feature `redis`) instead.
+///
+/// Expired entries are pruned as the registry is used (a user's own on each write to that user,
+/// and every user's once per 1,024 writes), so no background task is needed. Clones share the
+/// same entries.
+///
+/// # Examples
+///
+/// ```
+/// use tower_session_auth::{Key, MemoryRegistry, SessionLayer};
+///
+/// let layer = SessionLayer::builder(Key::generate())
+///     .registry(MemoryRegistry::new())
+///     .build()?;
+/// # Ok::<(), tower_session_auth::Error>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct MemoryRegistry {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    users: Mutex<HashMap<String, HashMap<String, RegistryEntry>>>,
+    writes: AtomicU64,
+}
+
+impl fmt::Debug for MemoryRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Counts only: entry ids are digests of secrets, and nobody needs to see them.
+        let users = self.lock();
+        f.debug_struct("MemoryRegistry")
+            .field("users", &users.len())
+            .field("entries", &users.values().map(HashMap::len).sum::<usize>())
+            .finish()
+    }
+}
+
+impl MemoryRegistry {
+    /// An empty registry.
+    #[must_use]
+    pub fn new() -> MemoryRegistry {
+        MemoryRegistry::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, HashMap<String, RegistryEntry>>> {
+        // Every change below is complete before anything can panic, so a poisoned map is sound.
+        self.inner
+            .users
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs `write` on `user`'s live entries, then drops the user if none are left, and sweeps
+    /// every user now and then.
+    fn write<T>(
+        &self,
+        user: &str,
+        now: u64,
+        write: impl FnOnce(&mut HashMap<String, RegistryEntry>) -> T,
+    ) -> T {
+        let mut users = self.lock();
+        if self.inner.writes.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
+            users.retain(|_, entries| {
+                entries.retain(|_, e| e.expires > now);
+                !entries.is_empty()
+            });
+        }
+        let entries = users.entry(user.to_owned()).or_default();
+        entries.retain(|_, e| e.expires > now);
+        let result = write(entries);
+        if entries.is_empty() {
+            users.remove(user);
+        }
+        result
+    }
+}
+
+/// The registry's answer, ready at once.
+fn ready<'a, T: Send + 'a>(value: T) -> RegistryFuture<'a, T> {
+    Box::pin(std::future::ready(Ok(value)))
+}
+
+impl Registry for MemoryRegistry {
+    fn get<'a>(
+        &'a self,
+        user: &'a str,
+        ids: &'a [&'a str],
+        now: u64,
+    ) -> RegistryFuture<'a, Vec<Option<RegistryEntry>>> {
+        let users = self.lock();
+        let entries = users.get(user);
+        let found = ids
+            .iter()
+            .map(|id| {
+                entries
+                    .and_then(|e| e.get(*id))
+                    .filter(|e| e.expires > now)
+                    .cloned()
+            })
+            .collect();
+        ready(found)
+    }
+
+    fn insert<'a>(
+        &'a self,
+        user: &'a str,
+        id: &'a str,
+        entry: &'a RegistryEntry,
+        now: u64,
+    ) -> RegistryFuture<'a, ()> {
+        if entry.expires > now {
+            self.write(user, now, |entries| {
+                entries
+                    .entry(id.to_owned())
+                    .or_insert_with(|| entry.clone());
+            });
+        }
+        ready(())
+    }
+
+    fn touch<'a>(
+        &'a self,
+        user: &'a str,
+        id: &'a str,
+        last_seen: u64,
+        now: u64,
+    ) -> RegistryFuture<'a, ()> {
+        self.write(user, now, |entries| {
+            if let Some(entry) = entries.get_mut(id) {
+                entry.last_seen = entry.last_seen.max(last_seen);
+            }
+        });
+        ready(())
+    }
+
+    fn rotate<'a>(
+        &'a self,
+        user: &'a str,
+        old: &'a str,
+        new: &'a str,
+        successor: &'a RegistryEntry,
+        now: u64,
+        grace: u64,
+    ) -> RegistryFuture<'a, Rotation> {
+        let rotation = self.write(user, now, |entries| {
+            let Some(entry) = entries.get_mut(old) else {
+                return Rotation::Unknown;
+            };
+            if entry.kind != EntryKind::Remember {
+                return Rotation::Unknown;
+            }
+            match &entry.rotated {
+                None => {
+                    entry.rotated = Some((new.to_owned(), now));
+                    if successor.expires > now {
+                        entries
+                            .entry(new.to_owned())
+                            .or_insert_with(|| successor.clone());
+                    }
+                    Rotation::Rotated
+                }
+                Some((next, at)) if next == new && now <= at.saturating_add(grace) => {
+                    Rotation::Repeated
+                }
+                Some(_) => {
+                    entries.retain(|_, e| e.kind != EntryKind::Remember);
+                    Rotation::Replayed
+                }
+            }
+        });
+        ready(rotation)
+    }
+
+    fn remove<'a>(
+        &'a self,
+        user: &'a str,
+        which: &'a Removal,
+        now: u64,
+    ) -> RegistryFuture<'a, usize> {
+        let removed = self.write(user, now, |entries| {
+            let before = entries.len();
+            match which {
+                Removal::Ids(ids) => {
+                    for id in ids {
+                        entries.remove(id);
+                    }
+                }
+                Removal::Device(device) => entries.retain(|_, e| &e.device != device),
+                Removal::AllDevicesBut(device) => entries.retain(|_, e| &e.device == device),
+                Removal::Remember => entries.retain(|_, e| e.kind != EntryKind::Remember),
+            }
+            before - entries.len()
+        });
+        ready(removed)
+    }
+
+    fn list<'a>(
+        &'a self,
+        user: &'a str,
+        now: u64,
+    ) -> RegistryFuture<'a, Vec<(String, RegistryEntry)>> {
+        let users = self.lock();
+        let listed = users
+            .get(user)
+            .into_iter()
+            .flatten()
+            .filter(|(_, e)| e.expires > now)
+            .map(|(id, e)| (id.clone(), e.clone()))
+            .collect();
+        ready(listed)
+    }
+}
