@@ -57,6 +57,11 @@ pub enum Error {
     /// A stored value does not have the type that was asked for. The underlying error is not
     /// kept: it would quote the stored value, which may be a secret.
     Deserialize,
+    /// A registry function was called on a session whose layer has no
+    /// [`registry`](crate::SessionLayerBuilder::registry).
+    NoRegistry,
+    /// The session registry did not answer in time.
+    RegistryUnavailable(crate::RegistryError),
 }
 
 impl fmt::Display for Error {
@@ -76,6 +81,8 @@ impl fmt::Display for Error {
             }
             Error::Serialize(_) => f.write_str("value could not be serialised into the session"),
             Error::Deserialize => f.write_str("session value does not have the requested type"),
+            Error::NoRegistry => f.write_str("the session layer has no registry"),
+            Error::RegistryUnavailable(_) => f.write_str("the session registry did not answer"),
         }
     }
 }
@@ -84,6 +91,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Serialize(e) => Some(e),
+            Error::RegistryUnavailable(e) => Some(e),
             _ => None,
         }
     }

@@ -55,16 +55,20 @@ struct KeyInner {
 pub(crate) enum Purpose {
     /// Tags of users' session auth hashes, stored in the session and the remember-me cookie.
     AuthHash,
+    /// The ids a session registry derives: the successor of a used remember-me token, and the
+    /// session it restores, the same for every request that presents the token.
+    Registry,
 }
 
 impl Purpose {
     /// Every purpose, in the order of `KeyInner::purposes`.
-    const ALL: [Purpose; 1] = [Purpose::AuthHash];
+    const ALL: [Purpose; 2] = [Purpose::AuthHash, Purpose::Registry];
 
     /// The HKDF `info` label. Changing one invalidates every tag made for that purpose.
     fn label(self) -> &'static [u8] {
         match self {
             Purpose::AuthHash => b"tower-session-auth v1 session-auth-hash HMAC-SHA256",
+            Purpose::Registry => b"tower-session-auth v1 registry-ids HMAC-SHA256",
         }
     }
 }

@@ -41,7 +41,9 @@ pub use error::{ConfigError, Error};
 pub use extract::MissingLayer;
 pub use key::Key;
 pub use login::{
-    current_user_id, is_fresh, login_user, logout_user, renew_session, AuthUser, Remember,
+    current_user_id, is_fresh, list_sessions, login_user, logout_user, renew_session,
+    revoke_other_sessions, revoke_session, update_session_auth_hash, AuthUser, Remember,
+    SessionInfo,
 };
 pub use redirect::redirect_target;
 pub use registry::{

@@ -8,6 +8,7 @@
 
 mod auth_hash;
 mod remember;
+mod tracking;
 mod user;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -17,6 +18,10 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 pub(crate) use auth_hash::matches as auth_hash_matches;
+pub(crate) use tracking::tracker;
+pub use tracking::{
+    list_sessions, revoke_other_sessions, revoke_session, update_session_auth_hash, SessionInfo,
+};
 pub use user::{AuthUser, Remember};
 
 use crate::session::RememberUpdate;
@@ -78,6 +83,7 @@ pub fn login_user<U: AuthUser>(
             days,
             auth_hash,
             auth_time: session.now(),
+            rid: None,
         }));
     } else if !session.remember_candidates().is_empty() {
         session.set_remember(RememberUpdate::Delete);
@@ -144,6 +150,8 @@ pub(crate) fn end_refused_login(session: &SessionDict) {
 pub fn renew_session(session: &SessionDict) -> Result<(), Error> {
     let mut map = session.snapshot();
     map.insert(SESSION_ID.into(), Value::String(random_id()));
+    // With a registry, the renewed session gets a new registry id too.
+    map.remove(tracking::SID);
     session.replace(map)?;
     tracing::info!("session renewed");
     Ok(())

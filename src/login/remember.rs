@@ -12,12 +12,20 @@ use crate::SessionDict;
 /// Exactly one distinct valid token is used (SECURITY.md IN-02); one that is invalid is deleted
 /// when it was the only one sent (REM-05).
 fn sent(session: &SessionDict) -> Option<(RememberToken, usize)> {
+    sent_with_value(session).map(|(token, key_index, _)| (token, key_index))
+}
+
+/// [`sent`], with the cookie's value.
+pub(crate) fn sent_with_value(session: &SessionDict) -> Option<(RememberToken, usize, String)> {
     let candidates = session.remember_candidates();
     if candidates.is_empty() {
         return None;
     }
     let (now, leeway) = (session.now(), session.leeway());
-    let open = |token: &str| RememberToken::open(token, session.key_set(), now, leeway);
+    let open = |token: &str| {
+        RememberToken::open(token, session.key_set(), now, leeway)
+            .map(|(opened, key_index)| (opened, key_index, token.to_owned()))
+    };
     match choose("remember-me", candidates, open, |a, b| {
         a.0.user_id == b.0.user_id
     }) {
@@ -40,8 +48,20 @@ pub(crate) fn sent_for(session: &SessionDict) -> Option<Value> {
 /// Restores a login from the request's remember-me cookie into the session, marked not fresh,
 /// and re-issues the cookie under the current key (for no longer than it had left); returns the
 /// user's id.
+///
+/// With a session registry, the login is restored before the inner service is called, once the
+/// registry has accepted and rotated the token (see `tracking`), and never here.
 pub(crate) fn restore(session: &SessionDict) -> Option<Value> {
+    if session.registry().is_some() {
+        return None;
+    }
     let (token, _) = sent(session)?;
+    restore_token(session, token)
+}
+
+/// Restores the login of `token` into the session, marked not fresh, and schedules `token` as
+/// the response's remember-me cookie; returns the user's id.
+pub(crate) fn restore_token(session: &SessionDict, token: RememberToken) -> Option<Value> {
     let map = login_map(
         session,
         token.user_id.clone(),

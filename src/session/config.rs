@@ -10,6 +10,7 @@ use crate::clock::Clock;
 use crate::cookie::scope::CookieScope;
 use crate::key::KeySet;
 use crate::registry::Registry;
+use super::tracker::Tracker;
 
 pub(crate) struct SessionConfig {
     /// Where sessions are kept.
@@ -31,6 +32,12 @@ pub(crate) struct SessionConfig {
     pub(crate) adopt_untagged_logins: bool,
     /// Where logins are tracked; `None` for stateless sessions.
     pub(crate) registry: Option<Arc<dyn Registry>>,
+    /// The login tracking that runs around the inner service, with a registry.
+    pub(crate) tracker: Option<Arc<dyn Tracker>>,
+    /// The session's idle and absolute timeouts, in seconds (the registry's entries end with
+    /// them).
+    pub(crate) idle_timeout: Option<u64>,
+    pub(crate) absolute_timeout: Option<u64>,
 }
 
 impl SessionConfig {

@@ -4,48 +4,174 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use http::Response;
+use bytes::Bytes;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
+use http::{HeaderValue, Request, Response, StatusCode};
 use pin_project_lite::pin_project;
+use tower_service::Service;
 
 use super::response;
+use super::tracker::TrackFuture;
 use crate::SessionDict;
 
 pin_project! {
-    /// The response future of [`SessionService`](crate::SessionService): writes the cookies the
-    /// session's changes call for on the inner service's response.
-    pub struct SessionFuture<F> {
+    /// The response future of [`SessionService`](crate::SessionService): with a registry, waits
+    /// for it before and after the inner service; then writes the cookies the session's changes
+    /// call for on the inner service's response.
+    pub struct SessionFuture<S, ReqBody>
+    where
+        S: Service<Request<ReqBody>>,
+    {
         #[pin]
-        inner: F,
+        state: State<S, ReqBody>,
         session: Option<SessionDict>,
     }
 }
 
-impl<F, ResBody, E> Future for SessionFuture<F>
-where
-    F: Future<Output = Result<Response<ResBody>, E>>,
-{
-    type Output = Result<Response<ResBody>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let mut response = ready!(this.inner.poll(cx))?;
-        if let Some(session) = this.session.take() {
-            response::finish(&session, response.headers_mut());
-        }
-        Poll::Ready(Ok(response))
+pin_project! {
+    #[project = StateProj]
+    enum State<S, ReqBody>
+    where
+        S: Service<Request<ReqBody>>,
+    {
+        /// The registry checks the request's logins; then the inner service is called.
+        Checking {
+            check: TrackFuture,
+            inner: Option<S>,
+            req: Option<Request<ReqBody>>,
+        },
+        Calling {
+            #[pin]
+            fut: S::Future,
+        },
+        /// The registry records what the request changed; then the cookies are written.
+        Committing {
+            commit: TrackFuture,
+            response: Option<S::Response>,
+        },
     }
 }
 
-impl<F> std::fmt::Debug for SessionFuture<F> {
+impl<S, ReqBody, ResBody> Future for SessionFuture<S, ReqBody>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: From<Bytes>,
+{
+    type Output = Result<Response<ResBody>, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Checking { check, inner, req } => {
+                    if let Err(error) = ready!(check.as_mut().poll(cx)) {
+                        return Poll::Ready(Ok(unavailable(this.session.take(), &error)));
+                    }
+                    let (Some(mut inner), Some(req)) = (inner.take(), req.take()) else {
+                        unreachable!("the check is polled to completion once");
+                    };
+                    let fut = inner.call(req);
+                    this.state.set(State::Calling { fut });
+                }
+                StateProj::Calling { fut } => {
+                    let response = ready!(fut.poll(cx))?;
+                    let commit = this.session.as_ref().and_then(|session| {
+                        let tracker = session.config().tracker.as_ref()?;
+                        tracker.commit(session)
+                    });
+                    match commit {
+                        Some(commit) => this.state.set(State::Committing {
+                            commit,
+                            response: Some(response),
+                        }),
+                        None => return Poll::Ready(Ok(finish(this.session.take(), response))),
+                    }
+                }
+                StateProj::Committing { commit, response } => {
+                    let result = ready!(commit.as_mut().poll(cx));
+                    let Some(response) = response.take() else {
+                        unreachable!("the commit is polled to completion once");
+                    };
+                    return Poll::Ready(Ok(match result {
+                        Ok(()) => finish(this.session.take(), response),
+                        Err(error) => unavailable(this.session.take(), &error),
+                    }));
+                }
+            }
+        }
+    }
+}
+
+/// Writes the session's cookies on `response`.
+fn finish<B>(session: Option<SessionDict>, mut response: Response<B>) -> Response<B> {
+    if let Some(session) = session {
+        response::finish(&session, response.headers_mut());
+    }
+    response
+}
+
+/// The answer when the registry did not: `503` with `Retry-After`, and no cookie changed, so an
+/// outage never logs anyone out. The backend's message is never logged nor sent.
+fn unavailable<B: From<Bytes>>(
+    session: Option<SessionDict>,
+    error: &crate::RegistryError,
+) -> Response<B> {
+    tracing::warn!(
+        kind = error.kind(),
+        "session registry did not answer; 503, cookies left as they were"
+    );
+    let mut response = Response::new(B::from(Bytes::from_static(
+        b"503 Service Unavailable: sessions cannot be checked right now; try again shortly\n",
+    )));
+    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    let headers = response.headers_mut();
+    headers.insert(RETRY_AFTER, HeaderValue::from_static("5"));
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(session) = session {
+        session.leave_cookies_alone();
+        response::finish(&session, response.headers_mut());
+    }
+    response
+}
+
+impl<S, ReqBody> std::fmt::Debug for SessionFuture<S, ReqBody>
+where
+    S: Service<Request<ReqBody>>,
+{
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SessionFuture").finish_non_exhaustive()
     }
 }
 
-impl<F> SessionFuture<F> {
-    pub(crate) fn new(inner: F, session: SessionDict) -> SessionFuture<F> {
+impl<S, ReqBody> SessionFuture<S, ReqBody>
+where
+    S: Service<Request<ReqBody>>,
+{
+    /// Calls `inner` at once.
+    pub(crate) fn calling(fut: S::Future, session: SessionDict) -> Self {
         SessionFuture {
-            inner,
+            state: State::Calling { fut },
+            session: Some(session),
+        }
+    }
+
+    /// Waits for `check`, then calls `inner` (the service that was polled ready).
+    pub(crate) fn checking(
+        check: TrackFuture,
+        inner: S,
+        req: Request<ReqBody>,
+        session: SessionDict,
+    ) -> Self {
+        SessionFuture {
+            state: State::Checking {
+                check,
+                inner: Some(inner),
+                req: Some(req),
+            },
             session: Some(session),
         }
     }

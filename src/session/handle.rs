@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 
 use super::commit::{Commit, RememberUpdate, SessionCommit};
 use super::config::SessionConfig;
+use super::tracker::Tracked;
 use crate::cookie::parse;
 use crate::key::KeySet;
 use crate::token::remember::RememberToken;
@@ -60,7 +61,11 @@ struct Shared {
     sent: Vec<Box<str>>,
     /// Values of the cookies with the remember cookie's name, not yet verified.
     remember_candidates: Vec<Box<str>>,
+    /// The request's `User-Agent`, kept only when a registry lists sessions by device.
+    user_agent: Option<Box<str>>,
     state: Mutex<State>,
+    /// What the registry said of this request's logins (with a registry only).
+    tracked: Mutex<Tracked>,
 }
 
 #[derive(Default)]
@@ -100,12 +105,20 @@ impl SessionDict {
     pub(crate) fn new(config: Arc<SessionConfig>, headers: &HeaderMap) -> SessionDict {
         let [sent, remember_candidates] =
             parse::find_two(headers, [&config.session_name, &config.remember_name]);
+        let user_agent = config
+            .registry
+            .as_ref()
+            .and_then(|_| headers.get(http::header::USER_AGENT))
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(512).collect());
         SessionDict {
             shared: Arc::new(Shared {
                 config,
                 sent,
                 remember_candidates,
+                user_agent,
                 state: Mutex::new(State::default()),
+                tracked: Mutex::new(Tracked::default()),
             }),
         }
     }
@@ -331,6 +344,58 @@ impl SessionDict {
         if let RememberUpdate::Set(token) = &mut self.lock().remember {
             change(token);
         }
+    }
+
+    // ---- the registry of live logins, for login tracking ----
+
+    /// The layer's registry, if it tracks logins.
+    pub(crate) fn registry(&self) -> Option<&Arc<dyn crate::Registry>> {
+        self.shared.config.registry.as_ref()
+    }
+
+    /// What the registry said of this request's logins.
+    pub(crate) fn tracked(&self) -> MutexGuard<'_, Tracked> {
+        self.shared
+            .tracked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The request's `User-Agent` (with a registry only).
+    pub(crate) fn user_agent(&self) -> Option<&str> {
+        self.shared.user_agent.as_deref()
+    }
+
+    /// The layer's idle and absolute timeouts, in seconds.
+    pub(crate) fn timeouts(&self) -> (Option<u64>, Option<u64>) {
+        let config = &self.shared.config;
+        (config.idle_timeout, config.absolute_timeout)
+    }
+
+    /// Whether the request sent a session cookie.
+    pub(crate) fn session_cookie_sent(&self) -> bool {
+        !self.shared.sent.is_empty()
+    }
+
+    /// Whether the session was read in this request.
+    pub(crate) fn was_loaded(&self) -> bool {
+        self.lock().base.is_some()
+    }
+
+    /// Makes the session the request carried read as no session (the registry does not know its
+    /// login), and deletes its cookie unless the request writes a new one.
+    pub(crate) fn refuse_loaded(&self) {
+        let mut state = self.load();
+        state.set_base(Map::new(), None);
+        state.created = None;
+        state.reissue = false;
+        state.foreign = false;
+        state.invalid = true;
+    }
+
+    /// The session's value under `key` as JSON, the crate's own keys included.
+    pub(crate) fn value(&self, key: &str) -> Option<Value> {
+        self.load().get(key).cloned()
     }
 
     // ---- loading ----

@@ -568,7 +568,13 @@ impl SessionLayerBuilder {
                 leeway: self.leeway,
                 verified_tags: Cache::default(),
                 adopt_untagged_logins: self.adopt_untagged_logins,
+                tracker: self
+                    .registry
+                    .as_ref()
+                    .map(|r| crate::login::tracker(Arc::clone(r))),
                 registry: self.registry,
+                idle_timeout: self.idle_timeout,
+                absolute_timeout: self.absolute_timeout,
             }),
         })
     }

@@ -18,8 +18,10 @@ mod handle;
 mod layer;
 mod response;
 mod service;
+mod tracker;
 
 pub(crate) use commit::RememberUpdate;
+pub(crate) use tracker::{TrackFuture, TrackedLogin, Tracker};
 pub use future::SessionFuture;
 pub use handle::SessionDict;
 pub use layer::{SessionLayer, SessionLayerBuilder};

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use bytes::Bytes;
 use http::{Request, Response};
 use tower_service::Service;
 
@@ -21,11 +22,12 @@ pub struct SessionService<S> {
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    ResBody: From<Bytes>,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = SessionFuture<S::Future>;
+    type Future = SessionFuture<S, ReqBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -34,6 +36,20 @@ where
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let session = SessionDict::new(Arc::clone(&self.config), req.headers());
         req.extensions_mut().insert(session.clone());
-        SessionFuture::new(self.inner.call(req), session)
+        let check = self
+            .config
+            .tracker
+            .as_ref()
+            .and_then(|tracker| tracker.check(&session));
+        match check {
+            // The registry answers before the inner service is called: hand the future the
+            // service that was polled ready and keep a fresh clone here.
+            Some(check) => {
+                let clone = self.inner.clone();
+                let inner = std::mem::replace(&mut self.inner, clone);
+                SessionFuture::checking(check, inner, req, session)
+            }
+            None => SessionFuture::calling(self.inner.call(req), session),
+        }
     }
 }

@@ -22,9 +22,12 @@ use crate::key::KeySet;
 pub(crate) const MAX_DAYS: u32 = 400;
 const DAY: u64 = 86_400;
 
-/// The members a remember-me token may have: Microdot's three and this crate's `auth_hash` and
-/// `auth_time`.
-const MEMBERS: [&str; 5] = ["user_id", "days", "exp", "auth_hash", "auth_time"];
+/// The members a remember-me token may have: Microdot's three and this crate's `auth_hash`,
+/// `auth_time` and `rid` (the token's id in a session registry).
+const MEMBERS: [&str; 6] = ["user_id", "days", "exp", "auth_hash", "auth_time", "rid"];
+
+/// The longest registry id a token may carry.
+const MAX_RID_LEN: usize = 128;
 
 /// A verified remember-me token, or one about to be signed.
 pub(crate) struct RememberToken {
@@ -35,6 +38,8 @@ pub(crate) struct RememberToken {
     pub(crate) auth_hash: Option<String>,
     /// When the user logged in with their password; the token ends `days` after it.
     pub(crate) auth_time: u64,
+    /// The token's secret id in the session registry, when logins are tracked.
+    pub(crate) rid: Option<String>,
 }
 
 impl fmt::Debug for RememberToken {
@@ -65,6 +70,9 @@ impl RememberToken {
         payload.insert("auth_time".into(), self.auth_time.into());
         if let Some(tag) = &self.auth_hash {
             payload.insert("auth_hash".into(), tag.clone().into());
+        }
+        if let Some(rid) = &self.rid {
+            payload.insert("rid".into(), rid.clone().into());
         }
         jws::encode(&payload, keys.current())
     }
@@ -106,6 +114,11 @@ impl RememberToken {
             Some(Value::String(tag)) => Some(tag),
             Some(_) => return Err(Rejection::BadPayload),
         };
+        let rid = match payload.remove("rid") {
+            None => None,
+            Some(Value::String(rid)) if !rid.is_empty() && rid.len() <= MAX_RID_LEN => Some(rid),
+            Some(_) => return Err(Rejection::BadPayload),
+        };
         if !id_ok {
             return Err(Rejection::BadPayload);
         }
@@ -125,6 +138,7 @@ impl RememberToken {
             auth_hash,
             // Without the member (Microdot's tokens), the login is as old as `exp` says.
             auth_time: auth_time.unwrap_or(exp - (days * DAY) as f64).max(0.0) as u64,
+            rid,
         };
         if auth_time.is_some() && now.saturating_sub(leeway) >= token.expires_at() {
             return Err(Rejection::Expired);

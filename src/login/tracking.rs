@@ -1,0 +1,676 @@
+//! Login tracking: the session registry seen from the login keys.
+//!
+//! A tracked login's session cookie carries `_sid`, a random secret id (with a short suffix that
+//! binds it to the user's registry key), and each of its remember-me cookies a `rid` member of
+//! its own; the registry keeps their SHA-256 under the user's key, grouped by device (one login
+//! in one browser, kept across the sessions its remember-me cookie restores).
+//!
+//! - Before the inner service ([`Tracker::check`]): a session login whose `_sid` the registry does
+//!   not know reads as no session. Without a live login, a valid remember-me cookie is used here
+//!   (and only here): the registry rotates it, and every request that presents it within the
+//!   grace window gets the same successor and the same restored session, derived from the
+//!   token's id with a sub-key. A superseded token presented later revokes every remember-me
+//!   cookie of the user.
+//! - After it ([`Tracker::commit`]): a new login gets a new `_sid` and is registered, a logout
+//!   revokes its device, an unchanged login is marked seen at most once per quarter of the idle
+//!   timeout.
+//!
+//! Logins the registry cannot know, written without `_sid` by a stateless layer or by Microdot,
+//! are adopted: registered on first sight. So are remember-me cookies without `rid` (Microdot's),
+//! under the SHA-256 of the cookie's value, then rotated into tracked ones.
+
+use std::sync::Arc;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use ring::digest::{digest, SHA256};
+use serde_json::Value;
+
+use super::{random_id, remember, USER_ID};
+use crate::key::Purpose;
+use crate::registry::{EntryKind, Registry, RegistryEntry, RegistryError, Removal, Rotation};
+use crate::session::{RememberUpdate, TrackFuture, TrackedLogin, Tracker};
+use crate::{AuthUser, Error, SessionDict};
+
+/// The session key of a tracked login's secret id.
+pub(crate) const SID: &str = "_sid";
+
+/// How long a used remember-me token still restores the same login (parallel requests, a reload
+/// while the response with its successor was on its way).
+const REMEMBER_GRACE: u64 = 30;
+
+/// With no idle timeout, `last_seen` is written at most once per quarter of this.
+const SEEN_PERIOD_WITHOUT_IDLE: u64 = 3600;
+
+/// Browsers keep no cookie longer than 400 days: an entry without a deadline ends then.
+const LONGEST: u64 = 400 * 86_400;
+
+/// The login tracking of a layer with `registry`.
+pub(crate) fn tracker(registry: Arc<dyn Registry>) -> Arc<dyn Tracker> {
+    Arc::new(Tracking { registry })
+}
+
+#[derive(Debug)]
+struct Tracking {
+    registry: Arc<dyn Registry>,
+}
+
+impl Tracker for Tracking {
+    fn check(&self, session: &SessionDict) -> Option<TrackFuture> {
+        let remember_sent = !session.remember_candidates().is_empty();
+        if !session.session_cookie_sent() && !remember_sent {
+            return None;
+        }
+        let registry = Arc::clone(&self.registry);
+        let session = session.clone();
+        let login = session
+            .session_cookie_sent()
+            .then(|| session.value(USER_ID))
+            .flatten();
+        match login {
+            Some(user_id) => {
+                let user = user_key(&user_id);
+                // Without `_sid`, written by a stateless layer or by Microdot: registered when the
+                // response is written.
+                let sid = tracked_sid(&session, &user)?;
+                Some(Box::pin(async move {
+                    let now = session.now();
+                    let id = entry_id(&sid);
+                    let found = registry.get(&user, &[&id], now).await?;
+                    match found.into_iter().next().flatten() {
+                        Some(entry) if entry.kind == EntryKind::Session => {
+                            session.tracked().login = Some(TrackedLogin {
+                                user,
+                                sid,
+                                device: entry.device,
+                                last_seen: entry.last_seen,
+                            });
+                            Ok(())
+                        }
+                        _ => {
+                            tracing::info!(
+                                "session login unknown to the registry (logged out, revoked or \
+                                 expired); read as no session"
+                            );
+                            session.refuse_loaded();
+                            restore_remembered(&*registry, &session).await
+                        }
+                    }
+                }))
+            }
+            None if remember_sent => Some(Box::pin(async move {
+                restore_remembered(&*registry, &session).await
+            })),
+            None => None,
+        }
+    }
+
+    fn commit(&self, session: &SessionDict) -> Option<TrackFuture> {
+        if !session.was_loaded() {
+            return None;
+        }
+        let ops = match changes(session) {
+            Ok(ops) => ops?,
+            Err(error) => return Some(Box::pin(std::future::ready(Err(error)))),
+        };
+        let registry = Arc::clone(&self.registry);
+        let now = session.now();
+        Some(Box::pin(async move {
+            for op in &ops {
+                match op {
+                    Op::Insert { user, id, entry } => registry.insert(user, id, entry, now).await?,
+                    Op::Touch { user, id } => registry.touch(user, id, now, now).await?,
+                    Op::Remove { user, which } => {
+                        registry.remove(user, which, now).await?;
+                    }
+                }
+            }
+            Ok(())
+        }))
+    }
+}
+
+/// A write to the registry.
+enum Op {
+    Insert {
+        user: String,
+        id: String,
+        entry: RegistryEntry,
+    },
+    Touch {
+        user: String,
+        id: String,
+    },
+    Remove {
+        user: String,
+        which: Removal,
+    },
+}
+
+/// What the request's changes to its login call for; `None` when nothing. Gives a new login its
+/// `_sid` (and a new remember-me token its `rid`) in the session before the cookies are written.
+///
+/// # Errors
+///
+/// When the session has no room left for its `_sid`: the login cannot be tracked, and the
+/// request is answered as if the registry were down (no cookie changes).
+fn changes(session: &SessionDict) -> Result<Option<Vec<Op>>, RegistryError> {
+    let loaded = session.tracked().login.clone();
+    let mut ops = Vec::new();
+    let Some(user_id) = session.value(USER_ID) else {
+        // Logged out (or refused by the gate): this device's session and remember-me cookie go.
+        if let Some(login) = loaded {
+            ops.push(Op::Remove {
+                user: login.user,
+                which: Removal::Device(login.device),
+            });
+        }
+        return Ok((!ops.is_empty()).then_some(ops));
+    };
+    let now = session.now();
+    let user = user_key(&user_id);
+    let unchanged = loaded
+        .as_ref()
+        .filter(|l| l.user == user && tracked_sid(session, &user).as_deref() == Some(&*l.sid));
+    let device = match (unchanged, &loaded) {
+        (Some(login), _) => {
+            if now >= login.last_seen.saturating_add(seen_period(session)) {
+                ops.push(Op::Touch {
+                    user: user.clone(),
+                    id: entry_id(&login.sid),
+                });
+            }
+            login.device.clone()
+        }
+        // A new login (or a renewed session id): a new `_sid`. The same user keeps the device.
+        (None, loaded) => {
+            let device = match loaded {
+                Some(login) if login.user == user => {
+                    ops.push(Op::Remove {
+                        user: login.user.clone(),
+                        which: Removal::Ids(vec![entry_id(&login.sid)]),
+                    });
+                    login.device.clone()
+                }
+                Some(login) => {
+                    ops.push(Op::Remove {
+                        user: login.user.clone(),
+                        which: Removal::Device(login.device.clone()),
+                    });
+                    random_id()
+                }
+                None => random_id(),
+            };
+            let sid = new_sid(&user);
+            if session.insert_value(SID, Value::String(sid.clone())).is_err() {
+                tracing::error!("session too large to carry its registry id; login not tracked");
+                return Err(RegistryError::new("session too large to carry its registry id"));
+            }
+            ops.push(Op::Insert {
+                user: user.clone(),
+                id: entry_id(&sid),
+                entry: session_entry(session, device.clone(), now),
+            });
+            device
+        }
+    };
+    // A remember-me cookie issued by this request's login gets an id of its own.
+    let mut remember = None;
+    session.update_pending_remember(|token| {
+        if token.rid.is_none() && token.user_id == user_id {
+            let rid = random_id();
+            remember = Some((entry_id(&rid), token.expires_at(), token.auth_time));
+            token.rid = Some(rid);
+        }
+    });
+    if let Some((id, expires, created)) = remember {
+        ops.push(Op::Insert {
+            user,
+            id,
+            entry: RegistryEntry {
+                kind: EntryKind::Remember,
+                device,
+                created,
+                last_seen: now,
+                expires,
+                user_agent: user_agent(session),
+                rotated: None,
+            },
+        });
+    }
+    Ok((!ops.is_empty()).then_some(ops))
+}
+
+/// Restores a login from the request's remember-me cookie, if the registry accepts it.
+async fn restore_remembered(
+    registry: &dyn Registry,
+    session: &SessionDict,
+) -> Result<(), RegistryError> {
+    let Some((mut token, _, value)) = remember::sent_with_value(session) else {
+        return Ok(());
+    };
+    let now = session.now();
+    let user = user_key(&token.user_id);
+    // The token's secret: its `rid`, or (Microdot's tokens) the cookie's value.
+    let adopted = token.rid.is_none();
+    let secret = token.rid.clone().unwrap_or(value);
+    let old = entry_id(&secret);
+    let device = if adopted {
+        let device = derive(session, b"device", &secret);
+        let entry = RegistryEntry {
+            kind: EntryKind::Remember,
+            device: device.clone(),
+            created: token.auth_time,
+            last_seen: now,
+            expires: token.expires_at(),
+            user_agent: user_agent(session),
+            rotated: None,
+        };
+        registry.insert(&user, &old, &entry, now).await?;
+        device
+    } else {
+        match registry.get(&user, &[&old], now).await?.pop().flatten() {
+            Some(entry) if entry.kind == EntryKind::Remember => entry.device,
+            _ => {
+                tracing::info!("remember-me cookie unknown to the registry; deleted");
+                session.set_remember(RememberUpdate::Delete);
+                return Ok(());
+            }
+        }
+    };
+    let rid = derive(session, b"remember", &secret);
+    let successor = RegistryEntry {
+        kind: EntryKind::Remember,
+        device: device.clone(),
+        created: token.auth_time,
+        last_seen: now,
+        expires: token.expires_at(),
+        user_agent: user_agent(session),
+        rotated: None,
+    };
+    let rotation = registry
+        .rotate(&user, &old, &entry_id(&rid), &successor, now, REMEMBER_GRACE)
+        .await?;
+    match rotation {
+        Rotation::Rotated | Rotation::Repeated => {}
+        Rotation::Replayed => {
+            tracing::warn!(
+                event = "remember_replayed",
+                "a superseded remember-me cookie came back after its grace window; every \
+                 remember-me cookie of the user revoked"
+            );
+            session.set_remember(RememberUpdate::Delete);
+            return Ok(());
+        }
+        Rotation::Unknown => {
+            tracing::info!("remember-me cookie unknown to the registry; deleted");
+            session.set_remember(RememberUpdate::Delete);
+            return Ok(());
+        }
+    }
+    // Every request that presents this token restores the same session id.
+    let sid = format!("{}.{}", derive(session, b"session", &secret), sid_suffix(&user));
+    registry
+        .insert(
+            &user,
+            &entry_id(&sid),
+            &session_entry(session, device.clone(), now),
+            now,
+        )
+        .await?;
+    token.rid = Some(rid);
+    if remember::restore_token(session, token).is_none() {
+        return Ok(());
+    }
+    if session.insert_value(SID, Value::String(sid.clone())).is_err() {
+        return Err(RegistryError::new("session too large to carry its registry id"));
+    }
+    session.tracked().login = Some(TrackedLogin {
+        user,
+        sid,
+        device,
+        last_seen: now,
+    });
+    Ok(())
+}
+
+/// The registry entry of a session that begins now on `device`.
+fn session_entry(session: &SessionDict, device: String, now: u64) -> RegistryEntry {
+    let (_, absolute) = session.timeouts();
+    RegistryEntry {
+        kind: EntryKind::Session,
+        device,
+        created: now,
+        last_seen: now,
+        expires: now
+            .saturating_add(absolute.unwrap_or(LONGEST))
+            .saturating_add(session.leeway()),
+        user_agent: user_agent(session),
+        rotated: None,
+    }
+}
+
+/// How long after `last_seen` it is written again: a quarter of the idle timeout.
+fn seen_period(session: &SessionDict) -> u64 {
+    let (idle, _) = session.timeouts();
+    (idle.unwrap_or(SEEN_PERIOD_WITHOUT_IDLE) / 4).max(1)
+}
+
+/// The session's `_sid`, if it is a tracked login of `user` (its suffix names the user's key).
+fn tracked_sid(session: &SessionDict, user: &str) -> Option<String> {
+    match session.value(SID)? {
+        Value::String(sid) if sid.rsplit('.').next() == Some(sid_suffix(user)) => Some(sid),
+        _ => None,
+    }
+}
+
+/// A new secret session id for a login of `user`.
+fn new_sid(user: &str) -> String {
+    format!("{}.{}", random_id(), sid_suffix(user))
+}
+
+/// The part of a user's key that a `_sid` ends with, so a login of another user written over a
+/// tracked session (by Microdot, which keeps the keys it does not know) is told apart.
+fn sid_suffix(user: &str) -> &str {
+    &user[..8]
+}
+
+/// The registry's key of a user: the SHA-256 of the id's JSON, shortened.
+pub(crate) fn user_key(user_id: &Value) -> String {
+    let json = user_id.to_string();
+    hex(&digest(&SHA256, json.as_bytes()).as_ref()[..16])
+}
+
+/// The registry's id of a secret: its SHA-256, so the registry never holds a cookie's secret.
+fn entry_id(secret: &str) -> String {
+    hex(digest(&SHA256, secret.as_bytes()).as_ref())
+}
+
+/// An id derived from `secret` for `what`, the same in every request and on every instance that
+/// shares the key.
+fn derive(session: &SessionDict, what: &[u8], secret: &str) -> String {
+    let tag = session
+        .key_set()
+        .sign(Purpose::Registry, &[what, b"\0", secret.as_bytes()].concat());
+    URL_SAFE_NO_PAD.encode(&tag.as_ref()[..16])
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A short summary of the request's `User-Agent`: "Firefox on Linux".
+fn user_agent(session: &SessionDict) -> String {
+    session.user_agent().map(summarize).unwrap_or_default()
+}
+
+/// Names the browser and the system a `User-Agent` says, or the first product token.
+pub(crate) fn summarize(ua: &str) -> String {
+    const BROWSERS: [(&str, &str); 8] = [
+        ("Edg/", "Edge"),
+        ("OPR/", "Opera"),
+        ("Firefox/", "Firefox"),
+        ("Chromium/", "Chromium"),
+        ("Chrome/", "Chrome"),
+        ("Safari/", "Safari"),
+        ("curl/", "curl"),
+        ("python", "Python"),
+    ];
+    const SYSTEMS: [(&str, &str); 7] = [
+        ("Android", "Android"),
+        ("iPhone", "iOS"),
+        ("iPad", "iPadOS"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("CrOS", "ChromeOS"),
+        ("Linux", "Linux"),
+    ];
+    let browser = BROWSERS.iter().find(|(m, _)| ua.contains(m)).map(|b| b.1);
+    let system = SYSTEMS.iter().find(|(m, _)| ua.contains(m)).map(|s| s.1);
+    match (browser, system) {
+        (Some(b), Some(s)) => format!("{b} on {s}"),
+        (Some(b), None) => b.to_owned(),
+        (None, Some(s)) => format!("a browser on {s}"),
+        (None, None) => ua
+            .split(['/', ' '])
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '.')
+            .take(32)
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::summarize;
+
+    #[test]
+    fn user_agents_are_summarised() {
+        let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+        assert_eq!(summarize(firefox), "Firefox on Linux");
+        let chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 \
+                      (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+        assert_eq!(summarize(chrome), "Chrome on Windows");
+        let safari = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 \
+                      (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
+        assert_eq!(summarize(safari), "Safari on iOS");
+        assert_eq!(summarize("curl/8.5.0"), "curl");
+        assert_eq!(summarize("<script>/1"), "script");
+    }
+}
+
+/// One device in [`list_sessions`]: a login in one browser, with the sessions its remember-me
+/// cookie restored since.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct SessionInfo {
+    /// The device's public id: give it to [`revoke_session`]. It is not a secret, and it cannot
+    /// be used to log in.
+    pub id: String,
+    /// When the user logged in on this device, in seconds since the Unix epoch.
+    pub created: u64,
+    /// When the device was last seen (to a quarter of the idle timeout).
+    pub last_seen: u64,
+    /// Whether it is the device of the request that asked.
+    pub current: bool,
+    /// A short summary of the browser's `User-Agent` ("Firefox on Linux"), empty if unknown.
+    pub user_agent: String,
+}
+
+/// The registry and the logged-in user's key, or `None` when nobody is logged in.
+fn logged_in(session: &SessionDict) -> Result<Option<(Arc<dyn Registry>, String)>, Error> {
+    let registry = session.registry().ok_or(Error::NoRegistry)?;
+    Ok(session
+        .value(USER_ID)
+        .map(|id| (Arc::clone(registry), user_key(&id))))
+}
+
+/// The device of this request's login, if the registry knows it.
+fn current_device(session: &SessionDict, user: &str) -> Option<String> {
+    session
+        .tracked()
+        .login
+        .as_ref()
+        .filter(|l| l.user == user)
+        .map(|l| l.device.clone())
+}
+
+/// The logged-in user's live sessions, one per device, the current one marked; empty when
+/// nobody is logged in.
+///
+/// # Errors
+///
+/// [`Error::NoRegistry`] when the session layer has no
+/// [`registry`](crate::SessionLayerBuilder::registry); [`Error::RegistryUnavailable`] when it did
+/// not answer.
+///
+/// # Examples
+///
+/// ```
+/// use tower_session_auth::{list_sessions, SessionDict};
+///
+/// async fn devices_page(session: &SessionDict) -> Result<String, tower_session_auth::Error> {
+///     let mut page = String::new();
+///     for device in list_sessions(session).await? {
+///         let this = if device.current { " (this one)" } else { "" };
+///         page += &format!("{}, last seen {}{this}\n", device.user_agent, device.last_seen);
+///     }
+///     Ok(page)
+/// }
+/// ```
+pub async fn list_sessions(session: &SessionDict) -> Result<Vec<SessionInfo>, Error> {
+    let Some((registry, user)) = logged_in(session)? else {
+        return Ok(Vec::new());
+    };
+    let current = current_device(session, &user);
+    let entries = registry
+        .list(&user, session.now())
+        .await
+        .map_err(Error::RegistryUnavailable)?;
+    let mut devices: Vec<SessionInfo> = Vec::new();
+    // A used remember-me token stays only to catch replays: it keeps no device alive.
+    for (_, entry) in entries.into_iter().filter(|(_, e)| e.rotated.is_none()) {
+        match devices.iter_mut().find(|d| d.id == entry.device) {
+            Some(device) => {
+                device.created = device.created.min(entry.created);
+                if entry.last_seen >= device.last_seen {
+                    device.last_seen = entry.last_seen;
+                    device.user_agent = entry.user_agent;
+                }
+            }
+            None => devices.push(SessionInfo {
+                current: current.as_deref() == Some(&*entry.device),
+                id: entry.device,
+                created: entry.created,
+                last_seen: entry.last_seen,
+                user_agent: entry.user_agent,
+            }),
+        }
+    }
+    devices.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then(a.id.cmp(&b.id)));
+    Ok(devices)
+}
+
+/// Logs the logged-in user's device `id` (from [`list_sessions`]) out: its sessions and its
+/// remember-me cookie are refused from the moment this returns, on every instance that shares
+/// the registry. Returns `false` when the user has no such device (another user's id, say).
+/// Revoking the current device logs this request out as [`logout_user`](crate::logout_user)
+/// does.
+///
+/// # Errors
+///
+/// [`Error::NoRegistry`] without a registry; [`Error::RegistryUnavailable`] when it did not
+/// answer.
+///
+/// # Examples
+///
+/// ```
+/// use tower_session_auth::{revoke_session, SessionDict};
+///
+/// // `POST /sessions/{id}/revoke`
+/// async fn revoke(session: &SessionDict, id: &str) -> u16 {
+///     match revoke_session(session, id).await {
+///         Ok(true) => 303,
+///         Ok(false) => 404,
+///         Err(_) => 503,
+///     }
+/// }
+/// ```
+pub async fn revoke_session(session: &SessionDict, id: &str) -> Result<bool, Error> {
+    let Some((registry, user)) = logged_in(session)? else {
+        return Ok(false);
+    };
+    let removed = registry
+        .remove(&user, &Removal::Device(id.to_owned()), session.now())
+        .await
+        .map_err(Error::RegistryUnavailable)?;
+    if current_device(session, &user).as_deref() == Some(id) {
+        super::logout_user(session);
+    }
+    Ok(removed > 0)
+}
+
+/// Logs the logged-in user out everywhere but here: every other device's sessions and
+/// remember-me cookies are refused from the moment this returns. Returns how many registry
+/// entries went.
+///
+/// # Errors
+///
+/// [`Error::NoRegistry`] without a registry; [`Error::RegistryUnavailable`] when it did not
+/// answer.
+///
+/// # Examples
+///
+/// ```
+/// use tower_session_auth::{revoke_other_sessions, SessionDict};
+///
+/// // `POST /sessions/revoke-others`
+/// async fn log_out_elsewhere(session: &SessionDict) -> Result<(), tower_session_auth::Error> {
+///     revoke_other_sessions(session).await?;
+///     Ok(())
+/// }
+/// ```
+pub async fn revoke_other_sessions(session: &SessionDict) -> Result<usize, Error> {
+    let Some((registry, user)) = logged_in(session)? else {
+        return Ok(0);
+    };
+    let which = match current_device(session, &user) {
+        Some(device) => Removal::AllDevicesBut(device),
+        // A login made in this request is registered when its response is written: every
+        // device the registry knows is another one.
+        None => Removal::AllDevicesBut(String::new()),
+    };
+    registry
+        .remove(&user, &which, session.now())
+        .await
+        .map_err(Error::RegistryUnavailable)
+}
+
+/// After the user changed their password: keeps this session logged in (with the user's new
+/// session auth hash, and its remember-me cookie re-tagged) and ends every other session and
+/// remember-me cookie of the user, as Django's `update_session_auth_hash` does. Without a
+/// registry, the new auth hash alone ends the other sessions (if the user type has one).
+///
+/// Call it with the user as loaded after the change.
+///
+/// # Errors
+///
+/// [`Error::Serialize`] or [`Error::SessionTooLarge`] as [`login_user`](crate::login_user);
+/// [`Error::RegistryUnavailable`] when the registry did not answer (the other sessions may then
+/// still be live: report the failure).
+///
+/// # Examples
+///
+/// ```
+/// # #[derive(Clone)] struct User { id: u64, password_hash: String }
+/// # impl tower_session_auth::AuthUser for User {
+/// #     type Id = u64;
+/// #     fn id(&self) -> u64 { self.id }
+/// #     fn session_auth_hash(&self) -> Option<&[u8]> { Some(self.password_hash.as_bytes()) }
+/// # }
+/// use tower_session_auth::{update_session_auth_hash, SessionDict};
+///
+/// async fn password_changed(session: &SessionDict, user: &User) -> Result<(), tower_session_auth::Error> {
+///     update_session_auth_hash(session, user).await
+/// }
+/// ```
+pub async fn update_session_auth_hash<U: AuthUser>(
+    session: &SessionDict,
+    user: &U,
+) -> Result<(), Error> {
+    let id = serde_json::to_value(user.id()).map_err(Error::Serialize)?;
+    let kept = remember::sent_with_value(session).filter(|(token, _, _)| token.user_id == id);
+    super::login_user(session, user, false)?;
+    if let Some((mut token, _, _)) = kept {
+        token.auth_hash = user
+            .session_auth_hash()
+            .map(|hash| super::auth_hash::tag(session.key_set(), hash));
+        session.set_remember(RememberUpdate::Set(token));
+    }
+    if session.registry().is_some() {
+        revoke_other_sessions(session).await?;
+    }
+    Ok(())
+}
