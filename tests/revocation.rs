@@ -1,0 +1,469 @@
+//! Tracked logins with a session registry: logging out one device, logging out the others,
+//! listing devices, remember-me per device with rotation, and registry outages. Each flow runs
+//! against the memory registry and, when configured, standalone Redis and Redis Cluster.
+
+mod common;
+
+use std::sync::Arc;
+
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use common::{key, payload, Browser, FakeClock, Member};
+use tower_session_auth::{
+    list_sessions, login_user, logout_user, revoke_other_sessions, revoke_session, AuthLayer,
+    Registry, SessionDict, SessionLayer,
+};
+
+const NOW: u64 = 1_800_000_000;
+
+fn member() -> Member {
+    Member {
+        id: 7,
+        hash: b"password hash".to_vec(),
+    }
+}
+
+/// An app whose logins are tracked in `registry`.
+pub fn app(registry: impl Registry, clock: &FakeClock) -> Router {
+    let sessions = SessionLayer::builder(key())
+        .registry(registry)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let gate = AuthLayer::builder()
+        .user_loader(|id: u64| async move { (id == 7).then(member) })
+        .redirect_to_login(false)
+        .build()
+        .unwrap();
+    Router::new()
+        .route("/me", get(|| async { "member 7" }))
+        .route(
+            "/sessions",
+            get(|session: SessionDict| async move {
+                Json(list_sessions(&session).await.unwrap())
+            }),
+        )
+        .route(
+            "/sessions/revoke-others",
+            post(|session: SessionDict| async move {
+                revoke_other_sessions(&session).await.unwrap().to_string()
+            }),
+        )
+        .route(
+            "/sessions/{id}/revoke",
+            post(|session: SessionDict, Path(id): Path<String>| async move {
+                match revoke_session(&session, &id).await.unwrap() {
+                    true => StatusCode::SEE_OTHER,
+                    false => StatusCode::NOT_FOUND,
+                }
+            }),
+        )
+        .route_layer(gate)
+        .route(
+            "/login",
+            post(|session: SessionDict| async move {
+                login_user(&session, &member(), true).unwrap();
+                "in"
+            }),
+        )
+        .route(
+            "/count",
+            get(|session: SessionDict| async move {
+                let n = session.get::<u64>("n").unwrap().unwrap_or(0) + 1;
+                session.insert("n", n).unwrap();
+                n.to_string()
+            }),
+        )
+        .route(
+            "/logout",
+            post(|session: SessionDict| async move {
+                logout_user(&session);
+                "out"
+            }),
+        )
+        .layer(sessions)
+}
+
+/// A browser that holds only `cookies` of `from`'s jar: a copy an attacker took, or the
+/// remember-me cookie alone (the browser was closed).
+fn holding(from: &Browser, cookies: &[&str]) -> Browser {
+    let mut b = Browser::new();
+    for name in cookies {
+        if let Some(v) = from.jar.get(*name) {
+            b.jar.insert((*name).into(), v.clone());
+        }
+    }
+    b
+}
+
+async fn me(app: &Router, b: &mut Browser) -> StatusCode {
+    b.get(app, "/me").await.status
+}
+
+async fn sessions(app: &Router, b: &mut Browser) -> Vec<serde_json::Value> {
+    let res = b.get(app, "/sessions").await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    serde_json::from_str(&res.body).unwrap()
+}
+
+/// Browser `b` restores its login from its remember-me cookie alone (a new browser session), and
+/// keeps what it gets back, as the real browser would.
+async fn restore_from_remember(app: &Router, b: &mut Browser) -> StatusCode {
+    let mut only = holding(b, &["_remember"]);
+    let status = me(app, &mut only).await;
+    if status == StatusCode::OK {
+        *b = only;
+    }
+    status
+}
+
+/// Two browsers, A and B, of one user, with remember-me.
+pub async fn two_browsers(registry: impl Registry) {
+    let clock = FakeClock::at(NOW);
+    let app = app(registry, &clock);
+    let (mut a, mut b) = (Browser::new(), Browser::new());
+    for browser in [&mut a, &mut b] {
+        assert_eq!(browser.post_form(&app, "/login", "").await.status, StatusCode::OK);
+        assert!(payload(&browser.jar["session"]).contains_key("_sid"));
+        assert!(payload(&browser.jar["_remember"]).contains_key("rid"));
+        assert_eq!(me(&app, browser).await, StatusCode::OK);
+    }
+    assert_eq!(sessions(&app, &mut a).await.len(), 2);
+
+    // A logs out: copies of A's cookies taken before are refused; B is untouched.
+    let a_before = holding(&a, &["session", "_remember"]);
+    a.post_form(&app, "/logout", "").await;
+    let mut copy = holding(&a_before, &["session"]);
+    assert_eq!(me(&app, &mut copy).await, StatusCode::UNAUTHORIZED);
+    let mut copy = holding(&a_before, &["_remember"]);
+    assert_eq!(me(&app, &mut copy).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(me(&app, &mut b).await, StatusCode::OK);
+    assert_eq!(restore_from_remember(&app, &mut b).await, StatusCode::OK);
+    let listed = sessions(&app, &mut b).await;
+    assert_eq!(listed.len(), 1, "only B is live: {listed:?}");
+    assert_eq!(listed[0]["current"], true);
+
+    // A logs in again and logs out everywhere else: B's session and remember-me cookie are
+    // refused, A's cookies are untouched.
+    a.post_form(&app, "/login", "").await;
+    let a_cookies = holding(&a, &["session", "_remember"]);
+    assert_eq!(
+        a.post_form(&app, "/sessions/revoke-others", "").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(me(&app, &mut holding(&b, &["session"])).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        me(&app, &mut holding(&b, &["_remember"])).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(me(&app, &mut holding(&a_cookies, &["session"])).await, StatusCode::OK);
+    assert_eq!(restore_from_remember(&app, &mut a).await, StatusCode::OK);
+    let listed = sessions(&app, &mut a).await;
+    assert_eq!(listed.len(), 1, "only A is live: {listed:?}");
+}
+
+/// Twenty parallel requests with one remember-me cookie all succeed, and all get the same
+/// successor; the superseded cookie presented after the grace window revokes remember-me.
+pub async fn parallel_remember(registry: impl Registry) {
+    let clock = FakeClock::at(NOW);
+    let app = app(registry, &clock);
+    let mut a = Browser::new();
+    a.post_form(&app, "/login", "").await;
+    let remember = a.jar["_remember"].clone();
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let app = app.clone();
+        let mut only = holding(&a, &["_remember"]);
+        tasks.push(tokio::spawn(async move {
+            let res = only.get(&app, "/me").await;
+            (res.status, only.jar.get("_remember").cloned())
+        }));
+    }
+    let mut successors = Vec::new();
+    for task in tasks {
+        let (status, successor) = task.await.unwrap();
+        assert_eq!(status, StatusCode::OK);
+        successors.push(successor.expect("a successor remember-me cookie"));
+    }
+    assert!(successors.iter().all(|s| s == &successors[0] && s != &remember));
+    let successor = successors[0].clone();
+    assert_eq!(sessions(&app, &mut a).await.len(), 1, "one device still");
+
+    // Within the window the old cookie still works; after it, it is a replay.
+    clock.advance(31);
+    let mut thief = Browser::new();
+    thief.jar.insert("_remember".into(), remember);
+    assert_eq!(me(&app, &mut thief).await, StatusCode::UNAUTHORIZED);
+    let mut owner = Browser::new();
+    owner.jar.insert("_remember".into(), successor);
+    assert_eq!(
+        me(&app, &mut owner).await,
+        StatusCode::UNAUTHORIZED,
+        "a replay revokes every remember-me cookie of the user"
+    );
+}
+
+/// Revoking a device by its public id; another user's id is not found.
+pub async fn revoke_by_id(registry: impl Registry) {
+    let clock = FakeClock::at(NOW);
+    let app = app(registry, &clock);
+    let (mut a, mut b) = (Browser::new(), Browser::new());
+    a.post_form(&app, "/login", "").await;
+    clock.advance(5);
+    b.post_form(&app, "/login", "").await;
+    let listed = sessions(&app, &mut a).await;
+    let b_id = listed
+        .iter()
+        .find(|s| s["current"] == false)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        a.post_form(&app, &format!("/sessions/{b_id}/revoke"), "")
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(me(&app, &mut b).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(me(&app, &mut a).await, StatusCode::OK);
+    assert_eq!(
+        a.post_form(&app, &format!("/sessions/{b_id}/revoke"), "")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    // The list has what a device page needs.
+    let listed = sessions(&app, &mut a).await;
+    assert_eq!(listed.len(), 1);
+    for field in ["id", "created", "last_seen", "current", "user_agent"] {
+        assert!(listed[0].get(field).is_some(), "{field}");
+    }
+}
+
+#[tokio::test]
+async fn reg_01_two_browsers_log_out_one_device_then_the_others_memory() {
+    two_browsers(tower_session_auth::MemoryRegistry::new()).await;
+}
+
+#[tokio::test]
+async fn reg_02_parallel_remember_me_requests_share_one_successor_memory() {
+    parallel_remember(tower_session_auth::MemoryRegistry::new()).await;
+}
+
+#[tokio::test]
+async fn reg_03_a_device_is_revoked_by_its_public_id_memory() {
+    revoke_by_id(tower_session_auth::MemoryRegistry::new()).await;
+}
+
+/// A registry that fails every call, as one that cannot be reached.
+#[derive(Debug, Default)]
+struct Down;
+
+impl Registry for Down {
+    fn get<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a [&'a str],
+        _: u64,
+    ) -> tower_session_auth::RegistryFuture<'a, Vec<Option<tower_session_auth::RegistryEntry>>>
+    {
+        Box::pin(async { Err(tower_session_auth::RegistryError::new("down")) })
+    }
+    fn insert<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        _: &'a tower_session_auth::RegistryEntry,
+        _: u64,
+    ) -> tower_session_auth::RegistryFuture<'a, ()> {
+        Box::pin(async { Err(tower_session_auth::RegistryError::new("down")) })
+    }
+    fn touch<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        _: u64,
+        _: u64,
+    ) -> tower_session_auth::RegistryFuture<'a, ()> {
+        Box::pin(async { Err(tower_session_auth::RegistryError::new("down")) })
+    }
+    fn rotate<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        _: &'a str,
+        _: &'a tower_session_auth::RegistryEntry,
+        _: u64,
+        _: u64,
+    ) -> tower_session_auth::RegistryFuture<'a, tower_session_auth::Rotation> {
+        Box::pin(async { Err(tower_session_auth::RegistryError::new("down")) })
+    }
+    fn remove<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a tower_session_auth::Removal,
+        _: u64,
+    ) -> tower_session_auth::RegistryFuture<'a, usize> {
+        Box::pin(async { Err(tower_session_auth::RegistryError::new("down")) })
+    }
+    fn list<'a>(
+        &'a self,
+        _: &'a str,
+        _: u64,
+    ) -> tower_session_auth::RegistryFuture<'a, Vec<(String, tower_session_auth::RegistryEntry)>>
+    {
+        Box::pin(async { Err(tower_session_auth::RegistryError::new("down")) })
+    }
+}
+
+/// A registry that can be switched off and on, over a memory registry.
+#[derive(Debug, Clone, Default)]
+struct Switch {
+    inner: tower_session_auth::MemoryRegistry,
+    down: Arc<std::sync::atomic::AtomicBool>,
+}
+
+macro_rules! forward {
+    ($self:ident, $call:expr) => {
+        if $self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            Box::pin(async { Err(tower_session_auth::RegistryError::new("down")) })
+        } else {
+            $call
+        }
+    };
+}
+
+impl Registry for Switch {
+    fn get<'a>(
+        &'a self,
+        u: &'a str,
+        ids: &'a [&'a str],
+        now: u64,
+    ) -> tower_session_auth::RegistryFuture<'a, Vec<Option<tower_session_auth::RegistryEntry>>>
+    {
+        forward!(self, self.inner.get(u, ids, now))
+    }
+    fn insert<'a>(
+        &'a self,
+        u: &'a str,
+        id: &'a str,
+        e: &'a tower_session_auth::RegistryEntry,
+        now: u64,
+    ) -> tower_session_auth::RegistryFuture<'a, ()> {
+        forward!(self, self.inner.insert(u, id, e, now))
+    }
+    fn touch<'a>(
+        &'a self,
+        u: &'a str,
+        id: &'a str,
+        seen: u64,
+        now: u64,
+    ) -> tower_session_auth::RegistryFuture<'a, ()> {
+        forward!(self, self.inner.touch(u, id, seen, now))
+    }
+    fn rotate<'a>(
+        &'a self,
+        u: &'a str,
+        old: &'a str,
+        new: &'a str,
+        e: &'a tower_session_auth::RegistryEntry,
+        now: u64,
+        grace: u64,
+    ) -> tower_session_auth::RegistryFuture<'a, tower_session_auth::Rotation> {
+        forward!(self, self.inner.rotate(u, old, new, e, now, grace))
+    }
+    fn remove<'a>(
+        &'a self,
+        u: &'a str,
+        which: &'a tower_session_auth::Removal,
+        now: u64,
+    ) -> tower_session_auth::RegistryFuture<'a, usize> {
+        forward!(self, self.inner.remove(u, which, now))
+    }
+    fn list<'a>(
+        &'a self,
+        u: &'a str,
+        now: u64,
+    ) -> tower_session_auth::RegistryFuture<'a, Vec<(String, tower_session_auth::RegistryEntry)>>
+    {
+        forward!(self, self.inner.list(u, now))
+    }
+}
+
+#[tokio::test]
+async fn reg_04_an_outage_is_a_503_that_changes_no_cookie_and_logs_nobody_out() {
+    let clock = FakeClock::at(NOW);
+    let switch = Switch::default();
+    let app = app(switch.clone(), &clock);
+    let mut a = Browser::new();
+    a.post_form(&app, "/login", "").await;
+    let before = a.jar.clone();
+    switch.down.store(true, std::sync::atomic::Ordering::SeqCst);
+    for cookies in [&["session", "_remember"][..], &["_remember"][..]] {
+        let mut b = holding(&a, cookies);
+        let res = b.get(&app, "/me").await;
+        assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(res.headers.contains_key("retry-after"));
+        assert!(res.set_cookies.is_empty(), "no cookie changed or deleted");
+    }
+    // A logout during the outage fails visibly and deletes nothing.
+    let res = a.post_form(&app, "/logout", "").await;
+    assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(res.set_cookies.is_empty());
+    // A request without a cookie is not affected.
+    let res = Browser::new().get(&app, "/login").await;
+    assert_eq!(res.status, StatusCode::METHOD_NOT_ALLOWED);
+    // Back up: the same cookies work again.
+    switch.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(a.jar, before);
+    assert_eq!(me(&app, &mut a).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn reg_05_anonymous_requests_never_reach_the_registry() {
+    let clock = FakeClock::at(NOW);
+    // Every call would fail: anonymous traffic, with or without a session cookie, never makes
+    // one.
+    let app = app(Down, &clock);
+    let mut anon = Browser::new();
+    for n in 1..=3 {
+        let res = anon.get(&app, "/count").await;
+        assert_eq!(res.status, StatusCode::OK);
+        assert_eq!(res.body, n.to_string());
+    }
+    assert!(!payload(&anon.jar["session"]).contains_key("_sid"));
+}
+
+#[tokio::test]
+async fn reg_06_a_microdot_login_is_adopted_on_first_sight() {
+    let clock = FakeClock::at(NOW);
+    let registry = tower_session_auth::MemoryRegistry::new();
+    let app = app(registry, &clock);
+    // A login a stateless layer (or Microdot) wrote: no `_sid`.
+    let stateless = SessionLayer::builder(key()).clock(clock.clone()).build().unwrap();
+    let writer = Router::new()
+        .route(
+            "/login",
+            post(|session: SessionDict| async move {
+                login_user(&session, &member(), false).unwrap();
+            }),
+        )
+        .layer(stateless);
+    let mut a = Browser::new();
+    a.post_form(&writer, "/login", "").await;
+    assert!(!payload(&a.jar["session"]).contains_key("_sid"));
+    let res = a.get(&app, "/me").await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert!(payload(&a.jar["session"]).contains_key("_sid"), "adopted");
+    assert_eq!(sessions(&app, &mut a).await.len(), 1);
+    // Once adopted, it can be revoked like any other.
+    let copy = a.jar.clone();
+    a.post_form(&app, "/logout", "").await;
+    let mut thief = Browser::new();
+    thief.jar = copy;
+    thief.jar.remove("_remember");
+    assert_eq!(me(&app, &mut thief).await, StatusCode::UNAUTHORIZED);
+}
