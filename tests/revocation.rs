@@ -41,9 +41,7 @@ pub fn app(registry: impl Registry, clock: &FakeClock) -> Router {
         .route("/me", get(|| async { "member 7" }))
         .route(
             "/sessions",
-            get(|session: SessionDict| async move {
-                Json(list_sessions(&session).await.unwrap())
-            }),
+            get(|session: SessionDict| async move { Json(list_sessions(&session).await.unwrap()) }),
         )
         .route(
             "/sessions/revoke-others",
@@ -125,7 +123,10 @@ pub async fn two_browsers(registry: impl Registry) {
     let app = app(registry, &clock);
     let (mut a, mut b) = (Browser::new(), Browser::new());
     for browser in [&mut a, &mut b] {
-        assert_eq!(browser.post_form(&app, "/login", "").await.status, StatusCode::OK);
+        assert_eq!(
+            browser.post_form(&app, "/login", "").await.status,
+            StatusCode::OK
+        );
         assert!(payload(&browser.jar["session"]).contains_key("_sid"));
         assert!(payload(&browser.jar["_remember"]).contains_key("rid"));
         assert_eq!(me(&app, browser).await, StatusCode::OK);
@@ -150,15 +151,23 @@ pub async fn two_browsers(registry: impl Registry) {
     a.post_form(&app, "/login", "").await;
     let a_cookies = holding(&a, &["session", "_remember"]);
     assert_eq!(
-        a.post_form(&app, "/sessions/revoke-others", "").await.status,
+        a.post_form(&app, "/sessions/revoke-others", "")
+            .await
+            .status,
         StatusCode::OK
     );
-    assert_eq!(me(&app, &mut holding(&b, &["session"])).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        me(&app, &mut holding(&b, &["session"])).await,
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(
         me(&app, &mut holding(&b, &["_remember"])).await,
         StatusCode::UNAUTHORIZED
     );
-    assert_eq!(me(&app, &mut holding(&a_cookies, &["session"])).await, StatusCode::OK);
+    assert_eq!(
+        me(&app, &mut holding(&a_cookies, &["session"])).await,
+        StatusCode::OK
+    );
     assert_eq!(restore_from_remember(&app, &mut a).await, StatusCode::OK);
     let listed = sessions(&app, &mut a).await;
     assert_eq!(listed.len(), 1, "only A is live: {listed:?}");
@@ -187,7 +196,9 @@ pub async fn parallel_remember(registry: impl Registry) {
         assert_eq!(status, StatusCode::OK);
         successors.push(successor.expect("a successor remember-me cookie"));
     }
-    assert!(successors.iter().all(|s| s == &successors[0] && s != &remember));
+    assert!(successors
+        .iter()
+        .all(|s| s == &successors[0] && s != &remember));
     let successor = successors[0].clone();
     assert_eq!(sessions(&app, &mut a).await.len(), 1, "one device still");
 
@@ -214,10 +225,7 @@ pub async fn revoke_by_id(registry: impl Registry) {
     clock.advance(5);
     b.post_form(&app, "/login", "").await;
     let listed = sessions(&app, &mut a).await;
-    let b_id = listed
-        .iter()
-        .find(|s| s["current"] == false)
-        .unwrap()["id"]
+    let b_id = listed.iter().find(|s| s["current"] == false).unwrap()["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -417,7 +425,9 @@ async fn reg_04_an_outage_is_a_503_that_changes_no_cookie_and_logs_nobody_out() 
     let res = Browser::new().get(&app, "/login").await;
     assert_eq!(res.status, StatusCode::METHOD_NOT_ALLOWED);
     // Back up: the same cookies work again.
-    switch.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    switch
+        .down
+        .store(false, std::sync::atomic::Ordering::SeqCst);
     assert_eq!(a.jar, before);
     assert_eq!(me(&app, &mut a).await, StatusCode::OK);
 }
@@ -443,7 +453,10 @@ async fn reg_06_a_microdot_login_is_adopted_on_first_sight() {
     let registry = tower_session_auth::MemoryRegistry::new();
     let app = app(registry, &clock);
     // A login a stateless layer (or Microdot) wrote: no `_sid`.
-    let stateless = SessionLayer::builder(key()).clock(clock.clone()).build().unwrap();
+    let stateless = SessionLayer::builder(key())
+        .clock(clock.clone())
+        .build()
+        .unwrap();
     let writer = Router::new()
         .route(
             "/login",

@@ -13,11 +13,29 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 use tower_session_auth::{
-    login_user, logout_user, redirect_target, AuthLayer, CurrentUser, Key, Reason, SessionDict,
-    SessionLayer, Unauthorized,
+    login_user, logout_user, redirect_target, AuthLayer, CurrentUser, Key, MemoryRegistry, Reason,
+    SessionDict, SessionLayer, Unauthorized,
 };
 
 use crate::users::{self, HashPermit, PasswordHashing, User};
+
+// The device pages (with a session registry); a path of its own so the tests that include this
+// file find it too.
+#[path = "sessions.rs"]
+mod sessions;
+
+/// Where the demo keeps track of its sessions (`SESSION_STORE`).
+#[derive(Debug)]
+#[allow(dead_code)] // not every test that includes this file picks a store
+pub enum Store {
+    /// Stateless signed cookies only: nothing to revoke, nothing to list.
+    Cookie,
+    /// Tracked logins in this process's memory (the default).
+    Memory,
+    /// Tracked logins in Redis, shared by every instance.
+    #[cfg(feature = "redis")]
+    Redis(tower_session_auth::RedisRegistry),
+}
 
 /// The demo application, its sessions signed with `key`.
 #[allow(dead_code)] // used by the tests that include this file
@@ -28,17 +46,22 @@ pub fn app(key: Key) -> Router {
 /// The demo application, signing with `key` and still accepting cookies signed with `fallbacks`
 /// (re-signed with `key` in the same response).
 pub fn app_with_fallbacks(key: Key, fallbacks: Vec<Key>) -> Router {
-    build(key, fallbacks, PasswordHashing::for_this_machine())
+    app_with_store(key, fallbacks, Store::Memory)
+}
+
+/// The demo application with its sessions tracked in `store`.
+pub fn app_with_store(key: Key, fallbacks: Vec<Key>, store: Store) -> Router {
+    build(key, fallbacks, PasswordHashing::for_this_machine(), store)
 }
 
 /// The demo application with its password hashing bounded by `hashing`, so a test can hold the
 /// permits.
 #[allow(dead_code)] // used by the tests that include this file
 pub fn app_with_hashing(key: Key, hashing: PasswordHashing) -> Router {
-    build(key, Vec::new(), hashing)
+    build(key, Vec::new(), hashing, Store::Memory)
 }
 
-fn build(key: Key, fallbacks: Vec<Key>, hashing: PasswordHashing) -> Router {
+fn build(key: Key, fallbacks: Vec<Key>, hashing: PasswordHashing, store: Store) -> Router {
     // `Secure` is off only because the demo serves plain http on loopback; browsers would not send
     // a `Secure` cookie back over http. Keep the default (on) in production.
     // The demo shares its users' logins with Microdot services that sign with the same secret:
@@ -47,11 +70,21 @@ fn build(key: Key, fallbacks: Vec<Key>, hashing: PasswordHashing) -> Router {
         .fallback_keys(fallbacks)
         .claimless_sessions(true)
         .adopt_untagged_logins(true)
-        .secure(false)
-        .build()
-        .expect("valid session configuration");
+        .secure(false);
+    let sessions = match store {
+        Store::Cookie => sessions,
+        Store::Memory => sessions.registry(MemoryRegistry::new()),
+        #[cfg(feature = "redis")]
+        Store::Redis(registry) => sessions.registry(registry),
+    }
+    .build()
+    .expect("valid session configuration");
+    let users = hashing.users().clone();
     let login_required = AuthLayer::builder()
-        .user_loader(|id: String| async move { users::by_id(&id) })
+        .user_loader(move |id: String| {
+            let user = users.by_id(&id);
+            async move { user }
+        })
         .login_url("/login")
         .build()
         .expect("valid gate configuration");
@@ -82,6 +115,7 @@ fn build(key: Key, fallbacks: Vec<Key>, hashing: PasswordHashing) -> Router {
 
     let protected = Router::new()
         .route("/", get(index))
+        .merge(sessions::routes())
         .route_layer(login_required);
     let api_basic = Router::new()
         .route("/api/me", get(me))
@@ -145,7 +179,7 @@ async fn hashing_permit_for_basic(
 }
 
 /// `503` with `Retry-After: 1`: every hashing permit is taken.
-fn busy() -> Response {
+pub(crate) fn busy() -> Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
         [(RETRY_AFTER, "1")],
@@ -425,14 +459,14 @@ async fn method_not_allowed(method: Method) -> Response {
 }
 
 /// A small page for an error `status`: a heading, `message` (HTML) and a link home.
-fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
+pub(crate) fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
     let body = format!("<h1>{title}</h1>\n{message}\n<p><a href=\"/\">Home</a></p>");
     (status, page(title, &body)).into_response()
 }
 
 const HTML: &str = "text/html; charset=utf-8";
 
-fn page(title: &str, body: &str) -> Html<String> {
+pub(crate) fn page(title: &str, body: &str) -> Html<String> {
     Html(format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title>\n\
@@ -442,7 +476,7 @@ fn page(title: &str, body: &str) -> Html<String> {
     ))
 }
 
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

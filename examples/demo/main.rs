@@ -5,7 +5,10 @@
 //! - `SESSION_SECRET`: the signing secret, used as its UTF-8 bytes like Microdot does (at least 32
 //!   bytes). Without it a random key is generated and sessions end with the process;
 //! - `SESSION_SECRET_FALLBACKS`: optional comma-separated old secrets, still accepted and re-signed
-//!   with `SESSION_SECRET` (key rotation).
+//!   with `SESSION_SECRET` (key rotation);
+//! - `SESSION_STORE`: where logins are tracked, so they can be listed and revoked: `memory` (the
+//!   default: this process's memory), `redis://HOST:PORT` (shared by every instance; build with
+//!   `--features redis`), or `cookie` (stateless signed cookies, nothing to revoke).
 
 mod app;
 mod users;
@@ -49,6 +52,23 @@ async fn main() -> ExitCode {
             }
         }
     }
+    let store = match std::env::var("SESSION_STORE").as_deref() {
+        Err(_) | Ok("" | "memory") => app::Store::Memory,
+        Ok("cookie") => app::Store::Cookie,
+        Ok(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
+            match redis_store(url).await {
+                Ok(store) => store,
+                Err(e) => {
+                    eprintln!("SESSION_STORE: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        Ok(_) => {
+            eprintln!("SESSION_STORE: expected `memory`, `cookie` or a redis:// URL");
+            return ExitCode::from(2);
+        }
+    };
     let addr = std::env::var("DEMO_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = match tokio::net::TcpListener::bind(&addr).await {
         Ok(listener) => listener,
@@ -62,9 +82,24 @@ async fn main() -> ExitCode {
         .expect("a bound socket has an address");
     println!("listening on http://{local}");
     let _ = std::io::stdout().flush();
-    if let Err(e) = axum::serve(listener, app::app_with_fallbacks(key, fallbacks)).await {
+    if let Err(e) = axum::serve(listener, app::app_with_store(key, fallbacks, store)).await {
         eprintln!("server error: {e}");
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+/// The Redis registry at `url`.
+#[cfg(feature = "redis")]
+async fn redis_store(url: &str) -> Result<app::Store, String> {
+    let registry = tower_session_auth::RedisRegistry::builder(url)
+        .build()
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(app::Store::Redis(registry))
+}
+
+#[cfg(not(feature = "redis"))]
+async fn redis_store(_: &str) -> Result<app::Store, String> {
+    Err("this demo was built without Redis: run it with `--features redis`".into())
 }

@@ -202,9 +202,14 @@ fn changes(session: &SessionDict) -> Result<Option<Vec<Op>>, RegistryError> {
                 None => random_id(),
             };
             let sid = new_sid(&user);
-            if session.insert_value(SID, Value::String(sid.clone())).is_err() {
+            if session
+                .insert_value(SID, Value::String(sid.clone()))
+                .is_err()
+            {
                 tracing::error!("session too large to carry its registry id; login not tracked");
-                return Err(RegistryError::new("session too large to carry its registry id"));
+                return Err(RegistryError::new(
+                    "session too large to carry its registry id",
+                ));
             }
             ops.push(Op::Insert {
                 user: user.clone(),
@@ -289,7 +294,14 @@ async fn restore_remembered(
         rotated: None,
     };
     let rotation = registry
-        .rotate(&user, &old, &entry_id(&rid), &successor, now, REMEMBER_GRACE)
+        .rotate(
+            &user,
+            &old,
+            &entry_id(&rid),
+            &successor,
+            now,
+            REMEMBER_GRACE,
+        )
         .await?;
     match rotation {
         Rotation::Rotated | Rotation::Repeated => {}
@@ -309,7 +321,11 @@ async fn restore_remembered(
         }
     }
     // Every request that presents this token restores the same session id.
-    let sid = format!("{}.{}", derive(session, b"session", &secret), sid_suffix(&user));
+    let sid = format!(
+        "{}.{}",
+        derive(session, b"session", &secret),
+        sid_suffix(&user)
+    );
     registry
         .insert(
             &user,
@@ -322,8 +338,13 @@ async fn restore_remembered(
     if remember::restore_token(session, token).is_none() {
         return Ok(());
     }
-    if session.insert_value(SID, Value::String(sid.clone())).is_err() {
-        return Err(RegistryError::new("session too large to carry its registry id"));
+    if session
+        .insert_value(SID, Value::String(sid.clone()))
+        .is_err()
+    {
+        return Err(RegistryError::new(
+            "session too large to carry its registry id",
+        ));
     }
     session.tracked().login = Some(TrackedLogin {
         user,
@@ -389,9 +410,10 @@ fn entry_id(secret: &str) -> String {
 /// An id derived from `secret` for `what`, the same in every request and on every instance that
 /// shares the key.
 fn derive(session: &SessionDict, what: &[u8], secret: &str) -> String {
-    let tag = session
-        .key_set()
-        .sign(Purpose::Registry, &[what, b"\0", secret.as_bytes()].concat());
+    let tag = session.key_set().sign(
+        Purpose::Registry,
+        &[what, b"\0", secret.as_bytes()].concat(),
+    );
     URL_SAFE_NO_PAD.encode(&tag.as_ref()[..16])
 }
 
@@ -479,8 +501,11 @@ pub struct SessionInfo {
     pub user_agent: String,
 }
 
+/// A layer's registry and the logged-in user's key in it.
+type UserRegistry = (Arc<dyn Registry>, String);
+
 /// The registry and the logged-in user's key, or `None` when nobody is logged in.
-fn logged_in(session: &SessionDict) -> Result<Option<(Arc<dyn Registry>, String)>, Error> {
+fn logged_in(session: &SessionDict) -> Result<Option<UserRegistry>, Error> {
     let registry = session.registry().ok_or(Error::NoRegistry)?;
     Ok(session
         .value(USER_ID)

@@ -5,12 +5,12 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::backend::Backend;
+use super::tracker::Tracker;
 use crate::cache::Cache;
 use crate::clock::Clock;
 use crate::cookie::scope::CookieScope;
 use crate::key::KeySet;
 use crate::registry::Registry;
-use super::tracker::Tracker;
 
 pub(crate) struct SessionConfig {
     /// Where sessions are kept.

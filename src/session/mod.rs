@@ -21,10 +21,10 @@ mod service;
 mod tracker;
 
 pub(crate) use commit::RememberUpdate;
-pub(crate) use tracker::{TrackFuture, TrackedLogin, Tracker};
 pub use future::SessionFuture;
 pub use handle::SessionDict;
 pub use layer::{SessionLayer, SessionLayerBuilder};
 #[cfg(any(test, fuzzing))]
 pub(crate) use response::finish;
 pub use service::SessionService;
+pub(crate) use tracker::{TrackFuture, TrackedLogin, Tracker};
