@@ -31,7 +31,10 @@ a `SessionLayer` with `claimless_sessions` and `adopt_untagged_logins` on. It pr
      cookie alone, which Microdot reads despite its extra `auth_time` and `auth_hash` members;
   i. auth-hash revocation still works for the demo's logins: a session cookie (or `_remember`)
      re-signed with the shared secret but with another `_auth_hash` (`auth_hash`) is refused;
-  j. a logout on either side, of a login made on either side, is seen as a logout on the other.
+  j. a logout on either side, of a login made on either side, is seen as a logout on the other;
+  k. the demo tracks its logins in a registry: Microdot reads and writes a tracked session (and
+     keeps its `_sid`), the demo's logout revokes the copies Microdot wrote and the pre-logout
+     `_remember`, and a Microdot login (no `_sid`) is adopted on first sight.
 
 Floats are compared bit for bit and `True`/`1`/`1.0` are told apart: "the same values" means
 the same Python objects, not merely `==`. The crate stamps its session cookies with JWT time
@@ -997,6 +1000,39 @@ async def logouts_with_demo(r: Results, demo: Demo, md: MicrodotSide) -> None:
             redirected_to_login(response), f"{describe(response)}, cookies {sorted(jar)}")
 
 
+async def tracked_sessions_with_demo(r: Results, demo: Demo, md: MicrodotSide) -> None:
+    # The demo tracks its logins in a registry (its default): the session carries `_sid`, the
+    # remember-me cookie `rid`, and Microdot keeps both when it writes the session.
+    login = demo.log_in(*DEMO_USER)
+    jar = apply_set_cookies({}, login.set_cookies)
+    session, remember = claims(jar["session"]), claims(jar["_remember"])
+    r.check("k1 demo login is tracked: session has _sid, _remember has rid",
+            isinstance(session.get("_sid"), str) and isinstance(remember.get("rid"), str),
+            f"session members {sorted(session)}, remember members {sorted(remember)}")
+    written = await md.save_session({"note": "from Microdot"}, {"session": jar["session"]})
+    seen = claims(written["session"])
+    r.check("k2 Microdot writes the demo's tracked session and keeps _sid",
+            seen.get("_sid") == session["_sid"] and seen.get("note") == "from Microdot",
+            f"payload members {sorted(seen)}")
+    reply = demo.page("/", {"session": written["session"]})
+    r.check("k3 Microdot-written tracked session -> demo /: Hello, susan!",
+            greets(reply, "susan"), shows(reply))
+    demo.log_out(jar)
+    reply = demo.page("/", {"session": written["session"]})
+    r.check("k4 after the demo's logout, the Microdot-written copy -> demo /: redirect to login",
+            sent_to_login(reply), shows(reply))
+    reply = demo.page("/", {"_remember": jar["_remember"]})
+    r.check("k5 after the demo's logout, its pre-logout _remember -> demo /: redirect to login",
+            sent_to_login(reply), shows(reply))
+
+    # A Microdot login has no `_sid`: the demo adopts it on first sight.
+    response, md_jar = await md.request("POST", f"/login/{USER_ID}")
+    reply = demo.page("/", {"session": md_jar["session"]})
+    adopted = set_claims(reply, "session")
+    r.check("k6 Microdot login -> demo /: Hello, susan!, and the demo's session adds _sid",
+            greets(reply, "susan") and isinstance(adopted.get("_sid"), str), shows(reply))
+
+
 SCENARIOS = [
     ("a. sessions, crate -> Microdot", sessions_crate_to_microdot),
     ("b. sessions, Microdot -> crate", sessions_microdot_to_crate),
@@ -1011,6 +1047,7 @@ DEMO_SCENARIOS = [
     ("h. logins, demo -> Microdot", logins_demo_to_microdot),
     ("i. demo auth-hash revocation", demo_auth_hash_revocation),
     ("j. logouts, Microdot <-> demo", logouts_with_demo),
+    ("k. tracked sessions, Microdot <-> demo", tracked_sessions_with_demo),
 ]
 
 # Each example with its checks and its client.

@@ -124,6 +124,10 @@ pub fn logout_user(session: &SessionDict) {
 /// of the same user). A remember-me cookie of another user stays: the refused session may have
 /// been tossed from a sibling subdomain, and must not delete the victim's own remember-me cookie.
 pub(crate) fn end_refused_login(session: &SessionDict) {
+    // With a registry, the refused login's entries stay as they are: a session the gate refuses
+    // may have been forged by a key holder with another user's tag, and must not log the real
+    // device out. Its entries expire, and the gate refuses the login each time it comes back.
+    session.tracked().login = None;
     let user_id = session.get::<Value>(USER_ID).ok().flatten();
     for key in LOGIN_KEYS {
         session.remove_value(key);
