@@ -327,16 +327,28 @@ impl Registry for Down {
     }
 }
 
-/// A registry that can be switched off and on, over a memory registry.
+/// A registry that can be switched off and on, over a memory registry, and counts its calls.
 #[derive(Debug, Clone, Default)]
 struct Switch {
     inner: tower_session_auth::MemoryRegistry,
     down: Arc<std::sync::atomic::AtomicBool>,
+    calls: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Switch {
+    fn calls(&self) -> usize {
+        self.calls.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 macro_rules! forward {
     ($self:ident, $call:expr) => {
-        if $self.down.load(std::sync::atomic::Ordering::SeqCst) {
+        if {
+            $self
+                .calls
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            $self.down.load(std::sync::atomic::Ordering::SeqCst)
+        } {
             Box::pin(async { Err(tower_session_auth::RegistryError::new("down")) })
         } else {
             $call
@@ -479,4 +491,65 @@ async fn reg_06_a_microdot_login_is_adopted_on_first_sight() {
     thief.jar = copy;
     thief.jar.remove("_remember");
     assert_eq!(me(&app, &mut thief).await, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn reg_07_a_logged_in_reader_writes_last_seen_at_most_once_per_quarter_idle_timeout() {
+    let clock = FakeClock::at(NOW);
+    let registry = Switch::default();
+    let app = app(registry.clone(), &clock);
+    let mut a = Browser::new();
+    a.post_form(&app, "/login", "").await;
+    // The default idle timeout is 30 minutes: `last_seen` may be written every 7.5 minutes.
+    let before = registry.calls();
+    for _ in 0..30 {
+        clock.advance(60);
+        assert_eq!(me(&app, &mut a).await, StatusCode::OK);
+    }
+    // Each request reads its entry once; writes come on top.
+    let writes = registry.calls() - before - 30;
+    assert!(
+        (3..=4).contains(&writes),
+        "30 minutes of requests wrote last_seen {writes} times"
+    );
+    let listed = sessions(&app, &mut a).await;
+    assert!(listed[0]["last_seen"].as_u64().unwrap() >= NOW + 30 * 60 - 450);
+}
+
+#[tokio::test]
+async fn reg_08_the_registry_keeps_digests_never_the_secrets_cookies_carry() {
+    use ring::digest::{digest, SHA256};
+    let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let clock = FakeClock::at(NOW);
+    let registry = tower_session_auth::MemoryRegistry::new();
+    let app = app(registry.clone(), &clock);
+    let mut a = Browser::new();
+    a.post_form(&app, "/login", "").await;
+    let sid = payload(&a.jar["session"])["_sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rid = payload(&a.jar["_remember"])["rid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The user's key: a digest of the user id's JSON (`7`).
+    let user = hex(&digest(&SHA256, b"7").as_ref()[..16]);
+    let mut ids: Vec<String> = registry
+        .list(&user, NOW)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    ids.sort();
+    let mut want = vec![
+        hex(digest(&SHA256, sid.as_bytes()).as_ref()),
+        hex(digest(&SHA256, rid.as_bytes()).as_ref()),
+    ];
+    want.sort();
+    assert_eq!(ids, want);
+    // Nor does its Debug output show any id.
+    let debug = format!("{registry:?}");
+    assert!(!debug.contains(&want[0][..16]) && !debug.contains(&sid));
 }
