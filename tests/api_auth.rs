@@ -332,7 +332,10 @@ async fn one_gate_for_browsers_and_apis() {
     let req = Request::get("/data")
         .header(
             "cookie",
-            browser.jar.cookie_header(&"/data".parse().unwrap()).unwrap(),
+            browser
+                .jar
+                .cookie_header(&"/data".parse().unwrap())
+                .unwrap(),
         )
         .header("authorization", basic("susan", "wrong"))
         .body(Body::empty())

@@ -84,7 +84,9 @@ async fn ses_03_idle_timeout_at_its_boundary_and_rolling_refresh() {
     );
     // The renewed one lives on (and, half its idle period old, is renewed again).
     assert_eq!(b.get(&app, "/get/user").await.body, r#""alice""#);
-    let last_issue = payload(b.jar.get("session").unwrap())["iat"].as_u64().unwrap();
+    let last_issue = payload(b.jar.get("session").unwrap())["iat"]
+        .as_u64()
+        .unwrap();
     assert_eq!(last_issue, T0 + 600);
     clock.set(last_issue + 600);
     assert_eq!(

@@ -132,9 +132,7 @@ async fn rot_05_a_user_who_came_back_during_a_rotation_stays_logged_in() {
     users.lock().unwrap().get_mut(&7).unwrap().hash = b"changed".to_vec();
     assert_eq!(b.get(&after, "/").await.status, StatusCode::FOUND);
     let mut remembered = Browser::new();
-    remembered
-        .jar
-        .insert("_remember", remember_after_rotation);
+    remembered.jar.insert("_remember", remember_after_rotation);
     assert_eq!(remembered.get(&after, "/").await.status, StatusCode::FOUND);
 }
 
@@ -375,7 +373,8 @@ async fn ses_07_a_tag_that_is_not_a_string_is_never_adopted() {
     );
     for tag in ["null", "1", "{}", "[]"] {
         let mut b = Browser::new();
-        b.jar.insert("session",
+        b.jar.insert(
+            "session",
             pyjwt(&format!(
                 r#"{{"_user_id":7,"_fresh":true,"_auth_hash":{tag}}}"#
             )),
@@ -426,8 +425,7 @@ async fn in_07_emptying_an_unusable_session_does_not_delete_it() {
     );
     let mut b = Browser::new();
     // A key holder's session this layer does not use (no anchors, claim-less refused).
-    b.jar
-        .insert("session", pyjwt(r#"{"note":"microdot"}"#));
+    b.jar.insert("session", pyjwt(r#"{"note":"microdot"}"#));
     let res = b.get(&app, "/touch").await;
     assert!(res.set_cookies.is_empty(), "{:?}", res.set_cookies);
 }

@@ -414,7 +414,14 @@ async fn ck_04_no_silent_loss_over_4096_bytes() {
     let exact = loop {
         let res = send(
             &app,
-            get_with_cookie(&format!("/big/{n}"), b.jar.cookie_header(&"/".parse().unwrap()).unwrap().to_str().unwrap()),
+            get_with_cookie(
+                &format!("/big/{n}"),
+                b.jar
+                    .cookie_header(&"/".parse().unwrap())
+                    .unwrap()
+                    .to_str()
+                    .unwrap(),
+            ),
             &Expect::default(),
         )
         .await;

@@ -6,7 +6,7 @@ use std::future::poll_fn;
 use bytes::Bytes;
 use http::header::{ACCEPT, CONTENT_TYPE, COOKIE, LOCATION};
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
-use http_body_util::BodyExt;
+use http_body_util::{BodyExt, Full};
 use tower_service::Service;
 
 use super::{login_cookies, CookieJar};
@@ -18,7 +18,8 @@ use crate::{AuthUser, Error, Remember, SessionLayer};
 /// `Set-Cookie` headers add, replace and remove cookies.
 ///
 /// [`get`](Self::get) and [`post_form`](Self::post_form) send what a browser sends
-/// (`Accept: text/html`, a form body); [`send`](Self::send) sends any request.
+/// (`Accept: text/html`, a form body) with an `http_body_util::Full<Bytes>` body, which axum's
+/// `Router` and hyper services accept; [`send`](Self::send) sends any request, with any body.
 /// [`login_as`](Self::login_as) logs a user in without going through the login form.
 ///
 /// # Examples
@@ -244,17 +245,16 @@ impl<S> TestClient<S> {
     /// # Examples
     ///
     /// See [`TestClient`].
-    pub async fn get<ReqBody, ResBody>(&mut self, uri: &str) -> TestResponse
+    pub async fn get<ResBody>(&mut self, uri: &str) -> TestResponse
     where
-        S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+        S: Service<Request<Full<Bytes>>, Response = Response<ResBody>>,
         S::Error: fmt::Debug,
-        ReqBody: From<Bytes>,
         ResBody: http_body::Body,
         ResBody::Error: fmt::Debug,
     {
         let req = Request::get(uri)
             .header(ACCEPT, HeaderValue::from_static("text/html"))
-            .body(ReqBody::from(Bytes::new()))
+            .body(Full::new(Bytes::new()))
             .expect("a valid request target");
         self.send(req).await
     }
@@ -272,20 +272,21 @@ impl<S> TestClient<S> {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// use tower_session_auth::TestClient;
-    /// # let app = tower::service_fn(|_: http::Request<String>| async {
-    /// #     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+    /// # use http_body_util::{BodyExt, Full};
+    /// # let app = tower::service_fn(|req: http::Request<Full<bytes::Bytes>>| async move {
+    /// #     let body = req.into_body().collect().await.unwrap().to_bytes();
+    /// #     Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(body)))
     /// # });
     ///
     /// let mut browser = TestClient::new(app);
     /// let res = browser.post_form("/login", "username=susan&password=hello").await;
-    /// # let _ = res;
+    /// # assert_eq!(res.text(), "username=susan&password=hello");
     /// # }
     /// ```
-    pub async fn post_form<ReqBody, ResBody>(&mut self, uri: &str, form: &str) -> TestResponse
+    pub async fn post_form<ResBody>(&mut self, uri: &str, form: &str) -> TestResponse
     where
-        S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+        S: Service<Request<Full<Bytes>>, Response = Response<ResBody>>,
         S::Error: fmt::Debug,
-        ReqBody: From<Bytes>,
         ResBody: http_body::Body,
         ResBody::Error: fmt::Debug,
     {
@@ -295,7 +296,7 @@ impl<S> TestClient<S> {
                 CONTENT_TYPE,
                 HeaderValue::from_static("application/x-www-form-urlencoded"),
             )
-            .body(ReqBody::from(Bytes::copy_from_slice(form.as_bytes())))
+            .body(Full::new(Bytes::copy_from_slice(form.as_bytes())))
             .expect("a valid request target");
         self.send(req).await
     }
