@@ -1,0 +1,131 @@
+//! The demo's admin pages and flash messages, over its Router with the crate's `TestClient`.
+
+mod common;
+#[path = "../examples/demo/app.rs"]
+mod demo;
+#[path = "../examples/demo/users.rs"]
+mod users;
+
+use axum::body::Body;
+use axum::Router;
+use common::key;
+use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::{Request, StatusCode};
+use tower_session_auth::{CookieJar, TestClient, TestResponse};
+
+fn browser() -> TestClient<Router> {
+    TestClient::new(demo::app(key())).with_jar(CookieJar::plain_http())
+}
+
+async fn log_in(b: &mut TestClient<Router>, form: &str) {
+    let res = b.post_form("/login", form).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{form}");
+}
+
+async fn api_admin(token: Option<&str>) -> TestResponse {
+    let mut req = Request::get("/api/admin");
+    if let Some(token) = token {
+        req = req.header("authorization", format!("Bearer {token}"));
+    }
+    browser().send(req.body(Body::empty()).unwrap()).await
+}
+
+#[tokio::test]
+async fn admin_is_for_susan_only() {
+    let mut anonymous = browser();
+    let res = anonymous.get("/admin").await;
+    assert_eq!(res.status, StatusCode::FOUND);
+    assert_eq!(res.location(), Some("/login?next=%2Fadmin"));
+
+    let mut david = browser();
+    log_in(&mut david, "username=david&password=bye").await;
+    let res = david.get("/admin").await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert_eq!(res.headers[CONTENT_TYPE], "text/html; charset=utf-8");
+    assert!(res.text().contains("<h1>Forbidden</h1>"), "{}", res.text());
+    // Refused, not logged out.
+    assert_eq!(david.get("/").await.status, StatusCode::OK);
+
+    let mut susan = browser();
+    log_in(&mut susan, "username=susan&password=hello").await;
+    let res = susan.get("/admin").await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert!(res.text().contains("Hello, susan: you are an admin."));
+}
+
+#[tokio::test]
+async fn api_admin_answers_json_by_token() {
+    let res = api_admin(Some("susan-api-token")).await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.headers[CONTENT_TYPE], "application/json");
+    let json: serde_json::Value = serde_json::from_slice(&res.body).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({ "admin": true, "username": "susan" })
+    );
+
+    let res = api_admin(Some("david-api-token")).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert_eq!(res.headers[CONTENT_TYPE], "application/json");
+    let json: serde_json::Value = serde_json::from_slice(&res.body).unwrap();
+    assert_eq!(json["error"], "forbidden");
+
+    for token in [None, Some("not-a-token")] {
+        let res = api_admin(token).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{token:?}");
+        assert_eq!(res.headers[CONTENT_TYPE], "application/json");
+        assert!(res.headers[WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer realm="));
+    }
+    // A browser's session is not a token: this route takes tokens only.
+    let mut susan = browser();
+    log_in(&mut susan, "username=susan&password=hello").await;
+    let req = Request::get("/api/admin").body(Body::empty()).unwrap();
+    assert_eq!(susan.send(req).await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn welcome_back_once_after_login_and_logged_out_once_after_logout() {
+    let mut b = browser();
+    let res = b.get("/admin").await;
+    let login = res.location().unwrap().to_owned();
+    let res = b.get(&login).await;
+    assert!(!res.text().contains("flash"), "no message before the login");
+
+    let res = b.post_form(&login, "username=susan&password=hello").await;
+    assert_eq!(res.location(), Some("/admin"));
+    let res = b.get("/admin").await;
+    assert!(res.text().contains("Welcome back, susan"), "{}", res.text());
+    assert!(
+        !b.get("/admin").await.text().contains("Welcome back"),
+        "once"
+    );
+    assert!(!b.get("/").await.text().contains("Welcome back"));
+
+    let res = b.post_form("/logout", "").await;
+    assert_eq!(res.location(), Some("/"));
+    let res = b.get("/").await;
+    let login = res.location().unwrap().to_owned();
+    let res = b.get(&login).await;
+    assert!(
+        res.text().contains("You have been logged out"),
+        "{}",
+        res.text()
+    );
+    let res = b.get(&login).await;
+    assert!(
+        !res.text().contains("You have been logged out"),
+        "a reload shows nothing"
+    );
+}
+
+#[tokio::test]
+async fn the_welcome_is_on_whatever_page_comes_next() {
+    let mut b = browser();
+    log_in(&mut b, "username=david&password=bye").await;
+    let res = b.get("/").await;
+    assert!(res.text().contains("Welcome back, david"), "{}", res.text());
+    assert!(!b.get("/").await.text().contains("Welcome back"));
+}
