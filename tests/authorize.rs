@@ -14,7 +14,7 @@ use axum::Router;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use bytes::Bytes;
-use common::key;
+use common::{audited, key, Expect};
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, VARY, WWW_AUTHENTICATE};
 use http::{Request, Response, StatusCode};
 use tower_session_auth::{
@@ -80,7 +80,7 @@ fn app(gate: AuthLayer<User>) -> (Router, SessionLayer) {
         )
         .layer(gate)
         .layer(sessions.clone());
-    (app, sessions)
+    (audited(app, Expect::default()), sessions)
 }
 
 async fn api_get(client: &mut TestClient<Router>, headers: &[(&str, &str)]) -> TestResponse {

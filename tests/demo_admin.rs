@@ -8,13 +8,17 @@ mod users;
 
 use axum::body::Body;
 use axum::Router;
-use common::key;
+use common::{audited, key, Expect};
 use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{Request, StatusCode};
 use tower_session_auth::{CookieJar, TestClient, TestResponse};
 
 fn browser() -> TestClient<Router> {
-    TestClient::new(demo::app(key())).with_jar(CookieJar::plain_http())
+    let plain = Expect {
+        secure: false,
+        ..Expect::default()
+    };
+    TestClient::new(audited(demo::app(key()), plain)).with_jar(CookieJar::plain_http())
 }
 
 async fn log_in(b: &mut TestClient<Router>, form: &str) {

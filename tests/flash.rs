@@ -8,7 +8,7 @@ use std::convert::Infallible;
 use axum::routing::{get, post};
 use axum::Router;
 use bytes::Bytes;
-use common::key;
+use common::{audited, key, Expect};
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use tower_session_auth::{
@@ -29,7 +29,7 @@ impl AuthUser for User {
 /// `POST /save` adds two messages and redirects to `/show`, which takes and lists them;
 /// `/counter` changes the session without taking them; `/login/N` and `/logout`.
 fn app() -> Router {
-    Router::new()
+    let app = Router::new()
         .route(
             "/save",
             post(|flash: Flash| async move {
@@ -79,7 +79,8 @@ fn app() -> Router {
             "/note",
             get(|s: SessionDict| async move { Flash::new(&s).error("Planted.").unwrap() }),
         )
-        .layer(SessionLayer::builder(key()).build().unwrap())
+        .layer(SessionLayer::builder(key()).build().unwrap());
+    audited(app, Expect::default())
 }
 
 #[tokio::test]

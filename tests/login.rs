@@ -32,7 +32,11 @@ fn demo_browser() -> Browser {
 /// The demo as a browser sees it: the crate's public `TestClient` (feature `test-util`) over the
 /// demo's router, over plain http.
 fn demo_client() -> TestClient<Router> {
-    TestClient::new(demo_app()).with_jar(CookieJar::plain_http())
+    let plain = Expect {
+        secure: false,
+        ..Expect::default()
+    };
+    TestClient::new(common::audited(demo_app(), plain)).with_jar(CookieJar::plain_http())
 }
 
 /// The audited `Set-Cookie` of `name` in `res` (every one is checked against CK-01..08).
@@ -201,7 +205,7 @@ fn login_as_app() -> (Router, SessionLayer) {
         .route("/fresh", get(hello).route_layer(fresh))
         .route("/login", axum::routing::post(login))
         .layer(sessions.clone());
-    (app, sessions)
+    (common::audited(app, Expect::default()), sessions)
 }
 
 /// `login_as` puts exactly what a login through a handler calling `login_user` would have set:

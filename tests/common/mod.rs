@@ -178,6 +178,20 @@ impl Browser {
     }
 }
 
+/// `app` with every response's `Set-Cookie` audited against `expect` (the audit above), for
+/// tests that drive it with the crate's public `TestClient`.
+pub fn audited(app: axum::Router, expect: Expect) -> axum::Router {
+    app.layer(axum::middleware::map_response(
+        move |res: Response<Body>| {
+            let expect = expect.clone();
+            async move {
+                audit(res.headers(), &expect);
+                res
+            }
+        },
+    ))
+}
+
 /// Sends one request, with no jar, auditing the response's cookies.
 pub async fn send<S>(svc: &S, req: Request<Body>, expect: &Expect) -> TestResponse
 where
