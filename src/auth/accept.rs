@@ -127,6 +127,26 @@ mod tests {
     }
 
     #[test]
+    fn json_clients_are_told_apart_by_the_same_rules() {
+        for v in [
+            "application/json",
+            "APPLICATION/JSON;q=0.5",
+            "text/html, application/json",
+        ] {
+            assert!(accepts_json(&accept(v)), "{v}");
+        }
+        for v in [
+            "application/json;q=0",
+            "*/*",
+            "application/*",
+            "application/jsonx",
+            "text/html",
+        ] {
+            assert!(!accepts_json(&accept(v)), "{v}");
+        }
+    }
+
+    #[test]
     fn html_clients_are_told_apart() {
         for v in [
             "text/html,application/xhtml+xml,*/*;q=0.8",

@@ -79,7 +79,9 @@ pub struct Unauthorized {
 /// inside `Router::nest`, from axum's `OriginalUri`); other clients get `401` with a short
 /// plain-text body and a `WWW-Authenticate` challenge (`Session` for session logins; see
 /// [`redirect_to_login`](AuthLayerBuilder::redirect_to_login)). The inner
-/// service's error type is unchanged: rejections are responses. `OPTIONS` requests (CORS
+/// service's error type is unchanged: rejections are responses. A logged-in user whom an
+/// [`authorize`](AuthLayerBuilder::authorize) check refuses gets `403 Forbidden` instead (an HTML
+/// page for browsers, a short JSON or text body for the others). `OPTIONS` requests (CORS
 /// preflights) pass without authentication unless [`gate_options`](AuthLayerBuilder::gate_options)
 /// is on.
 ///
@@ -655,8 +657,10 @@ impl<U: AuthUser> AuthLayerBuilder<U> {
         self
     }
 
-    /// Builds the response for a request the gate turns away, instead of the default `302` or
-    /// `401`. The [`Reason`] is added to the response's extensions either way.
+    /// Builds the response for a request the gate turns away, instead of the default `302`,
+    /// `401`, `403` or `503`. The [`Reason`] tells the cases apart (nobody logged in,
+    /// [`Reason::Forbidden`] for a logged-in user an [`authorize`](Self::authorize) check
+    /// refused, …) and is added to the response's extensions either way.
     ///
     /// # Examples
     ///

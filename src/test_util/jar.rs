@@ -139,9 +139,9 @@ impl CookieJar {
     /// let mut headers = HeaderMap::new();
     /// headers.append(SET_COOKIE, "_remember=r; Path=/; Max-Age=60".parse().unwrap());
     /// jar.store(&Uri::from_static("/"), &headers);
-    /// clock.advance(Duration::from_secs(60));
+    /// clock.advance(Duration::from_secs(59));
     /// assert!(jar.contains("_remember"));
-    /// clock.advance(Duration::from_secs(1));
+    /// clock.advance(Duration::from_secs(1)); // 60 seconds: gone
     /// assert!(!jar.contains("_remember"));
     /// ```
     pub fn with_clock(mut self, clock: impl Clock) -> CookieJar {
@@ -399,6 +399,15 @@ mod tests {
     fn header(jar: &CookieJar, uri: &'static str) -> Option<String> {
         jar.cookie_header(&Uri::from_static(uri))
             .map(|v| v.to_str().unwrap().to_owned())
+    }
+
+    #[test]
+    fn debug_shows_names_never_values() {
+        let mut jar = CookieJar::new();
+        jar.insert("session", "s3cr3t-value");
+        let debug = format!("{jar:?}");
+        assert!(debug.contains("session; Path=/"), "{debug}");
+        assert!(!debug.contains("s3cr3t"), "{debug}");
     }
 
     #[test]
