@@ -133,3 +133,53 @@ async fn the_welcome_is_on_whatever_page_comes_next() {
     assert!(res.text().contains("Welcome back, david"), "{}", res.text());
     assert!(!b.get("/").await.text().contains("Welcome back"));
 }
+
+/// Sends one raw HTTP/1.1 request to `addr` and returns the status code and the body.
+async fn raw_http(addr: std::net::SocketAddr, path: &str, headers: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{headers}\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// The same answers over a real socket, from the demo served by axum on loopback.
+#[tokio::test]
+async fn over_a_socket() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, demo::app(key())).await });
+    let (status, body) = raw_http(
+        addr,
+        "/api/admin",
+        "Authorization: Bearer susan-api-token\r\n",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains(r#"{"admin":true,"username":"susan"}"#),
+        "{body}"
+    );
+    let (status, body) = raw_http(
+        addr,
+        "/api/admin",
+        "Authorization: Bearer david-api-token\r\n",
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert!(body.contains(r#"{"error":"forbidden"}"#), "{body}");
+    assert_eq!(raw_http(addr, "/api/admin", "").await.0, 401);
+    assert_eq!(
+        raw_http(addr, "/admin", "Accept: text/html\r\n").await.0,
+        302
+    );
+    server.abort();
+}
