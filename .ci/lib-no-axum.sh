@@ -2,8 +2,8 @@
 # The library's own unit tests with the `axum` feature off. `bash .ci/lib-no-axum.sh`.
 #
 # `cargo test --lib --no-default-features` in the repository does not do this: Cargo.toml's
-# self-dev-dependency (`tower-session-auth = { path = ".", features = ["axum"] }`, there for the
-# tests and examples) turns `axum` on for every test target. So this copies what the unit tests
+# self-dev-dependency (`tower-session-auth = { path = ".", features = ["axum", "test-util"] }`,
+# there for the tests and examples) turns `axum` on for every test target. So this copies what the unit tests
 # need (Cargo.toml without that line, Cargo.lock, src/, README.md for the crate docs,
 # proptest-regressions/, and examples/, which Cargo.toml names) to target/no-axum/crate, a package of its own, and runs
 # `cargo test --lib --no-default-features` there, sharing the main target directory (the
@@ -21,7 +21,7 @@ mkdir -p "$copy"
 cp -p Cargo.lock README.md "$copy/"
 cp -pR src examples proptest-regressions "$copy/"
 
-self_dep='^tower-session-auth = \{ path = "\.", features = \["axum"\] \}$'
+self_dep='^tower-session-auth = \{ path = "\.", features = \["axum", "test-util"\] \}$'
 if [[ $(grep -cE "$self_dep" Cargo.toml) -ne 1 ]]; then
   echo "lib-no-axum: Cargo.toml has no self-dev-dependency line matching /$self_dep/;" \
     "update this script" >&2

@@ -142,6 +142,9 @@ pub enum ConfigError {
     /// `\`; or one with a fragment, with two `next` parameters, or with a `next` that
     /// [`redirect_target`](crate::redirect_target) would not follow.
     LoginUrl,
+    /// A gate with an [`Authorize::permission`](crate::Authorize::permission) check and no
+    /// [`permission_loader`](crate::AuthLayerBuilder::permission_loader).
+    NoPermissionLoader,
 }
 
 impl fmt::Display for ConfigError {
@@ -172,6 +175,9 @@ impl fmt::Display for ConfigError {
             ConfigError::BasicCharset => "the Basic charset must be a token such as UTF-8",
             ConfigError::TokenHeaderWithoutBearer => {
                 "token_header needs a token verifier: call bearer"
+            }
+            ConfigError::NoPermissionLoader => {
+                "a permission check needs a permission loader: call permission_loader"
             }
             ConfigError::LoginUrl => {
                 "login_url must be a path on this site or an absolute http(s) URL of printable ASCII, without `\\`, a fragment or a second `next`"

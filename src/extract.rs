@@ -8,7 +8,7 @@ use http::request::Parts;
 use http::StatusCode;
 
 use crate::auth::GateUser;
-use crate::{CurrentUser, SessionDict};
+use crate::{CurrentUser, Flash, SessionDict};
 
 /// The rejection of an extractor that the stack in front of the route cannot serve: a `500` whose
 /// body says what to change. It is a bug in the application's wiring, never the client's fault.
@@ -136,5 +136,18 @@ impl<S: Send + Sync, U: Clone + Send + Sync + 'static>
             } => Err(rejection),
             _ => Ok(None),
         }
+    }
+}
+
+/// The session's flash messages; the rejection names the missing `SessionLayer`.
+impl<S: Send + Sync> FromRequestParts<S> for Flash {
+    type Rejection = MissingLayer;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<SessionDict>()
+            .map(Flash::new)
+            .ok_or(MissingLayer::new("Flash", "SessionLayer"))
     }
 }

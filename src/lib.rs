@@ -23,27 +23,32 @@ mod token;
 mod registry;
 mod session;
 // Tier 3: logging in and out.
+mod flash;
 mod login;
 // Tier 4: the gate, and the axum extractors.
 mod auth;
 #[cfg(feature = "axum")]
 mod extract;
+// Tier 5: helpers for the application's tests.
+#[cfg(feature = "test-util")]
+mod test_util;
 
 // Every public item is here, at the root, and nowhere else.
 pub use auth::{
-    AuthFuture, AuthLayer, AuthLayerBuilder, AuthService, CurrentUser, Reason, Unauthorized,
-    UserLookup,
+    AuthFuture, AuthLayer, AuthLayerBuilder, AuthService, Authorize, CheckOutcome, CurrentUser,
+    Reason, Unauthorized, UserLookup,
 };
 pub use clock::{Clock, SystemClock};
 pub use cookie::scope::SameSite;
 pub use error::{ConfigError, Error};
 #[cfg(feature = "axum")]
 pub use extract::MissingLayer;
+pub use flash::{Flash, FlashMessage, Level};
 pub use key::Key;
 pub use login::{
-    current_user_id, is_fresh, list_sessions, login_user, logout_user, renew_session,
-    revoke_other_sessions, revoke_session, update_session_auth_hash, AuthUser, Remember,
-    SessionInfo,
+    current_user_id, is_fresh, is_fresh_within, list_sessions, login_user, logout_user,
+    renew_session, revoke_other_sessions, revoke_session, update_session_auth_hash, AuthUser,
+    Remember, SessionInfo,
 };
 pub use redirect::redirect_target;
 pub use registry::{
@@ -52,6 +57,9 @@ pub use registry::{
 };
 pub use secret::secrets_equal;
 pub use session::{SessionDict, SessionFuture, SessionLayer, SessionLayerBuilder, SessionService};
+#[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
+pub use test_util::{login_cookies, CookieJar, FakeClock, TestClient, TestResponse};
 
 #[cfg(fuzzing)]
 #[doc(hidden)]

@@ -330,7 +330,13 @@ async fn one_gate_for_browsers_and_apis() {
     );
     // Bad credentials are refused even with a valid session: what was presented is judged.
     let req = Request::get("/data")
-        .header("cookie", browser.cookie_header().unwrap())
+        .header(
+            "cookie",
+            browser
+                .jar
+                .cookie_header(&"/data".parse().unwrap())
+                .unwrap(),
+        )
         .header("authorization", basic("susan", "wrong"))
         .body(Body::empty())
         .unwrap();

@@ -54,7 +54,7 @@ fn holding(from: &Browser, names: &[&str]) -> Browser {
     let mut b = Browser::plain_http();
     for name in names {
         if let Some(v) = from.jar.get(*name) {
-            b.jar.insert((*name).into(), v.clone());
+            b.jar.insert(*name, v);
         }
     }
     b

@@ -13,10 +13,12 @@ use std::sync::{Arc, Mutex};
 use axum::body::Body;
 use axum::routing::get;
 use axum::Router;
-use common::{key, pyjwt, send, sign, Browser, Expect, FakeClock, Member, SECRET};
+use common::{audit, key, payload, pyjwt, send, sign, Browser, Expect, FakeClock, Member, SECRET};
+use http::header::SET_COOKIE;
 use http::{Request, StatusCode};
 use tower_session_auth::{
-    login_user, logout_user, AuthLayer, AuthUser, CurrentUser, Key, SessionDict, SessionLayer,
+    login_cookies, login_user, logout_user, AuthLayer, AuthUser, CookieJar, CurrentUser, Key,
+    SessionDict, SessionLayer, TestClient, TestResponse,
 };
 
 fn demo_app() -> Router {
@@ -27,116 +29,132 @@ fn demo_browser() -> Browser {
     Browser::plain_http()
 }
 
+/// The demo as a browser sees it: the crate's public `TestClient` (feature `test-util`) over the
+/// demo's router, over plain http.
+fn demo_client() -> TestClient<Router> {
+    let plain = Expect {
+        secure: false,
+        ..Expect::default()
+    };
+    TestClient::new(common::audited(demo_app(), plain)).with_jar(CookieJar::plain_http())
+}
+
+/// The audited `Set-Cookie` of `name` in `res` (every one is checked against CK-01..08).
+fn set_cookie(res: &TestResponse, name: &str) -> Option<cookie::Cookie<'static>> {
+    let plain = Expect {
+        secure: false,
+        ..Expect::default()
+    };
+    audit(&res.headers, &plain)
+        .into_iter()
+        .find(|c| c.name() == name)
+}
+
 #[tokio::test]
 async fn anonymous_login_protected_fresh_logout_flow() {
-    let app = demo_app();
-    let mut b = demo_browser();
+    let mut b = demo_client();
 
-    let res = b.get(&app, "/").await;
+    let res = b.get("/").await;
     assert_eq!(res.status, StatusCode::FOUND);
     assert_eq!(res.location(), Some("/login?next=%2F"));
 
-    let res = b.get(&app, "/login?next=%2F").await;
+    let res = b.get("/login?next=%2F").await;
     assert_eq!(res.status, StatusCode::OK);
-    assert!(res.body.contains("name=\"remember_me\""));
+    assert!(res.text().contains("name=\"remember_me\""));
     assert!(
-        res.body.contains("action=\"/login?next=%2F\""),
+        res.text().contains("action=\"/login?next=%2F\""),
         "{}",
-        res.body
+        res.text()
     );
 
     for (user, password) in [("susan", "wrong"), ("nobody", "hello"), ("susan", "")] {
         let res = b
             .post_form(
-                &app,
                 "/login?next=%2F",
                 &format!("username={user}&password={password}"),
             )
             .await;
         assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{user}");
-        assert!(res.body.contains("Invalid username or password."));
-        assert!(res.set_cookies.is_empty());
+        assert!(res.text().contains("Invalid username or password."));
+        assert!(res.headers.get(SET_COOKIE).is_none());
     }
     assert_eq!(
-        b.get(&app, "/").await.status,
+        b.get("/").await.status,
         StatusCode::FOUND,
         "still logged out"
     );
 
     let res = b
-        .post_form(&app, "/login?next=%2F", "username=susan&password=hello")
+        .post_form("/login?next=%2F", "username=susan&password=hello")
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
     assert_eq!(res.location(), Some("/"));
-    assert!(res.set_cookie("session").is_some());
+    assert!(set_cookie(&res, "session").is_some());
     assert!(
-        res.set_cookie("_remember").is_none(),
+        set_cookie(&res, "_remember").is_none(),
         "no remember-me unless asked"
     );
 
-    let res = b.get(&app, "/").await;
+    let res = b.get("/").await;
     assert_eq!(res.status, StatusCode::OK);
-    assert!(res.body.contains("Hello, susan!"));
-    let res = b.get(&app, "/fresh").await;
+    assert!(res.text().contains("Hello, susan!"));
+    let res = b.get("/fresh").await;
     assert_eq!(res.status, StatusCode::OK);
-    assert!(res.body.contains("Hello, susan!"));
+    assert!(res.text().contains("Hello, susan!"));
 
-    let res = b.post_form(&app, "/logout", "").await;
+    let res = b.post_form("/logout", "").await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
     assert_eq!(res.location(), Some("/"));
-    let res = b.get(&app, "/").await;
+    let res = b.get("/").await;
     assert_eq!(res.status, StatusCode::FOUND);
     assert_eq!(res.location(), Some("/login?next=%2F"));
 }
 
 #[tokio::test]
 async fn rem_01_02_03_04_remember_me_restores_a_non_fresh_login() {
-    let app = demo_app();
-    let mut b = demo_browser();
+    let mut b = demo_client();
     let res = b
-        .post_form(&app, "/login", "username=david&password=bye&remember_me=on")
+        .post_form("/login", "username=david&password=bye&remember_me=on")
         .await;
     assert_eq!(res.location(), Some("/"));
-    let remember = res
-        .set_cookie("_remember")
-        .expect("REM-01: a remember-me cookie");
+    let remember = set_cookie(&res, "_remember").expect("REM-01: a remember-me cookie");
     assert_eq!(remember.max_age(), Some(cookie::time::Duration::days(30)));
     assert_eq!(res.headers[http::header::CACHE_CONTROL], "no-store");
 
     // The browser closes: the session cookie is gone, the persistent one stays.
     b.jar.remove("session");
-    let res = b.get(&app, "/").await;
+    let res = b.get("/").await;
     assert_eq!(res.status, StatusCode::OK);
-    assert!(res.body.contains("Hello, david!"));
+    assert!(res.text().contains("Hello, david!"));
     assert!(
-        res.set_cookie("session").is_some(),
+        set_cookie(&res, "session").is_some(),
         "the login is restored into the session"
     );
     assert!(
-        res.set_cookie("_remember").is_some(),
+        set_cookie(&res, "_remember").is_some(),
         "the remember-me cookie is renewed"
     );
 
     // REM-03: not fresh.
-    let res = b.get(&app, "/fresh").await;
+    let res = b.get("/fresh").await;
     assert_eq!(res.status, StatusCode::FOUND);
     assert_eq!(res.location(), Some("/login?next=%2Ffresh&reason=fresh"));
     // Logging in again with the password makes it fresh.
-    b.post_form(&app, "/login?next=%2Ffresh", "username=david&password=bye")
+    b.post_form("/login?next=%2Ffresh", "username=david&password=bye")
         .await;
-    assert_eq!(b.get(&app, "/fresh").await.status, StatusCode::OK);
+    assert_eq!(b.get("/fresh").await.status, StatusCode::OK);
 
     // REM-04: logout deletes the remember-me cookie, with its scope (audited), for good.
-    b.post_form(&app, "/login", "username=david&password=bye&remember_me=on")
+    b.post_form("/login", "username=david&password=bye&remember_me=on")
         .await;
-    assert!(b.jar.contains_key("_remember"));
-    let res = b.post_form(&app, "/logout", "").await;
-    assert_eq!(res.set_cookie("_remember").unwrap().value(), "");
-    assert!(!b.jar.contains_key("_remember"));
-    assert_eq!(b.get(&app, "/").await.status, StatusCode::FOUND);
+    assert!(b.jar.contains("_remember"));
+    let res = b.post_form("/logout", "").await;
+    assert_eq!(set_cookie(&res, "_remember").unwrap().value(), "");
+    assert!(!b.jar.contains("_remember"));
+    assert_eq!(b.get("/").await.status, StatusCode::FOUND);
     b.jar.remove("session");
     assert_eq!(
-        b.get(&app, "/").await.status,
+        b.get("/").await.status,
         StatusCode::FOUND,
         "stays logged out after a restart"
     );
@@ -144,20 +162,100 @@ async fn rem_01_02_03_04_remember_me_restores_a_non_fresh_login() {
 
 #[tokio::test]
 async fn login_without_remember_me_deletes_an_earlier_remember_cookie() {
-    let app = demo_app();
-    let mut b = demo_browser();
-    b.post_form(&app, "/login", "username=david&password=bye&remember_me=on")
+    let mut b = demo_client();
+    b.post_form("/login", "username=david&password=bye&remember_me=on")
         .await;
-    let res = b
-        .post_form(&app, "/login", "username=susan&password=hello")
-        .await;
-    assert_eq!(res.set_cookie("_remember").map(|c| c.value()), Some(""));
+    let res = b.post_form("/login", "username=susan&password=hello").await;
+    assert_eq!(
+        set_cookie(&res, "_remember").map(|c| c.value().to_owned()),
+        Some(String::new())
+    );
     b.jar.remove("session");
     assert_eq!(
-        b.get(&app, "/").await.status,
+        b.get("/").await.status,
         StatusCode::FOUND,
         "david is not restored"
     );
+}
+
+/// An app with the demo's users: `POST /login` logs a user in with `login_user` (by username,
+/// `remember=1` for remember-me), `/` needs a login, `/fresh` a fresh one.
+fn login_as_app() -> (Router, SessionLayer) {
+    let sessions = SessionLayer::builder(key()).build().unwrap();
+    let gate = AuthLayer::builder()
+        .user_loader(|id: String| async move { users::by_id(&id) })
+        .build()
+        .unwrap();
+    let fresh = gate.clone().into_builder().fresh(true).build().unwrap();
+    let hello = |u: CurrentUser<users::User>| async move { format!("Hello, {}!", u.username) };
+    let login = |session: SessionDict, req: Request<Body>| async move {
+        let query = req.uri().query().unwrap_or_default().to_owned();
+        let user = ["susan", "david"]
+            .into_iter()
+            .find(|name| query.contains(name))
+            .and_then(|name| {
+                users::verify_password(name, if name == "susan" { "hello" } else { "bye" })
+            })
+            .unwrap();
+        login_user(&session, &user, query.contains("remember=1")).unwrap();
+        "logged in"
+    };
+    let app = Router::new()
+        .route("/", get(hello).route_layer(gate))
+        .route("/fresh", get(hello).route_layer(fresh))
+        .route("/login", axum::routing::post(login))
+        .layer(sessions.clone());
+    (common::audited(app, Expect::default()), sessions)
+}
+
+/// `login_as` puts exactly what a login through a handler calling `login_user` would have set:
+/// the session and, when asked, a remember-me cookie that restores a login that is not fresh.
+#[tokio::test]
+async fn login_as_is_a_login_without_the_form() {
+    let (app, sessions) = login_as_app();
+    let susan = users::by_id("user001").unwrap();
+    let mut b = TestClient::new(app.clone());
+    b.login_as(&sessions, &susan, false).await.unwrap();
+    assert!(!b.jar.contains("_remember"));
+    let res = b.get("/fresh").await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.text(), "Hello, susan!");
+
+    let mut remembered = TestClient::new(app.clone());
+    remembered.login_as(&sessions, &susan, true).await.unwrap();
+    remembered.jar.remove("session");
+    assert_eq!(remembered.get("/").await.text(), "Hello, susan!");
+    assert_eq!(
+        remembered.get("/fresh").await.status,
+        StatusCode::FOUND,
+        "restored from remember-me: not fresh"
+    );
+
+    // The same cookies as a login through a handler: names, attributes and session keys.
+    let minted = login_cookies(&sessions, &susan, true).await.unwrap();
+    let by_handler = TestClient::new(app)
+        .post_form("/login?user=susan&remember=1", "")
+        .await;
+    let by_handler = audit(&by_handler.headers, &Expect::default());
+    let minted: Vec<_> = minted
+        .iter()
+        .map(|v| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(SET_COOKIE, v.clone());
+            audit(&headers, &Expect::default()).remove(0)
+        })
+        .collect();
+    assert_eq!(minted.len(), 2);
+    assert_eq!(minted.len(), by_handler.len());
+    for (m, h) in minted.iter().zip(&by_handler) {
+        assert_eq!(
+            (m.name(), m.path(), m.max_age(), m.http_only(), m.secure()),
+            (h.name(), h.path(), h.max_age(), h.http_only(), h.secure())
+        );
+    }
+    let keys = |c: &cookie::Cookie<'_>| payload(c.value()).keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&minted[0]), keys(&by_handler[0]));
+    assert_eq!(payload(minted[0].value())["_user_id"], "user001");
 }
 
 #[tokio::test]
@@ -361,7 +459,7 @@ async fn rem_02_jwt_10_bad_remember_cookies_are_refused_and_deleted() {
                     .unwrap(),
             );
     b.get(&login_app, "/login").await;
-    let session_token = b.jar["session"].clone();
+    let session_token = b.jar.get("session").unwrap().to_owned();
     let res = whoami(&app, &format!("_remember={session_token}")).await;
     assert_eq!(
         res.status,
@@ -381,7 +479,7 @@ async fn ses_01_login_drops_planted_crate_keys() {
     );
     let app = demo_app();
     let mut b = demo_browser();
-    b.jar.insert("session".into(), planted.clone());
+    b.jar.insert("session", planted.clone());
     let res = b
         .post_form(&app, "/login", "username=susan&password=hello")
         .await;
@@ -493,11 +591,11 @@ async fn ses_07_changing_the_auth_hash_ends_sessions_and_remember_cookies() {
 
     let mut b = Browser::new();
     b.get(&app, "/login").await;
-    let remember = b.jar["_remember"].clone();
+    let remember = b.jar.get("_remember").unwrap().to_owned();
     assert_eq!(b.get(&app, "/").await.body, "7");
     // Restored from remember-me alone, while the hash is unchanged.
     let mut restored = Browser::new();
-    restored.jar.insert("_remember".into(), remember.clone());
+    restored.jar.insert("_remember", remember.clone());
     assert_eq!(restored.get(&app, "/").await.body, "7");
 
     store.lock().unwrap().get_mut(&7).unwrap().hash = b"hash-2".to_vec();
@@ -509,7 +607,7 @@ async fn ses_07_changing_the_auth_hash_ends_sessions_and_remember_cookies() {
         "and its remember cookie"
     );
     let mut stolen = Browser::new();
-    stolen.jar.insert("_remember".into(), remember);
+    stolen.jar.insert("_remember", remember);
     assert_eq!(
         stolen.get(&app, "/").await.status,
         StatusCode::FOUND,
@@ -547,7 +645,7 @@ async fn ses_06_a_cookie_copied_before_logout_stays_valid_until_it_expires() {
             .layer(SessionLayer::new(key()));
     let mut b = Browser::new();
     b.get(&app, "/login").await;
-    let copy = b.jar["session"].clone();
+    let copy = b.jar.get("session").unwrap().to_owned();
     b.get(&app, "/logout").await;
     assert_eq!(
         b.get(&app, "/").await.status,
@@ -587,9 +685,9 @@ async fn ses_02_renew_session_keeps_the_login_and_changes_the_cookie() {
             .layer(SessionLayer::new(key()));
     let mut b = Browser::new();
     b.get(&app, "/login").await;
-    let before = b.jar["session"].clone();
+    let before = b.jar.get("session").unwrap().to_owned();
     b.get(&app, "/promote").await;
-    let after = b.jar["session"].clone();
+    let after = b.jar.get("session").unwrap().to_owned();
     let id = |token: &str| {
         let payload = token.split('.').nth(1).unwrap();
         let payload =
@@ -747,7 +845,10 @@ async fn poll_ready_and_clone_and_swap_with_tower_test() {
     b.post_form(&demo_app(), "/login", "username=susan&password=hello")
         .await;
     let req = Request::get("/")
-        .header("cookie", b.cookie_header().unwrap())
+        .header(
+            "cookie",
+            b.jar.cookie_header(&"/".parse().unwrap()).unwrap(),
+        )
         .body(Body::empty())
         .unwrap();
     // `call` hands the future the instance that was polled ready (tower-test's mock panics if a
@@ -774,7 +875,10 @@ async fn poll_ready_and_clone_and_swap_with_tower_test() {
     let fut = tokio::spawn(
         svc.call(
             Request::get("/")
-                .header("cookie", b.cookie_header().unwrap())
+                .header(
+                    "cookie",
+                    b.jar.cookie_header(&"/".parse().unwrap()).unwrap(),
+                )
                 .body(Body::empty())
                 .unwrap(),
         ),
@@ -1294,7 +1398,7 @@ async fn a_loader_error_is_a_503_that_leaves_the_cookies_alone() {
     let app = flaky_app(store.gate().build().unwrap());
     let mut b = Browser::new();
     b.get(&app, "/login").await;
-    assert!(b.jar.contains_key("session") && b.jar.contains_key("_remember"));
+    assert!(b.jar.contains("session") && b.jar.contains("_remember"));
     let jar = b.jar.clone();
 
     store.set_down(true);

@@ -118,11 +118,11 @@ async fn rot_05_a_user_who_came_back_during_a_rotation_stays_logged_in() {
     // The fallback is removed: the session and the remember-me cookie both still work.
     let after = app(builder(new, &clock).build().unwrap(), &users);
     assert_eq!(b.get(&after, "/").await.body, "7", "the session");
-    let remember_after_rotation = b.jar["_remember"].clone();
+    let remember_after_rotation = b.jar.get("_remember").unwrap().to_owned();
     let mut remembered = Browser::new();
     remembered
         .jar
-        .insert("_remember".into(), remember_after_rotation.clone());
+        .insert("_remember", remember_after_rotation.clone());
     assert_eq!(
         remembered.get(&after, "/").await.body,
         "7",
@@ -132,9 +132,7 @@ async fn rot_05_a_user_who_came_back_during_a_rotation_stays_logged_in() {
     users.lock().unwrap().get_mut(&7).unwrap().hash = b"changed".to_vec();
     assert_eq!(b.get(&after, "/").await.status, StatusCode::FOUND);
     let mut remembered = Browser::new();
-    remembered
-        .jar
-        .insert("_remember".into(), remember_after_rotation);
+    remembered.jar.insert("_remember", remember_after_rotation);
     assert_eq!(remembered.get(&after, "/").await.status, StatusCode::FOUND);
 }
 
@@ -145,13 +143,13 @@ async fn rem_08_a_remember_cookie_ends_days_after_the_login_however_often_used()
     let app = app(builder(key(), &clock).build().unwrap(), &users);
     let mut b = Browser::new();
     b.get(&app, "/login/7").await; // 30 days
-    let mut latest = b.jar["_remember"].clone();
+    let mut latest = b.jar.get("_remember").unwrap().to_owned();
     // Used every ten days from a browser that has only the remember-me cookie: each restore
     // re-issues it, never for longer than the login has left.
     for day in [10, 20, 29] {
         clock.set(T0 + day * DAY);
         let mut thief = Browser::new();
-        thief.jar.insert("_remember".into(), latest.clone());
+        thief.jar.insert("_remember", latest.clone());
         let res = thief.get(&app, "/").await;
         assert_eq!(res.body, "7", "day {day}");
         let renewed = res.set_cookie("_remember").unwrap();
@@ -165,7 +163,7 @@ async fn rem_08_a_remember_cookie_ends_days_after_the_login_however_often_used()
     }
     clock.set(T0 + 30 * DAY);
     let mut thief = Browser::new();
-    thief.jar.insert("_remember".into(), latest);
+    thief.jar.insert("_remember", latest);
     assert_eq!(thief.get(&app, "/").await.status, StatusCode::FOUND);
 }
 
@@ -239,7 +237,7 @@ async fn ses_07_untagged_logins_are_refused_unless_adopted() {
         &users,
     );
     let mut b = Browser::new();
-    b.jar.insert("session".into(), microdot.clone());
+    b.jar.insert("session", microdot.clone());
     assert_eq!(b.get(&strict, "/").await.status, StatusCode::FOUND);
 
     let adopting = app(
@@ -251,7 +249,7 @@ async fn ses_07_untagged_logins_are_refused_unless_adopted() {
         &users,
     );
     let mut b = Browser::new();
-    b.jar.insert("session".into(), microdot.clone());
+    b.jar.insert("session", microdot.clone());
     let res = b.get(&adopting, "/").await;
     assert_eq!(res.body, "7");
     let tagged = payload(res.set_cookie("session").unwrap().value());
@@ -261,7 +259,7 @@ async fn ses_07_untagged_logins_are_refused_unless_adopted() {
     assert_eq!(b.get(&adopting, "/").await.status, StatusCode::FOUND);
     // ... while a copy of the untagged cookie is adopted again (documented: rotate the key).
     let mut copy = Browser::new();
-    copy.jar.insert("session".into(), microdot);
+    copy.jar.insert("session", microdot);
     assert_eq!(copy.get(&adopting, "/").await.body, "7");
 }
 
@@ -272,7 +270,7 @@ async fn jwt_09_a_copied_claimless_login_is_refused_by_default() {
     let default = app(builder(key(), &clock).build().unwrap(), &users);
     let mut b = Browser::new();
     b.jar
-        .insert("session".into(), pyjwt(r#"{"_user_id":7,"_fresh":true}"#));
+        .insert("session", pyjwt(r#"{"_user_id":7,"_fresh":true}"#));
     let res = b.get(&default, "/").await;
     assert_eq!(res.status, StatusCode::FOUND);
     assert!(
@@ -281,7 +279,7 @@ async fn jwt_09_a_copied_claimless_login_is_refused_by_default() {
     );
     // Not only logins: a claim-less session's data is not read either.
     let mut b = Browser::new();
-    b.jar.insert("session".into(), pyjwt(r#"{"note":"old"}"#));
+    b.jar.insert("session", pyjwt(r#"{"note":"old"}"#));
     let res = b.get(&default, "/note").await;
     assert_eq!(res.body, "none");
     assert!(res.set_cookies.is_empty());
@@ -306,7 +304,7 @@ async fn in_07_a_verified_session_is_never_deleted_for_its_json() {
         deep.as_str(),
     ] {
         let mut b = Browser::new();
-        b.jar.insert("session".into(), pyjwt(json));
+        b.jar.insert("session", pyjwt(json));
         let res = b.get(&app, "/note").await;
         assert_eq!(res.body, "none", "{json}");
         assert!(res.set_cookies.is_empty(), "{json}: {:?}", res.set_cookies);
@@ -318,7 +316,7 @@ async fn in_07_a_verified_session_is_never_deleted_for_its_json() {
         r#"{"a":NaN}"#,
         b"another secret, thirty-two bytes long",
     );
-    b.jar.insert("session".into(), forged);
+    b.jar.insert("session", forged);
     let res = b.get(&app, "/note").await;
     assert_eq!(res.set_cookie("session").map(|c| c.value()), Some(""));
 }
@@ -331,11 +329,11 @@ async fn ses_07_rot_05_a_rotation_never_revives_a_revoked_remember_cookie() {
     let before = app(builder(old.clone(), &clock).build().unwrap(), &users);
     let mut b = Browser::new();
     b.get(&before, "/login/7").await;
-    let revoked_remember = b.jar["_remember"].clone();
+    let revoked_remember = b.jar.get("_remember").unwrap().to_owned();
     // The password changes and the user logs in again: the first remember cookie is revoked.
     users.lock().unwrap().get_mut(&7).unwrap().hash = b"new password".to_vec();
     b.get(&before, "/login/7").await;
-    let session = b.jar["session"].clone();
+    let session = b.jar.get("session").unwrap().to_owned();
     // During a rotation, the valid session is sent beside the revoked remember cookie.
     let rotating = app(
         builder(new.clone(), &clock)
@@ -345,8 +343,8 @@ async fn ses_07_rot_05_a_rotation_never_revives_a_revoked_remember_cookie() {
         &users,
     );
     let mut thief = Browser::new();
-    thief.jar.insert("session".into(), session);
-    thief.jar.insert("_remember".into(), revoked_remember);
+    thief.jar.insert("session", session);
+    thief.jar.insert("_remember", revoked_remember);
     let res = thief.get(&rotating, "/").await;
     assert_eq!(res.body, "7", "the session itself is valid");
     assert!(
@@ -357,7 +355,7 @@ async fn ses_07_rot_05_a_rotation_never_revives_a_revoked_remember_cookie() {
     let mut remembered = Browser::new();
     remembered
         .jar
-        .insert("_remember".into(), thief.jar["_remember"].clone());
+        .insert("_remember", thief.jar.get("_remember").unwrap().to_owned());
     assert_eq!(remembered.get(&after, "/").await.status, StatusCode::FOUND);
 }
 
@@ -376,7 +374,7 @@ async fn ses_07_a_tag_that_is_not_a_string_is_never_adopted() {
     for tag in ["null", "1", "{}", "[]"] {
         let mut b = Browser::new();
         b.jar.insert(
-            "session".into(),
+            "session",
             pyjwt(&format!(
                 r#"{{"_user_id":7,"_fresh":true,"_auth_hash":{tag}}}"#
             )),
@@ -397,13 +395,13 @@ async fn rem_05_a_tossed_refused_session_keeps_the_victims_remember_cookie() {
     // The attacker (user 8) logs in, then revokes their own session by changing their password.
     let mut attacker = Browser::new();
     attacker.get(&app, "/login/8").await;
-    let tossed = attacker.jar["session"].clone();
+    let tossed = attacker.jar.get("session").unwrap().to_owned();
     users.lock().unwrap().get_mut(&8).unwrap().hash = b"changed".to_vec();
     // The victim (user 7) has only a remember-me cookie; a sibling subdomain tosses the session.
     let mut victim = Browser::new();
     victim.get(&app, "/login/7").await;
     victim.jar.remove("session");
-    victim.jar.insert("session".into(), tossed);
+    victim.jar.insert("session", tossed);
     let res = victim.get(&app, "/").await;
     assert_eq!(res.status, StatusCode::FOUND);
     assert!(
@@ -427,8 +425,7 @@ async fn in_07_emptying_an_unusable_session_does_not_delete_it() {
     );
     let mut b = Browser::new();
     // A key holder's session this layer does not use (no anchors, claim-less refused).
-    b.jar
-        .insert("session".into(), pyjwt(r#"{"note":"microdot"}"#));
+    b.jar.insert("session", pyjwt(r#"{"note":"microdot"}"#));
     let res = b.get(&app, "/touch").await;
     assert!(res.set_cookies.is_empty(), "{:?}", res.set_cookies);
 }
@@ -451,7 +448,7 @@ async fn rem_08_a_microdot_remember_token_counts_from_its_exp() {
         T0 + 10 * DAY
     ));
     let mut thief = Browser::new();
-    thief.jar.insert("_remember".into(), microdot);
+    thief.jar.insert("_remember", microdot);
     let res = thief.get(&app, "/").await;
     assert_eq!(res.body, "7");
     let renewed = res.set_cookie("_remember").unwrap().value().to_owned();
@@ -460,7 +457,7 @@ async fn rem_08_a_microdot_remember_token_counts_from_its_exp() {
     // Restored again nine days later, it still ends on day 10.
     clock.set(T0 + 9 * DAY);
     let mut again = Browser::new();
-    again.jar.insert("_remember".into(), renewed);
+    again.jar.insert("_remember", renewed);
     let res = again.get(&app, "/").await;
     assert_eq!(res.body, "7");
     assert_eq!(
@@ -474,6 +471,6 @@ async fn rem_08_a_microdot_remember_token_counts_from_its_exp() {
         T0 - 30 * DAY
     ));
     let mut b = Browser::new();
-    b.jar.insert("_remember".into(), long);
+    b.jar.insert("_remember", long);
     assert_eq!(b.get(&app, "/").await.status, StatusCode::FOUND);
 }

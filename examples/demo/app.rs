@@ -1,5 +1,8 @@
 //! The demo's routes, shared with the integration tests so they drive exactly what the demo serves.
 
+#[path = "admin.rs"]
+mod admin;
+
 use std::cell::RefCell;
 
 use axum::body::Bytes;
@@ -13,8 +16,8 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 use tower_session_auth::{
-    login_user, logout_user, redirect_target, AuthLayer, CurrentUser, Key, MemoryRegistry, Reason,
-    SessionDict, SessionLayer, Unauthorized,
+    login_user, logout_user, redirect_target, AuthLayer, CurrentUser, Flash, Key, MemoryRegistry,
+    Reason, SessionDict, SessionLayer, Unauthorized,
 };
 
 use crate::users::{self, HashPermit, PasswordHashing, User};
@@ -116,7 +119,7 @@ fn build(key: Key, fallbacks: Vec<Key>, hashing: PasswordHashing, store: Store) 
     let protected = Router::new()
         .route("/", get(index))
         .merge(sessions::routes())
-        .route_layer(login_required);
+        .route_layer(login_required.clone());
     let api_basic = Router::new()
         .route("/api/me", get(me))
         .route_layer(basic)
@@ -137,6 +140,7 @@ fn build(key: Key, fallbacks: Vec<Key>, hashing: PasswordHashing, store: Store) 
         .merge(fresh)
         .merge(api_basic)
         .merge(api_token)
+        .merge(admin::routes(&login_required))
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
         .route("/counter", get(counter))
@@ -240,24 +244,26 @@ async fn counter(session: SessionDict) -> impl IntoResponse {
 }
 
 /// `GET /` (login required).
-async fn index(CurrentUser(user): CurrentUser<User>) -> Html<String> {
+async fn index(CurrentUser(user): CurrentUser<User>, flash: Flash) -> Html<String> {
     page(
         "Home",
         &format!(
-            "<h1>Hello, {}!</h1>\n<p><a href=\"/fresh\">A page that needs a fresh login</a></p>\n\
+            "{}<h1>Hello, {}!</h1>\n<p><a href=\"/fresh\">A page that needs a fresh login</a></p>\n\
              <form method=\"post\" action=\"/logout\"><button type=\"submit\">Log out</button></form>",
+            admin::messages(&flash),
             escape(user.username)
         ),
     )
 }
 
 /// `GET /fresh` (fresh login required: a login restored by "remember me" must log in again).
-async fn fresh_page(CurrentUser(user): CurrentUser<User>) -> Html<String> {
+async fn fresh_page(CurrentUser(user): CurrentUser<User>, flash: Flash) -> Html<String> {
     page(
         "Fresh",
         &format!(
-            "<h1>Hello, {}!</h1>\n<p>You logged in with your password in this browser session.</p>\n\
+            "{}<h1>Hello, {}!</h1>\n<p>You logged in with your password in this browser session.</p>\n\
              <p><a href=\"/\">Home</a></p>",
+            admin::messages(&flash),
             escape(user.username)
         ),
     )
@@ -269,8 +275,9 @@ async fn me(CurrentUser(user): CurrentUser<User>) -> axum::Json<serde_json::Valu
 }
 
 /// `GET /login`: the form, keeping `next` so the login ends where the user was going.
-async fn login_form(OriginalUri(uri): OriginalUri) -> Html<String> {
-    login_page(&uri, "", None)
+async fn login_form(OriginalUri(uri): OriginalUri, flash: Flash) -> Html<String> {
+    let Html(form) = login_page(&uri, "", None);
+    Html(form.replacen("<h1>", &format!("{}<h1>", admin::messages(&flash)), 1))
 }
 
 #[derive(Deserialize)]
@@ -311,6 +318,8 @@ async fn login(
     if let Err(e) = login_user(&session, &user, form.remember_me.is_some()) {
         return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response();
     }
+    // Shown once by the next page; a session too full for it loses only the message.
+    let _ = Flash::new(&session).success(format!("Welcome back, {}", user.username));
     // 303 See Other: the browser follows with a GET, never repeating the POST.
     Redirect::to(&redirect_target(&uri, "/")).into_response()
 }
@@ -318,6 +327,7 @@ async fn login(
 /// `POST /logout`: log out (keeping the rest of the session) and go home.
 async fn logout(session: SessionDict) -> Redirect {
     logout_user(&session);
+    let _ = Flash::new(&session).info("You have been logged out");
     Redirect::to("/")
 }
 

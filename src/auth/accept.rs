@@ -13,18 +13,29 @@ use http::HeaderMap;
 /// quoted parameter values do not split ranges. `*/*` and `text/*` do not count: a client that
 /// does not name HTML gets a `401` it can read.
 pub(crate) fn accepts_html(headers: &HeaderMap) -> bool {
+    accepts(headers, b"text/html")
+}
+
+/// Whether the client names `application/json`, by the rules of [`accepts_html`]: for the short
+/// body of a `403` to an API client.
+pub(crate) fn accepts_json(headers: &HeaderMap) -> bool {
+    accepts(headers, b"application/json")
+}
+
+/// Whether some media range of `Accept` is exactly `media` with no weight or a positive one.
+fn accepts(headers: &HeaderMap, media: &[u8]) -> bool {
     headers
         .get_all(ACCEPT)
         .iter()
         .flat_map(|v| split_unquoted(v.as_bytes(), b','))
-        .any(range_wants_html)
+        .any(|range| range_wants(range, media))
 }
 
 /// One media range with its parameters, such as `text/html;level=1;q=0.8`.
-fn range_wants_html(range: &[u8]) -> bool {
+fn range_wants(range: &[u8], media: &[u8]) -> bool {
     let mut parts = split_unquoted(range, b';');
     let media_type = parts.next().map(trim).unwrap_or_default();
-    if !media_type.eq_ignore_ascii_case(b"text/html") {
+    if !media_type.eq_ignore_ascii_case(media) {
         return false;
     }
     let mut weight = None;
@@ -113,6 +124,26 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(ACCEPT, v.parse().unwrap());
         h
+    }
+
+    #[test]
+    fn json_clients_are_told_apart_by_the_same_rules() {
+        for v in [
+            "application/json",
+            "APPLICATION/JSON;q=0.5",
+            "text/html, application/json",
+        ] {
+            assert!(accepts_json(&accept(v)), "{v}");
+        }
+        for v in [
+            "application/json;q=0",
+            "*/*",
+            "application/*",
+            "application/jsonx",
+            "text/html",
+        ] {
+            assert!(!accepts_json(&accept(v)), "{v}");
+        }
     }
 
     #[test]

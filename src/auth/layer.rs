@@ -1,14 +1,17 @@
 //! `AuthLayer`: the gate's configuration.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Response, Uri};
 use tower_layer::Layer;
 
+use super::authorize::{permission_loader, Authorize, CheckOutcome, PermissionLoader};
 use super::lookup::{settle, Looked};
 use super::{AuthService, UserLookup};
 use crate::redirect::is_valid_login_url;
@@ -28,7 +31,11 @@ pub enum Reason {
     /// Nobody is logged in and no credentials were sent, or the user loader did not know the
     /// logged-in user, or their session auth hash changed.
     NotLoggedIn,
-    /// A login restored from a remember-me cookie reached a route that requires a fresh login.
+    /// A login restored from a remember-me cookie reached a route that requires a fresh login,
+    /// or the last login with credentials is older than
+    /// [`fresh_within`](AuthLayerBuilder::fresh_within) allows. Browsers are sent to log in
+    /// again; other clients get `401` with an RFC 9470 `insufficient_user_authentication`
+    /// challenge.
     NotFresh,
     /// Credentials were sent (HTTP Basic or a token) and were refused.
     InvalidCredentials,
@@ -36,6 +43,9 @@ pub enum Reason {
     /// The default response is `503 Service Unavailable` with `Retry-After`; the session and the
     /// remember-me cookie are left as they were (see [`UserLookup`](crate::UserLookup)).
     Unavailable,
+    /// Someone is logged in, but the gate's [`authorize`](AuthLayerBuilder::authorize) check
+    /// refused them: `403 Forbidden`, never a login redirect (logging in again cannot help).
+    Forbidden,
 }
 
 /// What the gate knows when it turns a request away: given to the
@@ -69,7 +79,9 @@ pub struct Unauthorized {
 /// inside `Router::nest`, from axum's `OriginalUri`); other clients get `401` with a short
 /// plain-text body and a `WWW-Authenticate` challenge (`Session` for session logins; see
 /// [`redirect_to_login`](AuthLayerBuilder::redirect_to_login)). The inner
-/// service's error type is unchanged: rejections are responses. `OPTIONS` requests (CORS
+/// service's error type is unchanged: rejections are responses. A logged-in user whom an
+/// [`authorize`](AuthLayerBuilder::authorize) check refuses gets `403 Forbidden` instead (an HTML
+/// page for browsers, a short JSON or text body for the others). `OPTIONS` requests (CORS
 /// preflights) pass without authentication unless [`gate_options`](AuthLayerBuilder::gate_options)
 /// is on.
 ///
@@ -142,6 +154,9 @@ impl<U: AuthUser> AuthLayer<U> {
                 token_header: None,
                 login_url: "/login".into(),
                 fresh: false,
+                fresh_within: None,
+                authorize: None,
+                permissions: None,
                 optional: false,
                 redirect: true,
                 gate_options: false,
@@ -456,6 +471,109 @@ impl<U: AuthUser> AuthLayerBuilder<U> {
         self
     }
 
+    /// Requires a session login whose user typed their credentials (called
+    /// [`login_user`](crate::login_user)) at most `max_age` ago, for step-up pages such as a
+    /// payment or deleting the account. Implies [`fresh`](Self::fresh): a login restored from a
+    /// remember-me cookie never qualifies. Default: no time limit.
+    ///
+    /// The time of the login is kept in the session bound to the user's id, so a later login of
+    /// another user in the same browser (here or by a Microdot service sharing the session)
+    /// never inherits it. Logging in again as the same user (through `login_user`) renews it
+    /// and keeps the session's data, so other open tabs go on working.
+    ///
+    /// Browsers are sent to the login page, like a login that is not fresh; other clients get
+    /// `401` with an RFC 9470 challenge: `WWW-Authenticate: Session
+    /// error="insufficient_user_authentication", …, max_age="<seconds>"`. Basic and token logins
+    /// are not held to it (their credentials come with every request).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tower_session_auth::{AuthLayer, AuthUser};
+    /// # #[derive(Clone)] struct User { id: u64 }
+    /// # impl AuthUser for User { type Id = u64; fn id(&self) -> u64 { self.id } }
+    /// # async fn load_user(id: u64) -> Option<User> { Some(User { id }) }
+    /// use std::time::Duration;
+    ///
+    /// let login_required = AuthLayer::builder().user_loader(load_user).build()?;
+    /// // Deleting the account needs a password typed in the last five minutes.
+    /// let recent_login_required = login_required
+    ///     .into_builder()
+    ///     .fresh_within(Duration::from_secs(5 * 60))
+    ///     .build()?;
+    /// # Ok::<(), tower_session_auth::Error>(())
+    /// ```
+    pub fn fresh_within(mut self, max_age: Duration) -> Self {
+        self.config.fresh_within = Some(max_age.as_secs());
+        self
+    }
+
+    /// Adds a check on the logged-in user: a user it refuses gets `403 Forbidden`
+    /// ([`Reason::Forbidden`]), HTML for browsers, a short JSON or text body for other clients.
+    /// Requests with nobody logged in get the login redirect or `401`, as without a check. Works
+    /// for session, Basic and token logins alike.
+    ///
+    /// Called again (on a builder from [`AuthLayer::into_builder`], say), the checks are joined
+    /// with AND: a gate derived from another is never weaker. Join checks with OR by
+    /// [`Authorize::or`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tower_session_auth::{AuthLayer, AuthUser, Authorize};
+    /// # #[derive(Clone)] struct User { id: u64, admin: bool }
+    /// # impl AuthUser for User { type Id = u64; fn id(&self) -> u64 { self.id } }
+    /// # async fn load_user(id: u64) -> Option<User> { Some(User { id, admin: id == 1 }) }
+    ///
+    /// let login_required = AuthLayer::builder().user_loader(load_user).build()?;
+    /// let admin_required = login_required
+    ///     .clone()
+    ///     .into_builder()
+    ///     .authorize(Authorize::predicate(|user: User| async move { user.admin }))
+    ///     .build()?;
+    /// # Ok::<(), tower_session_auth::Error>(())
+    /// ```
+    pub fn authorize(mut self, check: Authorize<U>) -> Self {
+        self.config.authorize = Some(match self.config.authorize.take() {
+            Some(earlier) => earlier.and(check),
+            None => check,
+        });
+        self
+    }
+
+    /// Loads a user's permissions for [`Authorize::permission`] checks: at most once per
+    /// request, and only when a permission check runs. The future answers the set of the
+    /// user's permissions, or `Result<HashSet<String>, E>`: an `Err` is a `503`
+    /// ([`Reason::Unavailable`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::collections::HashSet;
+    /// use tower_session_auth::{AuthLayer, AuthUser, Authorize};
+    /// # #[derive(Clone)] struct User { id: u64, roles: Vec<String> }
+    /// # impl AuthUser for User { type Id = u64; fn id(&self) -> u64 { self.id } }
+    /// # async fn load_user(id: u64) -> Option<User> { Some(User { id, roles: vec![] }) }
+    ///
+    /// let gate = AuthLayer::builder()
+    ///     .user_loader(load_user)
+    ///     .permission_loader(|user: User| async move {
+    ///         user.roles.iter().map(|r| format!("role:{r}")).collect::<HashSet<String>>()
+    ///     })
+    ///     .authorize(Authorize::permission("role:admin"))
+    ///     .build()?;
+    /// # Ok::<(), tower_session_auth::Error>(())
+    /// ```
+    pub fn permission_loader<F, Fut>(mut self, loader: F) -> Self
+    where
+        F: Fn(U) -> Fut + Send + Sync + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: CheckOutcome<HashSet<String>>,
+    {
+        self.config.permissions = Some(permission_loader(loader));
+        self
+    }
+
     /// Lets every request through: with [`CurrentUser<U>`](crate::CurrentUser) when someone is
     /// logged in, without it otherwise (handlers then take `Option<CurrentUser<U>>`). Default off.
     ///
@@ -539,8 +657,10 @@ impl<U: AuthUser> AuthLayerBuilder<U> {
         self
     }
 
-    /// Builds the response for a request the gate turns away, instead of the default `302` or
-    /// `401`. The [`Reason`] is added to the response's extensions either way.
+    /// Builds the response for a request the gate turns away, instead of the default `302`,
+    /// `401`, `403` or `503`. The [`Reason`] tells the cases apart (nobody logged in,
+    /// [`Reason::Forbidden`] for a logged-in user an [`authorize`](Self::authorize) check
+    /// refused, …) and is added to the response's extensions either way.
     ///
     /// # Examples
     ///
@@ -585,7 +705,7 @@ impl<U: AuthUser> AuthLayerBuilder<U> {
     /// # Errors
     ///
     /// [`Error::InvalidConfig`] when no way of logging in is configured (no user loader, Basic or
-    /// token verifier), when a realm holds control characters or the charset is not a token, or
+    /// token verifier), when a permission check has no permission loader, when a realm holds control characters or the charset is not a token, or
     /// when the login URL breaks the rules of [`login_url`](Self::login_url).
     ///
     /// # Examples
@@ -628,6 +748,10 @@ impl<U: AuthUser> AuthLayerBuilder<U> {
         }
         if c.token_header.is_some() && c.bearer.is_none() {
             return Err(Error::InvalidConfig(ConfigError::TokenHeaderWithoutBearer));
+        }
+        let permission_checks = c.authorize.as_ref().is_some_and(|a| a.needs_permissions());
+        if permission_checks && c.permissions.is_none() {
+            return Err(Error::InvalidConfig(ConfigError::NoPermissionLoader));
         }
         if !is_valid_login_url(&c.login_url) {
             return Err(Error::InvalidConfig(ConfigError::LoginUrl));
@@ -675,6 +799,10 @@ pub(crate) struct AuthConfig<U: AuthUser> {
     pub(crate) token_header: Option<HeaderName>,
     pub(crate) login_url: String,
     pub(crate) fresh: bool,
+    /// The longest time since the last login with credentials, in seconds.
+    pub(crate) fresh_within: Option<u64>,
+    pub(crate) authorize: Option<Authorize<U>>,
+    pub(crate) permissions: Option<PermissionLoader<U>>,
     pub(crate) optional: bool,
     pub(crate) redirect: bool,
     /// Gate `OPTIONS` requests too (by default they pass, as CORS preflights must).
@@ -692,6 +820,9 @@ impl<U: AuthUser> Clone for AuthConfig<U> {
             token_header: self.token_header.clone(),
             login_url: self.login_url.clone(),
             fresh: self.fresh,
+            fresh_within: self.fresh_within,
+            authorize: self.authorize.clone(),
+            permissions: self.permissions.clone(),
             optional: self.optional,
             redirect: self.redirect,
             gate_options: self.gate_options,
@@ -710,6 +841,9 @@ impl<U: AuthUser> fmt::Debug for AuthConfig<U> {
             .field("token_header", &self.token_header)
             .field("login_url", &self.login_url)
             .field("fresh", &self.fresh)
+            .field("fresh_within", &self.fresh_within)
+            .field("authorize", &self.authorize)
+            .field("permission_loader", &self.permissions.is_some())
             .field("optional", &self.optional)
             .field("redirect", &self.redirect)
             .field("gate_options", &self.gate_options)

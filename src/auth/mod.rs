@@ -1,6 +1,7 @@
 //! The login gate: [`AuthLayer`], its service, and [`CurrentUser`].
 
 mod accept;
+mod authorize;
 mod basic;
 mod bearer;
 mod layer;
@@ -9,6 +10,7 @@ mod scheme;
 mod service;
 mod user;
 
+pub use authorize::{Authorize, CheckOutcome};
 pub use layer::{AuthLayer, AuthLayerBuilder, Reason, Unauthorized};
 pub use lookup::UserLookup;
 pub use service::{AuthFuture, AuthService};

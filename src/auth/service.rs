@@ -14,11 +14,12 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use super::accept::accepts_html;
+use super::accept::{accepts_html, accepts_json};
+use super::authorize::Answered;
 use super::layer::{AuthConfig, BoxFuture, Reason, Unauthorized};
 use super::lookup::Looked;
 use super::{basic, bearer};
-use crate::login::{auth_hash_matches, current_user_id, end_refused_login, is_fresh};
+use crate::login::{auth_hash_matches, current_user_id, end_refused_login, fresh_within, is_fresh};
 use crate::redirect::login_location;
 use crate::{AuthUser, CurrentUser, SessionDict};
 
@@ -185,6 +186,11 @@ fn authenticate<U: AuthUser, B>(config: &Arc<AuthConfig<U>>, req: &Request<B>) -
     if config.fresh && !is_fresh(&session) {
         return Decision::Reject(Reason::NotFresh);
     }
+    if let Some(max_age) = config.fresh_within {
+        if !fresh_within(&session, max_age) {
+            return Decision::Reject(Reason::NotFresh);
+        }
+    }
     Decision::Load(Pending {
         user: loader(id),
         session: Some(session),
@@ -295,6 +301,10 @@ fn reject<U: AuthUser, ResBody: From<Bytes>, ReqBody>(
         }
     }
     let mut challenges = Vec::new();
+    if reason == Reason::NotFresh {
+        // RFC 9470 §3: the login is too old, not missing.
+        challenges.push(step_up_challenge(config.fresh_within));
+    }
     if let Some(b) = &config.basic {
         challenges.push(basic::challenge(&b.realm, &config.basic_charset));
     }
@@ -306,6 +316,10 @@ fn reject<U: AuthUser, ResBody: From<Bytes>, ReqBody>(
         // A session-only gate: see `AuthLayerBuilder::redirect_to_login` for why `Session`.
         challenges.push(HeaderValue::from_static("Session"));
     }
+    if reason == Reason::Forbidden {
+        // A 403 asks for no credentials: logging in again cannot help.
+        challenges.clear();
+    }
     let unauthorized = Unauthorized {
         reason,
         uri: uri.clone(),
@@ -314,15 +328,61 @@ fn reject<U: AuthUser, ResBody: From<Bytes>, ReqBody>(
     };
     let mut response = match &config.unauthorized {
         Some(hook) => hook(unauthorized).map(ResBody::from),
+        None if reason == Reason::Forbidden => forbidden(headers),
         None => default_rejection(unauthorized, config),
     };
     response.extensions_mut().insert(reason);
     let headers = response.headers_mut();
     keep_out_of_caches(headers);
-    if config.session.is_some() && config.redirect {
-        // A redirect for browsers, a 401 for the others: the answer depends on `Accept`.
+    if (config.session.is_some() && config.redirect) || reason == Reason::Forbidden {
+        // A redirect for browsers, a 401 for the others (or a 403 page, JSON or text): the
+        // answer depends on `Accept`.
         headers.append(VARY, HeaderValue::from_static("Accept"));
     }
+    response
+}
+
+/// The `WWW-Authenticate` challenge of a session login that is too old (RFC 9470 §3), with
+/// `max_age` when the gate has a time limit.
+fn step_up_challenge(max_age: Option<u64>) -> HeaderValue {
+    let mut challenge = String::from(
+        "Session error=\"insufficient_user_authentication\", \
+         error_description=\"A more recent login is required\"",
+    );
+    if let Some(max_age) = max_age {
+        challenge.push_str(&format!(", max_age=\"{max_age}\""));
+    }
+    // Digits and fixed ASCII text only.
+    HeaderValue::try_from(challenge).unwrap_or_else(|_| HeaderValue::from_static("Session"))
+}
+
+/// The default `403` for a logged-in user the gate's check refused: a small HTML page for
+/// browsers, a JSON object for clients that name `application/json`, a line of text otherwise.
+/// Nothing from the request or the check is in it.
+fn forbidden<ResBody: From<Bytes>>(headers: &HeaderMap) -> Response<ResBody> {
+    let (content_type, body): (&'static str, &'static str) = if accepts_html(headers) {
+        (
+            "text/html; charset=utf-8",
+            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <title>403 Forbidden</title></head>\n<body><h1>Forbidden</h1>\
+             <p>Your account does not have access to this page.</p></body></html>\n",
+        )
+    } else if accepts_json(headers) {
+        (
+            "application/json",
+            "{\"error\":\"forbidden\",\"message\":\"this account does not have access\"}",
+        )
+    } else {
+        (
+            "text/plain; charset=utf-8",
+            "Forbidden: this account does not have access.\n",
+        )
+    };
+    let mut response = Response::new(ResBody::from(Bytes::from_static(body.as_bytes())));
+    *response.status_mut() = StatusCode::FORBIDDEN;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
 }
 
@@ -418,6 +478,25 @@ fn misconfigured<ResBody: From<Bytes>>() -> Response<ResBody> {
     response
 }
 
+/// What the gate's check answered, as the gate acts on it.
+fn authorized(answer: Answered<bool>) -> Result<(), Reason> {
+    match answer {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            tracing::info!("logged-in user refused by the gate's check; 403");
+            Err(Reason::Forbidden)
+        }
+        Err(error_type) => {
+            tracing::warn!(
+                source = "authorization check",
+                error_type,
+                "the check could not answer; 503, session left as it was"
+            );
+            Err(Reason::Unavailable)
+        }
+    }
+}
+
 pin_project! {
     /// The response future of [`AuthService`].
     pub struct AuthFuture<S, ReqBody, U>
@@ -439,6 +518,13 @@ pin_project! {
     {
         Loading {
             pending: Pending<U>,
+            inner: Option<S>,
+            req: Option<Request<ReqBody>>,
+            config: Arc<AuthConfig<U>>,
+        },
+        Authorizing {
+            check: BoxFuture<Answered<bool>>,
+            user: Option<U>,
             inner: Option<S>,
             req: Option<Request<ReqBody>>,
             config: Arc<AuthConfig<U>>,
@@ -477,6 +563,36 @@ where
                 StateProj::Done { res } => {
                     return Poll::Ready(Ok(res.take().expect("polled after completion")))
                 }
+                StateProj::Authorizing {
+                    check,
+                    user,
+                    inner,
+                    req,
+                    config,
+                } => {
+                    let answer = ready!(check.as_mut().poll(cx));
+                    let mut req = req.take().expect("polled after completion");
+                    let mut inner = inner.take().expect("polled after completion");
+                    match authorized(answer) {
+                        Ok(()) => {
+                            let user = user.take().expect("polled after completion");
+                            req.extensions_mut().insert(CurrentUser(user));
+                            State::Calling {
+                                fut: inner.call(req),
+                                private: true,
+                            }
+                        }
+                        Err(reason) if config.optional && reason != Reason::Unavailable => {
+                            State::Calling {
+                                fut: inner.call(req),
+                                private: false,
+                            }
+                        }
+                        Err(reason) => State::Done {
+                            res: Some(reject(config, reason, &req)),
+                        },
+                    }
+                }
                 StateProj::Loading {
                     pending,
                     inner,
@@ -488,13 +604,22 @@ where
                     let mut req = req.take().expect("polled after completion");
                     let mut inner = inner.take().expect("polled after completion");
                     match outcome {
-                        Ok(user) => {
-                            req.extensions_mut().insert(CurrentUser(user));
-                            State::Calling {
-                                fut: inner.call(req),
-                                private: true,
+                        Ok(user) => match &config.authorize {
+                            Some(check) => State::Authorizing {
+                                check: check.run(user.clone(), config.permissions.clone()),
+                                user: Some(user),
+                                inner: Some(inner),
+                                req: Some(req),
+                                config: Arc::clone(config),
+                            },
+                            None => {
+                                req.extensions_mut().insert(CurrentUser(user));
+                                State::Calling {
+                                    fut: inner.call(req),
+                                    private: true,
+                                }
                             }
-                        }
+                        },
                         Err(reason) if config.optional && reason != Reason::Unavailable => {
                             State::Calling {
                                 fut: inner.call(req),

@@ -4,9 +4,11 @@
 //! credentials, `false` after one restored from a remember-me cookie), the same keys Microdot
 //! uses, so each side sees the other's logins. This crate adds `_id`, a random 128-bit value
 //! renewed at every login so the post-login cookie never equals a pre-login one (SECURITY.md
-//! SES-01), and `_auth_hash` when the user type provides a session auth hash (SES-07).
+//! SES-01), `_auth_hash` when the user type provides a session auth hash (SES-07), and
+//! `_auth_time`, when the user last typed their credentials (for step-up; see `auth_time`).
 
 mod auth_hash;
+mod auth_time;
 mod remember;
 mod tracking;
 mod user;
@@ -18,6 +20,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 pub(crate) use auth_hash::matches as auth_hash_matches;
+pub(crate) use auth_time::within as fresh_within;
 pub(crate) use tracking::tracker;
 pub use tracking::{
     list_sessions, revoke_other_sessions, revoke_session, update_session_auth_hash, SessionInfo,
@@ -33,7 +36,7 @@ pub(crate) const FRESH: &str = "_fresh";
 const SESSION_ID: &str = "_id";
 const AUTH_HASH: &str = "_auth_hash";
 /// Every key a login writes, and so every key a logout removes.
-const LOGIN_KEYS: [&str; 4] = [USER_ID, FRESH, SESSION_ID, AUTH_HASH];
+const LOGIN_KEYS: [&str; 5] = [USER_ID, FRESH, SESSION_ID, AUTH_HASH, auth_time::AUTH_TIME];
 
 /// Logs `user` in: the session's next cookie carries their id, marked fresh.
 ///
@@ -209,6 +212,31 @@ pub fn is_fresh(session: &SessionDict) -> bool {
     session.contains_key(USER_ID) && session.get::<bool>(FRESH).ok().flatten() == Some(true)
 }
 
+/// Whether the logged-in user typed their credentials (a [`login_user`] call) at most `max_age`
+/// ago, by the session layer's clock: the test of
+/// [`AuthLayerBuilder::fresh_within`](crate::AuthLayerBuilder::fresh_within), for pages that only
+/// show or hide something. Never true for a login restored from a remember-me cookie, nor for
+/// another user's login time.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_session_auth::{is_fresh_within, SessionDict};
+///
+/// fn delete_account_button(session: &SessionDict) -> &'static str {
+///     if is_fresh_within(session, Duration::from_secs(300)) {
+///         "<button>Delete my account</button>"
+///     } else {
+///         "<a href=\"/login?next=%2Faccount\">Log in again to delete your account</a>"
+///     }
+/// }
+/// ```
+#[must_use]
+pub fn is_fresh_within(session: &SessionDict, max_age: std::time::Duration) -> bool {
+    auth_time::within(session, max_age.as_secs())
+}
+
 fn id_from<I: DeserializeOwned>(id: Value) -> Option<I> {
     match serde_json::from_value(id) {
         Ok(id) => Some(id),
@@ -240,6 +268,12 @@ fn login_map(
     } else {
         Map::new()
     };
+    if fresh {
+        map.insert(
+            auth_time::AUTH_TIME.into(),
+            auth_time::stamp(&user_id, session.now()),
+        );
+    }
     map.insert(USER_ID.into(), user_id);
     map.insert(FRESH.into(), Value::Bool(fresh));
     map.insert(SESSION_ID.into(), Value::String(random_id()));

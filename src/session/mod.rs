@@ -24,7 +24,7 @@ pub(crate) use commit::RememberUpdate;
 pub use future::SessionFuture;
 pub use handle::SessionDict;
 pub use layer::{SessionLayer, SessionLayerBuilder};
-#[cfg(any(test, fuzzing))]
+#[cfg(any(test, fuzzing, feature = "test-util"))]
 pub(crate) use response::finish;
 pub use service::SessionService;
 pub(crate) use tracker::{TrackFuture, TrackedLogin, Tracker};

@@ -1,7 +1,7 @@
-//! A browser-like test client: keeps a cookie jar, replays it, and audits every `Set-Cookie`.
-#![allow(dead_code, unreachable_pub)]
+//! A browser-like test client: keeps the crate's public `CookieJar` (feature `test-util`), replays
+//! it, and audits every `Set-Cookie`.
+#![allow(dead_code, unreachable_pub, unused_imports)]
 
-use std::collections::BTreeMap;
 use std::convert::Infallible;
 
 use axum::body::Body;
@@ -10,7 +10,7 @@ use http::header::{COOKIE, SET_COOKIE};
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use tower::{Service, ServiceExt};
-use tower_session_auth::Key;
+use tower_session_auth::{CookieJar, Key};
 
 pub const SECRET: &[u8] = b"test secret of 32 bytes or more, not a real one";
 
@@ -114,10 +114,10 @@ pub fn audit(headers: &HeaderMap, expect: &Expect) -> Vec<Cookie<'static>> {
     cookies
 }
 
-/// A cookie jar that behaves like a browser for one site.
+/// A browser for one site: the public `CookieJar`, and the audit of every `Set-Cookie` it gets.
 #[derive(Debug, Default)]
 pub struct Browser {
-    pub jar: BTreeMap<String, String>,
+    pub jar: CookieJar,
     pub expect: Expect,
 }
 
@@ -133,18 +133,8 @@ impl Browser {
                 secure: false,
                 ..Expect::default()
             },
-            ..Browser::new()
+            jar: CookieJar::plain_http(),
         }
-    }
-
-    pub fn cookie_header(&self) -> Option<String> {
-        (!self.jar.is_empty()).then(|| {
-            self.jar
-                .iter()
-                .map(|(n, v)| format!("{n}={v}"))
-                .collect::<Vec<_>>()
-                .join("; ")
-        })
     }
 
     /// Sends `req` with the jar's cookies and stores what comes back.
@@ -152,17 +142,12 @@ impl Browser {
     where
         S: Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Clone,
     {
-        if let Some(cookies) = self.cookie_header() {
-            req.headers_mut().insert(COOKIE, cookies.parse().unwrap());
+        let uri = req.uri().clone();
+        if let Some(cookies) = self.jar.cookie_header(&uri) {
+            req.headers_mut().insert(COOKIE, cookies);
         }
         let res = send(svc, req, &self.expect).await;
-        for c in &res.set_cookies {
-            if c.value().is_empty() {
-                self.jar.remove(c.name());
-            } else {
-                self.jar.insert(c.name().to_owned(), c.value().to_owned());
-            }
-        }
+        self.jar.store(&uri, &res.headers);
         res
     }
 
@@ -191,6 +176,20 @@ impl Browser {
             .unwrap();
         self.send(svc, req).await
     }
+}
+
+/// `app` with every response's `Set-Cookie` audited against `expect` (the audit above), for
+/// tests that drive it with the crate's public `TestClient`.
+pub fn audited(app: axum::Router, expect: Expect) -> axum::Router {
+    app.layer(axum::middleware::map_response(
+        move |res: Response<Body>| {
+            let expect = expect.clone();
+            async move {
+                audit(res.headers(), &expect);
+                res
+            }
+        },
+    ))
 }
 
 /// Sends one request, with no jar, auditing the response's cookies.
@@ -235,29 +234,8 @@ pub fn pyjwt(payload: &str) -> String {
     sign(r#"{"alg":"HS256","typ":"JWT"}"#, payload, SECRET)
 }
 
-/// A clock the test moves by hand.
-#[derive(Debug, Clone, Default)]
-pub struct FakeClock(pub std::sync::Arc<std::sync::atomic::AtomicU64>);
-
-impl FakeClock {
-    pub fn at(t: u64) -> Self {
-        let c = Self::default();
-        c.set(t);
-        c
-    }
-    pub fn set(&self, t: u64) {
-        self.0.store(t, std::sync::atomic::Ordering::SeqCst);
-    }
-    pub fn advance(&self, secs: u64) {
-        self.0.fetch_add(secs, std::sync::atomic::Ordering::SeqCst);
-    }
-}
-
-impl tower_session_auth::Clock for FakeClock {
-    fn now(&self) -> u64 {
-        self.0.load(std::sync::atomic::Ordering::SeqCst)
-    }
-}
+/// A clock the test moves by hand: the crate's own (feature `test-util`).
+pub use tower_session_auth::FakeClock;
 
 /// The JSON payload of a signed cookie value (a compact JWS), unverified: for inspecting what the
 /// crate wrote.
