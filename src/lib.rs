@@ -22,6 +22,7 @@ mod token;
 // Tier 2: the session middleware and its backends, and the registry of live logins.
 mod registry;
 mod session;
+mod store;
 // Tier 3: logging in and out.
 mod flash;
 mod login;
@@ -57,6 +58,7 @@ pub use registry::{
 };
 pub use secret::secrets_equal;
 pub use session::{SessionDict, SessionFuture, SessionLayer, SessionLayerBuilder, SessionService};
+pub use store::{MemoryStore, Saved, SessionPatch, SessionStore, StoreFailure, StoredSession};
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub use test_util::{login_cookies, CookieJar, FakeClock, TestClient, TestResponse};

@@ -13,9 +13,6 @@ mod remember;
 mod tracking;
 mod user;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
-use ring::rand::{SecureRandom, SystemRandom};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
@@ -284,9 +281,5 @@ fn login_map(
 }
 
 fn random_id() -> String {
-    let mut id = [0u8; 16];
-    // Without an OS random source no key could have been generated either; an all-zero id then
-    // only loses the cookie's uniqueness, not its integrity.
-    let _ = SystemRandom::new().fill(&mut id);
-    URL_SAFE_NO_PAD.encode(id)
+    crate::secret::random_id()
 }

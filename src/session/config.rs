@@ -11,6 +11,7 @@ use crate::clock::Clock;
 use crate::cookie::scope::CookieScope;
 use crate::key::KeySet;
 use crate::registry::Registry;
+use crate::store::{SessionStore, StoreFailure};
 
 pub(crate) struct SessionConfig {
     /// Where sessions are kept.
@@ -34,6 +35,10 @@ pub(crate) struct SessionConfig {
     pub(crate) registry: Option<Arc<dyn Registry>>,
     /// The login tracking that runs around the inner service, with a registry.
     pub(crate) tracker: Option<Arc<dyn Tracker>>,
+    /// Where the sessions' data lives, with server-side placement; the cookie then carries an id.
+    pub(crate) store: Option<Arc<dyn SessionStore>>,
+    /// What a failed save after the inner service answered does.
+    pub(crate) store_failure: StoreFailure,
     /// The session's idle and absolute timeouts, in seconds (the registry's entries end with
     /// them).
     pub(crate) idle_timeout: Option<u64>,
@@ -58,6 +63,8 @@ impl fmt::Debug for SessionConfig {
             .field("leeway", &self.leeway)
             .field("adopt_untagged_logins", &self.adopt_untagged_logins)
             .field("registry", &self.registry)
+            .field("store", &self.store)
+            .field("store_failure", &self.store_failure)
             .finish_non_exhaustive()
     }
 }

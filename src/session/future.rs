@@ -12,6 +12,7 @@ use tower_service::Service;
 
 use super::response;
 use super::tracker::TrackFuture;
+use crate::store::StoreFailure;
 use crate::SessionDict;
 
 pin_project! {
@@ -44,9 +45,10 @@ pin_project! {
             #[pin]
             fut: S::Future,
         },
-        /// The registry records what the request changed; then the cookies are written.
+        /// The registry records what the request changed and the store saves it; then the
+        /// cookies are written.
         Committing {
-            commit: TrackFuture,
+            commit: CommitFuture,
             response: Option<S::Response>,
         },
     }
@@ -75,10 +77,7 @@ where
                 }
                 StateProj::Calling { fut } => {
                     let response = ready!(fut.poll(cx))?;
-                    let commit = this.session.as_ref().and_then(|session| {
-                        let tracker = session.config().tracker.as_ref()?;
-                        tracker.commit(session)
-                    });
+                    let commit = this.session.as_ref().and_then(commits);
                     match commit {
                         Some(commit) => this.state.set(State::Committing {
                             commit,
@@ -94,12 +93,58 @@ where
                     };
                     return Poll::Ready(Ok(match result {
                         Ok(()) => finish(this.session.take(), response),
-                        Err(error) => unavailable(this.session.take(), &error),
+                        Err((error, StoreFailure::KeepResponse)) => {
+                            tracing::error!(
+                                kind = error.kind(),
+                                "session store did not save this request's changes; response \
+                                 sent, cookies left as they were"
+                            );
+                            let session = this.session.take();
+                            if let Some(session) = &session {
+                                session.leave_cookies_alone();
+                            }
+                            finish(session, response)
+                        }
+                        Err((error, _)) => unavailable(this.session.take(), &error),
                     }));
                 }
             }
         }
     }
+}
+
+/// What the response waits for after the inner service: the registry's record of the request's
+/// logins and logouts, then the store's save of its changes. A failure says which policy
+/// applies: the registry's is always `503`.
+type CommitFuture =
+    Pin<Box<dyn Future<Output = Result<(), (crate::RegistryError, StoreFailure)>> + Send>>;
+
+fn commits(session: &SessionDict) -> Option<CommitFuture> {
+    let config = session.config();
+    if config.tracker.is_none() && config.store.is_none() {
+        return None;
+    }
+    let track = config
+        .tracker
+        .as_ref()
+        .and_then(|tracker| tracker.commit(session));
+    let store = config.store.clone().filter(|_| session.was_loaded());
+    if track.is_none() && store.is_none() {
+        return None;
+    }
+    let session = session.clone();
+    Some(Box::pin(async move {
+        if let Some(track) = track {
+            track.await.map_err(|e| (e, StoreFailure::Unavailable))?;
+        }
+        if let Some(store) = store {
+            let failure = session.config().store_failure;
+            super::store::save(&session, &*store)
+                .await
+                .map_err(|e| (e, failure))?;
+        }
+        Ok(())
+    }))
 }
 
 /// Writes the session's cookies on `response`.

@@ -91,6 +91,11 @@ struct State {
     remember: RememberUpdate,
     /// The response must leave the browser's cookies as they are, whatever changed.
     keep_cookies: bool,
+    /// With a session store: the secret id and the version of the record the request loaded.
+    stored: Option<(String, u64)>,
+    /// The whole map was replaced (a login, `clear`, `delete`): with a store, the request's data
+    /// goes to a new record rather than onto the loaded one.
+    replaced: bool,
 }
 
 #[derive(Default, Clone, Copy, PartialEq, Eq)]
@@ -427,7 +432,131 @@ impl SessionDict {
     /// Whether a session of `json_len` bytes of JSON (without the crate's claims) can be kept.
     fn check_size(&self, json_len: usize, created: Option<u64>) -> Result<(), Error> {
         let config = &self.shared.config;
+        if config.store.is_some() {
+            return match json_len <= super::store::MAX_STORED_LEN {
+                true => Ok(()),
+                false => Err(Error::SessionTooLarge {
+                    size: json_len,
+                    limit: super::store::MAX_STORED_LEN,
+                }),
+            };
+        }
         config.backend.check_size(json_len, created, config.now())
+    }
+
+    // ---- server-side placement, for the store step ----
+
+    /// What the session cookie carries, verified (the id cookie, with a store), without loading
+    /// the session from it.
+    pub(super) fn open_cookie(&self) -> super::backend::Loaded {
+        let config = &self.shared.config;
+        config.backend.load(&self.shared.sent, config.now())
+    }
+
+    /// Makes `map` the session the request loaded: the record under `stored` (secret id,
+    /// version), or an imported stateless session (`stored` is `None`, `import` set: it goes to a
+    /// new record), or none.
+    pub(super) fn install(
+        &self,
+        map: Map<String, Value>,
+        loaded: &super::backend::Loaded,
+        stored: Option<(String, u64)>,
+        import: bool,
+    ) {
+        let mut state = self.lock();
+        state.base = Some(Arc::new(map));
+        state.created = loaded.created;
+        state.reissue = loaded.reissue;
+        state.invalid = loaded.invalid;
+        state.foreign = loaded.foreign;
+        state.stored = stored;
+        state.replaced = import;
+        if import {
+            state.change = Change::Modified;
+        }
+    }
+
+    /// The loaded record's secret id and the session's absolute anchor, with a store.
+    pub(super) fn stored_secret(&self) -> Option<(String, Option<u64>)> {
+        let state = self.lock();
+        let (secret, _) = state.stored.as_ref()?;
+        Some((secret.clone(), state.created))
+    }
+
+    /// What the store must do with this request's changes.
+    pub(super) fn store_plan(&self) -> super::store::Plan {
+        use super::store::Plan;
+        let state = self.lock();
+        if state.keep_cookies || state.base.is_none() {
+            return Plan::Nothing;
+        }
+        let stored = state.stored.clone();
+        let changed = matches!(state.change, Change::Modified | Change::Deleted);
+        if !changed {
+            return Plan::Nothing;
+        }
+        if state.change == Change::Deleted || state.len() == 0 {
+            return match stored {
+                Some((secret, _)) => Plan::Delete { secret },
+                None => Plan::Nothing,
+            };
+        }
+        match stored {
+            Some((secret, version)) if !state.replaced => {
+                let mut set = Map::new();
+                let mut remove = Vec::new();
+                for (key, change) in &state.changes {
+                    match change {
+                        Some(value) => {
+                            set.insert(key.clone(), value.clone());
+                        }
+                        None => remove.push(key.clone()),
+                    }
+                }
+                Plan::Patch {
+                    secret,
+                    version,
+                    set,
+                    remove,
+                    created: state.created,
+                }
+            }
+            old => Plan::Create {
+                old: old.map(|(secret, _)| secret),
+                data: state
+                    .entries()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                created: state.created,
+            },
+        }
+    }
+
+    /// After the store step: the response writes the id cookie `secret` (begun at `created`) when
+    /// `new_cookie`, deletes the cookie when `secret` is `None`, and otherwise re-issues it only
+    /// if the cookie itself asked for it (a fallback key, a rolling refresh).
+    pub(super) fn store_done(&self, secret: Option<&str>, created: Option<u64>, new_cookie: bool) {
+        let mut state = self.lock();
+        let Some(secret) = secret else {
+            state.set_base(Map::new(), None);
+            state.created = None;
+            state.change = Change::Deleted;
+            return;
+        };
+        let mut id = Map::new();
+        id.insert(
+            super::store::STORE_ID.into(),
+            Value::String(secret.to_owned()),
+        );
+        let json = serde_json::to_vec(&id).unwrap_or_default();
+        state.set_base(id, Some(json));
+        state.created = created;
+        state.invalid = false;
+        state.change = if new_cookie {
+            Change::Modified
+        } else {
+            Change::None
+        };
     }
 
     // ---- committing ----
@@ -531,6 +660,7 @@ impl State {
         self.base = Some(Arc::new(map));
         self.changes.clear();
         self.json = json;
+        self.replaced = true;
     }
 }
 

@@ -14,6 +14,7 @@ use crate::cookie::scope::{has_prefix, CookieScope, SameSite};
 use crate::cookie::MAX_COOKIE_AGE_SECS;
 use crate::key::KeySet;
 use crate::registry::Registry;
+use crate::store::{SessionStore, StoreFailure};
 use crate::token::session::SessionFormat;
 use crate::{ConfigError, Error, Key};
 
@@ -82,6 +83,8 @@ impl SessionLayer {
             claimless_sessions: false,
             adopt_untagged_logins: false,
             registry: None,
+            store: None,
+            store_failure: StoreFailure::default(),
         }
     }
 }
@@ -116,6 +119,8 @@ pub struct SessionLayerBuilder {
     claimless_sessions: bool,
     adopt_untagged_logins: bool,
     registry: Option<Arc<dyn Registry>>,
+    store: Option<Arc<dyn SessionStore>>,
+    store_failure: StoreFailure,
 }
 
 impl SessionLayerBuilder {
@@ -496,6 +501,58 @@ impl SessionLayerBuilder {
         self
     }
 
+    /// Keeps the sessions' data in `store` (server-side placement): the session cookie then
+    /// carries only a signed id (with the same keys, rotation and timeouts as a cookie session),
+    /// sessions may hold up to 1 MiB of JSON, and concurrent requests lose no update (each saves
+    /// only the keys it changed; for a key two requests both changed, the later save wins). A
+    /// save never brings back a session that a logout or a revocation ended meanwhile. Default
+    /// none: the whole session is in the cookie, as Microdot keeps it.
+    ///
+    /// [`SessionDict`](crate::SessionDict) works the same either way, and a request that only
+    /// reads writes nothing. A store that does not answer before the inner service is a `503`
+    /// that changes no cookie; after it, see [`store_failure`](Self::store_failure). A
+    /// stateless session cookie that arrives is imported once into a new record; a deployment
+    /// that switches back to cookie placement reads the id cookies as empty sessions (its users
+    /// are logged out, and their data stays in the store until it expires).
+    ///
+    /// Microdot cannot read a server-side session.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tower_session_auth::{Key, MemoryStore, SessionLayer};
+    ///
+    /// let layer = SessionLayer::builder(Key::generate())
+    ///     .store(MemoryStore::new())
+    ///     .build()?;
+    /// # Ok::<(), tower_session_auth::Error>(())
+    /// ```
+    pub fn store(mut self, store: impl SessionStore) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// What happens when saving a request's changes to the [`store`](Self::store) fails after
+    /// the inner service answered. Default [`StoreFailure::Unavailable`]: a `503` instead of the
+    /// response, and no cookie changed, so the client knows its change was not kept and never
+    /// holds a cookie that points at nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tower_session_auth::{Key, MemoryStore, SessionLayer, StoreFailure};
+    ///
+    /// let layer = SessionLayer::builder(Key::generate())
+    ///     .store(MemoryStore::new())
+    ///     .store_failure(StoreFailure::KeepResponse)
+    ///     .build()?;
+    /// # Ok::<(), tower_session_auth::Error>(())
+    /// ```
+    pub fn store_failure(mut self, failure: StoreFailure) -> Self {
+        self.store_failure = failure;
+        self
+    }
+
     /// Checks the configuration and builds the layer.
     ///
     /// # Errors
@@ -573,6 +630,8 @@ impl SessionLayerBuilder {
                     .as_ref()
                     .map(|r| crate::login::tracker(Arc::clone(r))),
                 registry: self.registry,
+                store: self.store,
+                store_failure: self.store_failure,
                 idle_timeout: self.idle_timeout,
                 absolute_timeout: self.absolute_timeout,
             }),

@@ -10,7 +10,7 @@
 //! - `backend`: where sessions are kept (the cookie backend today), the seam new backends plug
 //!   into.
 
-mod backend;
+pub(crate) mod backend;
 mod commit;
 mod config;
 mod future;
@@ -18,6 +18,7 @@ mod handle;
 mod layer;
 mod response;
 mod service;
+mod store;
 mod tracker;
 
 pub(crate) use commit::RememberUpdate;

@@ -8,6 +8,7 @@ use http::{Request, Response};
 use tower_service::Service;
 
 use super::config::SessionConfig;
+use super::tracker::TrackFuture;
 use super::SessionFuture;
 use crate::SessionDict;
 
@@ -36,11 +37,7 @@ where
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let session = SessionDict::new(Arc::clone(&self.config), req.headers());
         req.extensions_mut().insert(session.clone());
-        let check = self
-            .config
-            .tracker
-            .as_ref()
-            .and_then(|tracker| tracker.check(&session));
+        let check = checks(&self.config, &session);
         match check {
             // The registry answers before the inner service is called: hand the future the
             // service that was polled ready and keep a fresh clone here.
@@ -52,4 +49,25 @@ where
             None => SessionFuture::calling(self.inner.call(req), session),
         }
     }
+}
+
+/// What the request waits for before the inner service: with a store, its record (when a
+/// session cookie was sent); with a registry, the check of its logins. `None` when nothing.
+fn checks(config: &Arc<SessionConfig>, session: &SessionDict) -> Option<TrackFuture> {
+    let Some(store) = config
+        .store
+        .as_ref()
+        .filter(|_| session.session_cookie_sent())
+    else {
+        return config.tracker.as_ref()?.check(session);
+    };
+    let (store, tracker) = (Arc::clone(store), config.tracker.clone());
+    let session = session.clone();
+    Some(Box::pin(async move {
+        super::store::load(&session, &*store).await?;
+        if let Some(check) = tracker.and_then(|tracker| tracker.check(&session)) {
+            check.await?;
+        }
+        Ok(())
+    }))
 }
