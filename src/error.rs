@@ -57,6 +57,10 @@ pub enum Error {
     /// A stored value does not have the type that was asked for. The underlying error is not
     /// kept: it would quote the stored value, which may be a secret.
     Deserialize,
+    /// A session registry could not be set up: a bad address or setting, or a server that did
+    /// not answer. Like every [`RegistryError`](crate::RegistryError), it says which, never what
+    /// the server said.
+    Registry(crate::RegistryError),
 }
 
 impl fmt::Display for Error {
@@ -76,6 +80,7 @@ impl fmt::Display for Error {
             }
             Error::Serialize(_) => f.write_str("value could not be serialised into the session"),
             Error::Deserialize => f.write_str("session value does not have the requested type"),
+            Error::Registry(e) => e.fmt(f),
         }
     }
 }
@@ -84,6 +89,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Serialize(e) => Some(e),
+            Error::Registry(e) => Some(e),
             _ => None,
         }
     }
