@@ -103,6 +103,21 @@ mod redis {
             redis::Value::Int(0),
             "no entry, no key"
         );
+
+        // 64-bit times survive the scripts exactly (Lua's numbers are doubles), and a key whose
+        // entries end beyond any expiry Redis takes is kept without one.
+        let huge = "huge-user";
+        let mut e = entry(EntryKind::Remember, "H", u64::MAX);
+        r.insert(huge, "h", &e, NOW).await.unwrap();
+        r.touch(huge, "h", u64::MAX - 1, NOW).await.unwrap();
+        e.last_seen = u64::MAX - 1;
+        assert_eq!(r.get(huge, &["h"], u64::MAX - 1).await.unwrap(), [Some(e)]);
+        let huge_key = format!("{prefix}:{{{huge}}}");
+        assert_eq!(
+            redis_raw(conn, &["TTL", &huge_key]).await,
+            redis::Value::Int(-1)
+        );
+        r.remove(huge, &Removal::Remember, NOW).await.unwrap();
     }
 
     /// Twenty parallel uses of one remember-me token: exactly one rotates, the others repeat.

@@ -84,6 +84,8 @@ impl OwnServer {
             "no",
             "--daemonize",
             "no",
+            "--dir",
+            &std::env::temp_dir().to_string_lossy(),
         ]
         .iter()
         .map(|s| (*s).to_owned())
