@@ -38,7 +38,7 @@ const MAX_TIMEOUT: Duration = Duration::from_secs(60);
 ///
 /// A user's entries are one hash, `<prefix>:{<user>}`, so they share a cluster hash slot and
 /// every call is one command or one Lua script on one key: atomic on a cluster too. Entry ids are
-/// the digests the crate derives, never a cookie's secret. Needs Redis 6.2 or later and a Tokio
+/// the digests the crate derives, never a cookie's secret. Tested with Redis 7.0; needs a Tokio
 /// runtime with its timer enabled. Clones share the connection.
 ///
 /// # Examples
