@@ -5,6 +5,7 @@
 //! where it fails: there Redis is required.
 #![allow(dead_code, unreachable_pub)]
 
+use std::io::Write;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -16,7 +17,12 @@ fn missing<T>(what: &str) -> Option<T> {
     if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
         panic!("Redis is required under CI (CI is set): {what} ({HOW})");
     }
-    eprintln!("\n**********\nSKIPPED: {what} ({HOW})\n**********\n");
+    // Straight to the process's stderr: the test harness captures `eprintln!`, and would hide the
+    // message of a test that passes.
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n**********\nSKIPPED: {what} ({HOW})\n**********\n"
+    );
     None
 }
 
