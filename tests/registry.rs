@@ -282,6 +282,9 @@ mod redis {
             format!("redis://:wrong-{password}@127.0.0.1:{}", server.port),
             server.url(),
             format!("redis://:{password}@127.0.0.1:notaport"),
+            // TLS to a plain-text server: the handshake fails (with a TLS feature), or the
+            // scheme is refused (without one); no panic either way.
+            format!("rediss://:{password}@127.0.0.1:{}", server.port),
         ] {
             let error = match RedisRegistry::builder(url.as_str()).build().await {
                 Err(error) => error,
