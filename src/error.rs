@@ -60,8 +60,10 @@ pub enum Error {
     /// A registry function was called on a session whose layer has no
     /// [`registry`](crate::SessionLayerBuilder::registry).
     NoRegistry,
-    /// The session registry did not answer in time.
-    RegistryUnavailable(crate::RegistryError),
+    /// A session registry or store did not answer (in time), or could not be set up: a bad
+    /// address or setting, or a server that did not answer. Like every
+    /// [`RegistryError`](crate::RegistryError), it says which, never what the server said.
+    Registry(crate::RegistryError),
 }
 
 impl fmt::Display for Error {
@@ -82,7 +84,7 @@ impl fmt::Display for Error {
             Error::Serialize(_) => f.write_str("value could not be serialised into the session"),
             Error::Deserialize => f.write_str("session value does not have the requested type"),
             Error::NoRegistry => f.write_str("the session layer has no registry"),
-            Error::RegistryUnavailable(_) => f.write_str("the session registry did not answer"),
+            Error::Registry(e) => e.fmt(f),
         }
     }
 }
@@ -91,7 +93,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Serialize(e) => Some(e),
-            Error::RegistryUnavailable(e) => Some(e),
+            Error::Registry(e) => Some(e),
             _ => None,
         }
     }

@@ -56,6 +56,8 @@ pub use registry::{
     EntryKind, MemoryRegistry, Registry, RegistryEntry, RegistryError, RegistryFuture, Removal,
     Rotation,
 };
+#[cfg(feature = "redis")]
+pub use registry::{RedisRegistry, RedisRegistryBuilder};
 pub use secret::secrets_equal;
 pub use session::{SessionDict, SessionFuture, SessionLayer, SessionLayerBuilder, SessionService};
 pub use store::{MemoryStore, Saved, SessionPatch, SessionStore, StoreFailure, StoredSession};

@@ -528,7 +528,7 @@ fn current_device(session: &SessionDict, user: &str) -> Option<String> {
 /// # Errors
 ///
 /// [`Error::NoRegistry`] when the session layer has no
-/// [`registry`](crate::SessionLayerBuilder::registry); [`Error::RegistryUnavailable`] when it did
+/// [`registry`](crate::SessionLayerBuilder::registry); [`Error::Registry`] when it did
 /// not answer.
 ///
 /// # Examples
@@ -553,7 +553,7 @@ pub async fn list_sessions(session: &SessionDict) -> Result<Vec<SessionInfo>, Er
     let entries = registry
         .list(&user, session.now())
         .await
-        .map_err(Error::RegistryUnavailable)?;
+        .map_err(Error::Registry)?;
     let mut devices: Vec<SessionInfo> = Vec::new();
     // A used remember-me token stays only to catch replays: it keeps no device alive.
     for (_, entry) in entries.into_iter().filter(|(_, e)| e.rotated.is_none()) {
@@ -586,7 +586,7 @@ pub async fn list_sessions(session: &SessionDict) -> Result<Vec<SessionInfo>, Er
 ///
 /// # Errors
 ///
-/// [`Error::NoRegistry`] without a registry; [`Error::RegistryUnavailable`] when it did not
+/// [`Error::NoRegistry`] without a registry; [`Error::Registry`] when it did not
 /// answer.
 ///
 /// # Examples
@@ -610,7 +610,7 @@ pub async fn revoke_session(session: &SessionDict, id: &str) -> Result<bool, Err
     let removed = registry
         .remove(&user, &Removal::Device(id.to_owned()), session.now())
         .await
-        .map_err(Error::RegistryUnavailable)?;
+        .map_err(Error::Registry)?;
     if current_device(session, &user).as_deref() == Some(id) {
         super::logout_user(session);
     }
@@ -623,7 +623,7 @@ pub async fn revoke_session(session: &SessionDict, id: &str) -> Result<bool, Err
 ///
 /// # Errors
 ///
-/// [`Error::NoRegistry`] without a registry; [`Error::RegistryUnavailable`] when it did not
+/// [`Error::NoRegistry`] without a registry; [`Error::Registry`] when it did not
 /// answer.
 ///
 /// # Examples
@@ -650,7 +650,7 @@ pub async fn revoke_other_sessions(session: &SessionDict) -> Result<usize, Error
     registry
         .remove(&user, &which, session.now())
         .await
-        .map_err(Error::RegistryUnavailable)
+        .map_err(Error::Registry)
 }
 
 /// After the user changed their password: keeps this session logged in (with the user's new
@@ -663,7 +663,7 @@ pub async fn revoke_other_sessions(session: &SessionDict) -> Result<usize, Error
 /// # Errors
 ///
 /// [`Error::Serialize`] or [`Error::SessionTooLarge`] as [`login_user`](crate::login_user);
-/// [`Error::RegistryUnavailable`] when the registry did not answer (the other sessions may then
+/// [`Error::Registry`] when the registry did not answer (the other sessions may then
 /// still be live: report the failure).
 ///
 /// # Examples

@@ -12,11 +12,15 @@
 //! can make every operation on them atomic (on Redis, one key, one hash slot).
 
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
+#[cfg(feature = "redis")]
+pub use self::redis::{RedisRegistry, RedisRegistryBuilder};
 pub use memory::MemoryRegistry;
 
 /// The future a [`Registry`] method returns.

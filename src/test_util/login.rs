@@ -18,7 +18,7 @@ use crate::{login_user, AuthUser, Error, Remember, SessionDict, SessionLayer};
 ///
 /// # Errors
 ///
-/// As [`login_user`]; [`Error::RegistryUnavailable`] when the registry did not answer.
+/// As [`login_user`]; [`Error::Registry`] when the registry did not answer.
 ///
 /// # Examples
 ///
@@ -47,7 +47,7 @@ pub async fn login_cookies<U: AuthUser>(
     login_user(&session, user, remember)?;
     let commit = (layer.config.tracker.as_ref()).and_then(|tracker| tracker.commit(&session));
     if let Some(commit) = commit {
-        commit.await.map_err(Error::RegistryUnavailable)?;
+        commit.await.map_err(Error::Registry)?;
     }
     let mut headers = HeaderMap::new();
     finish(&session, &mut headers);
