@@ -3,6 +3,9 @@
 //! against the memory registry and, when configured, standalone Redis and Redis Cluster.
 
 mod common;
+#[path = "common/redis.rs"]
+#[allow(dead_code)]
+mod redis_env;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -597,4 +600,125 @@ async fn reg_01_login_as_mints_a_tracked_login_that_logout_revokes() {
     client.post_form("/logout", "").await;
     let mut thief = tower_session_auth::TestClient::new(app).with_jar(copy);
     assert_eq!(thief.get("/me").await.status, StatusCode::UNAUTHORIZED);
+}
+
+/// The flows against Redis: standalone and cluster, each with a key prefix of its own.
+mod on_redis {
+    use super::*;
+    use tower_session_auth::RedisRegistry;
+
+    async fn standalone(test: &str) -> Option<RedisRegistry> {
+        let url = redis_env::standalone_url()?;
+        let prefix = format!("{test}{}", redis_env::run_id());
+        Some(
+            RedisRegistry::builder(url)
+                .key_prefix(prefix)
+                .build()
+                .await
+                .unwrap(),
+        )
+    }
+
+    async fn cluster(test: &str) -> Option<RedisRegistry> {
+        let urls = redis_env::cluster_urls()?;
+        let prefix = format!("{test}{}", redis_env::run_id());
+        Some(
+            RedisRegistry::cluster_builder(urls)
+                .key_prefix(prefix)
+                .build()
+                .await
+                .unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn reg_01_two_browsers_on_redis_standalone_and_cluster() {
+        if let Some(r) = standalone("twob").await {
+            two_browsers(r).await;
+        }
+        if let Some(r) = cluster("twob").await {
+            two_browsers(r).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn reg_02_parallel_remember_me_on_redis_standalone_and_cluster() {
+        if let Some(r) = standalone("par").await {
+            parallel_remember(r).await;
+        }
+        if let Some(r) = cluster("par").await {
+            parallel_remember(r).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn reg_03_revoke_by_id_on_redis_standalone_and_cluster() {
+        if let Some(r) = standalone("rev").await {
+            revoke_by_id(r).await;
+        }
+        if let Some(r) = cluster("rev").await {
+            revoke_by_id(r).await;
+        }
+    }
+
+    /// Redis stopped by PID mid-test: `503` with nothing deleted, then the same cookies work.
+    #[tokio::test]
+    async fn reg_04_redis_stopped_mid_test_is_a_503_then_recovery() {
+        // Persisted on every write (as a production Redis would be), so a restart loses nothing.
+        let aof = format!("tsa-aof-{}", redis_env::run_id());
+        let args = [
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--appenddirname",
+            &aof,
+        ];
+        let Some(mut server) = redis_env::OwnServer::start(&args) else {
+            return;
+        };
+        let registry = RedisRegistry::builder(server.url())
+            .timeout(Duration::from_millis(500))
+            .build()
+            .await
+            .unwrap();
+        let clock = FakeClock::at(NOW);
+        let app = app(registry, &clock);
+        let mut a = Browser::new();
+        a.post_form(&app, "/login", "").await;
+        let session = a.jar.get("session").unwrap().to_owned();
+        assert_eq!(me(&app, &mut a).await, StatusCode::OK);
+
+        server.kill();
+        let res = tokio::time::timeout(Duration::from_secs(20), a.get(&app, "/me"))
+            .await
+            .expect("answered within the registry's bound, not hung");
+        assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(res.set_cookies.is_empty(), "nothing deleted or changed");
+        let res = a.post_form(&app, "/logout", "").await;
+        assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(res.set_cookies.is_empty());
+        // Anonymous requests do not notice.
+        let res = Browser::new().get(&app, "/count").await;
+        assert_eq!(res.status, StatusCode::OK);
+
+        server.restart();
+        assert_eq!(a.jar.get("session"), Some(&*session));
+        let mut recovered = None;
+        for _ in 0..50 {
+            let status = me(&app, &mut a).await;
+            if status != StatusCode::SERVICE_UNAVAILABLE {
+                recovered = Some(status);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(
+            recovered,
+            Some(StatusCode::OK),
+            "the same cookies work again"
+        );
+        drop(server);
+        let _ = std::fs::remove_dir_all(std::env::temp_dir().join(aof));
+    }
 }
