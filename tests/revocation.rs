@@ -3,6 +3,7 @@
 //! against the memory registry and, when configured, standalone Redis and Redis Cluster.
 
 mod common;
+#[cfg(feature = "redis")]
 #[path = "common/redis.rs"]
 #[allow(dead_code)]
 mod redis_env;
@@ -603,6 +604,7 @@ async fn reg_01_login_as_mints_a_tracked_login_that_logout_revokes() {
 }
 
 /// The flows against Redis: standalone and cluster, each with a key prefix of its own.
+#[cfg(feature = "redis")]
 mod on_redis {
     use super::*;
     use tower_session_auth::RedisRegistry;

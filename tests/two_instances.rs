@@ -3,6 +3,7 @@
 //! The demo binary is the one `cargo test` builds with the test's features
 //! (`target/<profile>/examples/demo`); the test needs `--features redis` (`.ci/run` passes
 //! `--all-features`) and a Redis (`bash .ci/redis.sh cargo test --all-features`).
+#![cfg(feature = "redis")]
 
 #[path = "common/redis.rs"]
 #[allow(dead_code)]

@@ -14,6 +14,8 @@
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(feature = "redis")]
+mod redis_store;
 
 use std::fmt;
 use std::future::Future;

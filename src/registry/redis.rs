@@ -173,6 +173,11 @@ impl RedisRegistry {
         user_key(&self.inner.prefix, user)
     }
 
+    /// The key prefix.
+    pub(super) fn prefix(&self) -> &str {
+        &self.inner.prefix
+    }
+
     /// Runs `call` within the timeout.
     async fn bounded<T>(
         &self,
@@ -185,7 +190,7 @@ impl RedisRegistry {
         }
     }
 
-    async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, RegistryError> {
+    pub(super) async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, RegistryError> {
         self.bounded(async {
             match &self.inner.conn {
                 Conn::Single(c) => cmd.query_async(&mut c.clone()).await,
@@ -195,7 +200,7 @@ impl RedisRegistry {
         .await
     }
 
-    async fn eval<T: FromRedisValue>(
+    pub(super) async fn eval<T: FromRedisValue>(
         &self,
         script: ScriptInvocation<'_>,
     ) -> Result<T, RegistryError> {
