@@ -62,8 +62,10 @@ pub(crate) async fn load(
             }
             None => {
                 tracing::debug!("session id cookie points at no record; a new session begins");
-                let mut gone = crate::session::backend::Loaded::default();
-                gone.invalid = true;
+                let gone = crate::session::backend::Loaded {
+                    invalid: true,
+                    ..Default::default()
+                };
                 session.install(Map::new(), &gone, None, false);
             }
         },
