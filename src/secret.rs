@@ -38,6 +38,18 @@ pub fn secrets_equal(a: &[u8], b: &[u8]) -> bool {
     hmac::verify(key, b, hmac::sign(key, a).as_ref()).is_ok()
 }
 
+/// A random 128-bit id, base64url: a login's session id, a session store's record id.
+pub(crate) fn random_id() -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    use ring::rand::{SecureRandom, SystemRandom};
+    let mut id = [0u8; 16];
+    // Without an OS random source no key could have been generated either; an all-zero id then
+    // only loses the id's uniqueness, not any cookie's integrity.
+    let _ = SystemRandom::new().fill(&mut id);
+    URL_SAFE_NO_PAD.encode(id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,16 +62,4 @@ mod tests {
         assert!(!secrets_equal(b"abc", b"abcd"));
         assert!(!secrets_equal(b"abc", b""));
     }
-}
-
-/// A random 128-bit id, base64url: a login's session id, a session store's record id.
-pub(crate) fn random_id() -> String {
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    use base64::Engine as _;
-    use ring::rand::{SecureRandom, SystemRandom};
-    let mut id = [0u8; 16];
-    // Without an OS random source no key could have been generated either; an all-zero id then
-    // only loses the id's uniqueness, not any cookie's integrity.
-    let _ = SystemRandom::new().fill(&mut id);
-    URL_SAFE_NO_PAD.encode(id)
 }

@@ -53,7 +53,7 @@ async fn home(app: &Router, b: &mut Browser) -> StatusCode {
 fn holding(from: &Browser, names: &[&str]) -> Browser {
     let mut b = Browser::plain_http();
     for name in names {
-        if let Some(v) = from.jar.get(*name) {
+        if let Some(v) = from.jar.get(name) {
             b.jar.insert(*name, v);
         }
     }

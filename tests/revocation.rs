@@ -5,7 +5,6 @@
 mod common;
 #[cfg(feature = "redis")]
 #[path = "common/redis.rs"]
-#[allow(dead_code)]
 mod redis_env;
 
 use std::sync::Arc;
@@ -94,7 +93,7 @@ pub fn app(registry: impl Registry, clock: &FakeClock) -> Router {
 fn holding(from: &Browser, cookies: &[&str]) -> Browser {
     let mut b = Browser::new();
     for name in cookies {
-        if let Some(v) = from.jar.get(*name) {
+        if let Some(v) = from.jar.get(name) {
             b.jar.insert(*name, v);
         }
     }
@@ -132,8 +131,8 @@ pub async fn two_browsers(registry: impl Registry) {
             browser.post_form(&app, "/login", "").await.status,
             StatusCode::OK
         );
-        assert!(payload(&browser.jar.get("session").unwrap()).contains_key("_sid"));
-        assert!(payload(&browser.jar.get("_remember").unwrap()).contains_key("rid"));
+        assert!(payload(browser.jar.get("session").unwrap()).contains_key("_sid"));
+        assert!(payload(browser.jar.get("_remember").unwrap()).contains_key("rid"));
         assert_eq!(me(&app, browser).await, StatusCode::OK);
     }
     assert_eq!(sessions(&app, &mut a).await.len(), 2);
@@ -470,7 +469,7 @@ async fn reg_05_anonymous_requests_never_reach_the_registry() {
         assert_eq!(res.status, StatusCode::OK);
         assert_eq!(res.body, n.to_string());
     }
-    assert!(!payload(&anon.jar.get("session").unwrap()).contains_key("_sid"));
+    assert!(!payload(anon.jar.get("session").unwrap()).contains_key("_sid"));
 }
 
 #[tokio::test]
@@ -493,11 +492,11 @@ async fn reg_06_a_microdot_login_is_adopted_on_first_sight() {
         .layer(stateless);
     let mut a = Browser::new();
     a.post_form(&writer, "/login", "").await;
-    assert!(!payload(&a.jar.get("session").unwrap()).contains_key("_sid"));
+    assert!(!payload(a.jar.get("session").unwrap()).contains_key("_sid"));
     let res = a.get(&app, "/me").await;
     assert_eq!(res.status, StatusCode::OK);
     assert!(
-        payload(&a.jar.get("session").unwrap()).contains_key("_sid"),
+        payload(a.jar.get("session").unwrap()).contains_key("_sid"),
         "adopted"
     );
     assert_eq!(sessions(&app, &mut a).await.len(), 1);
@@ -542,11 +541,11 @@ async fn reg_08_the_registry_keeps_digests_never_the_secrets_cookies_carry() {
     let app = app(registry.clone(), &clock);
     let mut a = Browser::new();
     a.post_form(&app, "/login", "").await;
-    let sid = payload(&a.jar.get("session").unwrap())["_sid"]
+    let sid = payload(a.jar.get("session").unwrap())["_sid"]
         .as_str()
         .unwrap()
         .to_owned();
-    let rid = payload(&a.jar.get("_remember").unwrap())["rid"]
+    let rid = payload(a.jar.get("_remember").unwrap())["rid"]
         .as_str()
         .unwrap()
         .to_owned();

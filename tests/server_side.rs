@@ -5,7 +5,6 @@
 mod common;
 #[cfg(feature = "redis")]
 #[path = "common/redis.rs"]
-#[allow(dead_code)]
 mod redis_env;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -5,7 +5,6 @@
 mod conformance;
 #[cfg(feature = "redis")]
 #[path = "common/redis.rs"]
-#[allow(dead_code)]
 mod redis_env;
 
 use tower_session_auth::MemoryStore;

@@ -6,7 +6,6 @@
 #![cfg(feature = "redis")]
 
 #[path = "common/redis.rs"]
-#[allow(dead_code)]
 mod redis_env;
 
 use std::io::{BufRead, BufReader, Read, Write};
