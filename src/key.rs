@@ -55,16 +55,19 @@ struct KeyInner {
 pub(crate) enum Purpose {
     /// Tags of users' session auth hashes, stored in the session and the remember-me cookie.
     AuthHash,
+    /// Tags of a session's CSRF seed: the unmasked value of every CSRF token of that session.
+    CsrfToken,
 }
 
 impl Purpose {
     /// Every purpose, in the order of `KeyInner::purposes`.
-    const ALL: [Purpose; 1] = [Purpose::AuthHash];
+    const ALL: [Purpose; 2] = [Purpose::AuthHash, Purpose::CsrfToken];
 
     /// The HKDF `info` label. Changing one invalidates every tag made for that purpose.
     fn label(self) -> &'static [u8] {
         match self {
             Purpose::AuthHash => b"tower-session-auth v1 session-auth-hash HMAC-SHA256",
+            Purpose::CsrfToken => b"tower-session-auth v1 csrf-token HMAC-SHA256",
         }
     }
 }

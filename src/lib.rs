@@ -23,8 +23,9 @@ mod token;
 mod session;
 // Tier 3: logging in and out.
 mod login;
-// Tier 4: the gate, and the axum extractors.
+// Tier 4: the gate, CSRF protection, and the axum extractors.
 mod auth;
+mod csrf;
 #[cfg(feature = "axum")]
 mod extract;
 
@@ -35,6 +36,12 @@ pub use auth::{
 };
 pub use clock::{Clock, SystemClock};
 pub use cookie::scope::SameSite;
+#[cfg(feature = "axum")]
+pub use csrf::CsrfForm;
+pub use csrf::{
+    csrf_token, verify_csrf_token, CsrfFuture, CsrfLayer, CsrfLayerBuilder, CsrfRefusal,
+    CsrfService, TokenPolicy,
+};
 pub use error::{ConfigError, Error};
 #[cfg(feature = "axum")]
 pub use extract::MissingLayer;
