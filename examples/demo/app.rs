@@ -4,7 +4,7 @@ use std::cell::RefCell;
 
 use axum::body::Bytes;
 use axum::extract::Request;
-use axum::extract::{Form, OriginalUri, State};
+use axum::extract::{OriginalUri, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
@@ -13,11 +13,14 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 use tower_session_auth::{
-    login_user, logout_user, redirect_target, AuthLayer, CurrentUser, Key, Reason, SessionDict,
-    SessionLayer, Unauthorized,
+    login_user, logout_user, redirect_target, AuthLayer, CsrfForm, CurrentUser, Key, Reason,
+    SessionDict, SessionLayer, Unauthorized,
 };
 
 use crate::users::{self, HashPermit, PasswordHashing, User};
+
+#[path = "csrf.rs"]
+mod csrf;
 
 /// The demo application, its sessions signed with `key`.
 #[allow(dead_code)] // used by the tests that include this file
@@ -111,7 +114,7 @@ fn build(key: Key, fallbacks: Vec<Key>, hashing: PasswordHashing) -> Router {
         .fallback(not_found)
         .with_state(hashing)
         // Login and logout are POSTs that only this site may send (login CSRF).
-        .layer(middleware::from_fn(same_origin_posts))
+        .layer(csrf::layer())
         .layer(sessions)
 }
 
@@ -157,38 +160,6 @@ fn busy() -> Response {
         .into_response()
 }
 
-/// Refuses state-changing requests that a browser says come from another site, so no other site
-/// can log a visitor in or out (SECURITY.md SES-09). `SameSite=Lax` alone does not stop a
-/// cross-site login POST, which needs no cookie. Clients that send neither header (curl, tests)
-/// are not browsers and pass.
-async fn same_origin_posts(req: Request, next: Next) -> Response {
-    let refused = {
-        let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-        let header = |name| {
-            req.headers()
-                .get(name)
-                .and_then(|v: &HeaderValue| v.to_str().ok())
-        };
-        let cross_site = match (header("sec-fetch-site"), header("origin")) {
-            (Some(site), _) => !matches!(site, "same-origin" | "none"),
-            (None, Some(origin)) => {
-                let host = header("host").unwrap_or_default();
-                origin != format!("http://{host}") && origin != format!("https://{host}")
-            }
-            (None, None) => false,
-        };
-        unsafe_method && cross_site
-    };
-    if refused {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            "Refused",
-            "<p>This site accepts forms only from its own pages.</p>",
-        );
-    }
-    next.run(req).await
-}
-
 /// `GET /counter`: adds one to the session's `counter` and shows it.
 async fn counter(session: SessionDict) -> impl IntoResponse {
     // A missing or unreadable value starts from zero.
@@ -206,13 +177,14 @@ async fn counter(session: SessionDict) -> impl IntoResponse {
 }
 
 /// `GET /` (login required).
-async fn index(CurrentUser(user): CurrentUser<User>) -> Html<String> {
+async fn index(CurrentUser(user): CurrentUser<User>, session: SessionDict) -> Html<String> {
     page(
         "Home",
         &format!(
             "<h1>Hello, {}!</h1>\n<p><a href=\"/fresh\">A page that needs a fresh login</a></p>\n\
-             <form method=\"post\" action=\"/logout\"><button type=\"submit\">Log out</button></form>",
-            escape(user.username)
+             <form method=\"post\" action=\"/logout\">{}<button type=\"submit\">Log out</button></form>",
+            escape(user.username),
+            csrf::hidden_field(&session)
         ),
     )
 }
@@ -235,8 +207,8 @@ async fn me(CurrentUser(user): CurrentUser<User>) -> axum::Json<serde_json::Valu
 }
 
 /// `GET /login`: the form, keeping `next` so the login ends where the user was going.
-async fn login_form(OriginalUri(uri): OriginalUri) -> Html<String> {
-    login_page(&uri, "", None)
+async fn login_form(OriginalUri(uri): OriginalUri, session: SessionDict) -> Html<String> {
+    login_page(&uri, &session, "", None)
 }
 
 #[derive(Deserialize)]
@@ -251,7 +223,7 @@ async fn login(
     State(hashing): State<PasswordHashing>,
     session: SessionDict,
     OriginalUri(uri): OriginalUri,
-    Form(form): Form<LoginForm>,
+    CsrfForm(form): CsrfForm<LoginForm>,
 ) -> Response {
     let (username, password) = (form.username, form.password);
     // Refused before any hashing (PBKDF2 would read `hello\0` as `hello`).
@@ -270,7 +242,12 @@ async fn login(
         let typed: String = username.chars().filter(|c| !c.is_control()).collect();
         return (
             StatusCode::UNAUTHORIZED,
-            login_page(&uri, &typed, Some("Invalid username or password.")),
+            login_page(
+                &uri,
+                &session,
+                &typed,
+                Some("Invalid username or password."),
+            ),
         )
             .into_response();
     };
@@ -282,14 +259,19 @@ async fn login(
 }
 
 /// `POST /logout`: log out (keeping the rest of the session) and go home.
-async fn logout(session: SessionDict) -> Redirect {
+async fn logout(session: SessionDict, _: CsrfForm) -> Redirect {
     logout_user(&session);
     Redirect::to("/")
 }
 
 /// The login form, `username` pre-filled. Reached from the fresh gate (`reason=fresh`), it says
 /// why a remembered login must type its password again.
-fn login_page(uri: &Uri, username: &str, error: Option<&str>) -> Html<String> {
+fn login_page(
+    uri: &Uri,
+    session: &SessionDict,
+    username: &str,
+    error: Option<&str>,
+) -> Html<String> {
     // The form posts back to `/login` with the same (validated) `next`.
     let next = redirect_target(uri, "/");
     let action = format!(
@@ -317,10 +299,11 @@ fn login_page(uri: &Uri, username: &str, error: Option<&str>) -> Html<String> {
     } else {
         format!(" value=\"{}\"", escape(username))
     };
+    let csrf = csrf::hidden_field(session);
     page(
         "Log in",
         &format!(
-            "<h1>Log in</h1>\n{message}<form method=\"post\" action=\"{action}\">\n\
+            "<h1>Log in</h1>\n{message}<form method=\"post\" action=\"{action}\">{csrf}\n\
              <p><label>Username <input name=\"username\"{value} autocomplete=\"username\" required{username_focus}></label></p>\n\
              <p><label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required{password_focus}></label></p>\n\
              <p><label><input name=\"remember_me\" type=\"checkbox\"> Remember me</label></p>\n\

@@ -5,6 +5,9 @@ use axum_core::body::Body;
 use axum_core::extract::{FromRequest, Request};
 use axum_core::response::{IntoResponse, Response};
 use bytes::Bytes;
+use http::header::CONTENT_TYPE;
+use http::StatusCode;
+use serde::de::value::MapDeserializer;
 use serde::de::{DeserializeOwned, IgnoredAny};
 
 use super::refusal::CsrfRefusal;
@@ -24,7 +27,8 @@ const FIELD: &str = "csrf_token";
 /// [`refused`](crate::CsrfLayerBuilder::refused) hook's response) when the field is missing or
 /// not a token of this session. When the layer already cleared the request (by its headers, or a
 /// token header) the field is not needed. `T` ignores the `csrf_token` field as any unknown
-/// field, unless it denies unknown fields. `CsrfForm` alone (`T` = [`IgnoredAny`]) checks the
+/// field, unless it denies unknown fields. A cleared request without a `Content-Type` reads as an
+/// empty form (`422` if `T` needs fields). `CsrfForm` alone (`T` = [`IgnoredAny`]) checks the
 /// token and keeps nothing, for forms with no other field (a logout button).
 ///
 /// Without a `CsrfLayer` (or a `SessionLayer`) in front of the route, it is a `500` that says
@@ -73,6 +77,11 @@ where
             return Err(MissingLayer::new("CsrfForm", "CsrfLayer").into_response());
         };
         if !cleared.form_token_required {
+            // Cleared by its headers and sent without a body (a logout button posted by
+            // `fetch()`): the fields of an empty form, rather than axum's `415`.
+            if !req.headers().contains_key(CONTENT_TYPE) {
+                return empty_form();
+            }
             return form(req, state).await;
         }
         let Some(session) = req.extensions().get::<SessionDict>().cloned() else {
@@ -96,6 +105,19 @@ where
         }
         form(Request::from_parts(parts, Body::from(bytes)), state).await
     }
+}
+
+fn empty_form<T: DeserializeOwned>() -> Result<CsrfForm<T>, Response> {
+    let fields = std::iter::empty::<(String, String)>();
+    T::deserialize(MapDeserializer::<_, serde::de::value::Error>::new(fields))
+        .map(CsrfForm)
+        .map_err(|_| {
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "the form's fields are missing",
+            )
+                .into_response()
+        })
 }
 
 async fn form<S: Send + Sync, T: DeserializeOwned>(
