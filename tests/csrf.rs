@@ -37,6 +37,7 @@ fn app_with(csrf: CsrfLayerBuilder, key: Key, fallbacks: Vec<Key>) -> Router {
         )
         .route("/plain", get(|| async { "no form here" }))
         .route("/api", post(|| async { "done" }))
+        .route("/button", post(|_: CsrfForm| async { "pressed" }))
         .route(
             "/rename",
             post(|CsrfForm(form): CsrfForm<Rename>| async move { form.name }),
@@ -369,4 +370,24 @@ async fn csrf_10_the_form_extractor_names_the_missing_layer() {
         .unwrap()
         .to_bytes();
     assert!(String::from_utf8_lossy(&body).contains("missing CsrfLayer"));
+}
+
+#[tokio::test]
+async fn csrf_10_a_cleared_post_without_a_body_reads_as_an_empty_form() {
+    let app = app(TokenPolicy::WhenNoHeaders);
+    let res = app
+        .clone()
+        .oneshot(post_req("/button", &[SAME_ORIGIN], ""))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = app
+        .clone()
+        .oneshot(post_req("/rename", &[SAME_ORIGIN], ""))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // Without headers, an empty body with no token is refused, not read as a form.
+    let res = app.oneshot(post_req("/button", &[], "")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }

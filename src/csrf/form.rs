@@ -80,7 +80,13 @@ where
             // Cleared by its headers and sent without a body (a logout button posted by
             // `fetch()`): the fields of an empty form, rather than axum's `415`.
             if !req.headers().contains_key(CONTENT_TYPE) {
-                return empty_form();
+                return empty_form().ok_or_else(|| {
+                    (
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "the form's fields are missing",
+                    )
+                        .into_response()
+                });
             }
             return form(req, state).await;
         }
@@ -107,17 +113,12 @@ where
     }
 }
 
-fn empty_form<T: DeserializeOwned>() -> Result<CsrfForm<T>, Response> {
+/// `T` from a form with no fields; `None` when `T` needs some.
+fn empty_form<T: DeserializeOwned>() -> Option<CsrfForm<T>> {
     let fields = std::iter::empty::<(String, String)>();
     T::deserialize(MapDeserializer::<_, serde::de::value::Error>::new(fields))
+        .ok()
         .map(CsrfForm)
-        .map_err(|_| {
-            (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "the form's fields are missing",
-            )
-                .into_response()
-        })
 }
 
 async fn form<S: Send + Sync, T: DeserializeOwned>(
