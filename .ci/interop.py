@@ -1094,7 +1094,7 @@ def csrf_table(r: Results) -> None:
     rows = [json.loads(line) for line in subprocess.run(
         [str(executable)], stdout=subprocess.PIPE, text=True, check=True, timeout=120,
     ).stdout.splitlines()]
-    r.check(f"k. CSRF table: {len(rows)} rows from the crate", len(rows) > 10000)
+    r.check(f"k1 CSRF table: {len(rows)} rows from the crate", len(rows) > 10000)
 
     clients = {}
 
@@ -1153,11 +1153,11 @@ def csrf_table(r: Results) -> None:
         sys.stderr.close()
         sys.stderr = stderr
         logging.disable(logging.NOTSET)
-    r.check("k. CSRF table: Microdot agrees with the crate except where documented",
+    r.check("k2 CSRF table: Microdot agrees with the crate except where documented",
             not wrong, "\n".join(wrong[:15]) + (f"\n... {len(wrong)} rows" if wrong else ""))
     for why, count in sorted(seen.items()):
         r.note(f"CSRF difference on {count} rows: {why}")
-    r.check("k. CSRF table: each of the 4 documented differences with Microdot occurs",
+    r.check("k3 CSRF table: each of the 4 documented differences with Microdot occurs",
             len(seen) == 4, repr(seen))
 
 
@@ -1203,7 +1203,7 @@ def inner() -> int:
         csrf_table(r)
         print(f"interop: CSRF table took {time.monotonic() - began:.1f}s", flush=True)
     except Exception as e:
-        r.check("k. CSRF table: completed without error", False,
+        r.check("k0 CSRF table: completed without error", False,
                 f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}")
     print(f"interop: done in {time.monotonic() - started:.1f}s", flush=True)
     print(f"interop: {r.passed} passed, {r.failed} failed", flush=True)
