@@ -242,6 +242,10 @@ mod tests {
         assert!(hmac::verify(key.hmac(), b"x", tag.as_ref()).is_ok());
         for purpose in Purpose::ALL {
             assert!(hmac::verify(key.derived(purpose), b"x", tag.as_ref()).is_err());
+            let own = hmac::sign(key.derived(purpose), b"x");
+            for other in Purpose::ALL.into_iter().filter(|&o| o != purpose) {
+                assert!(hmac::verify(key.derived(other), b"x", own.as_ref()).is_err());
+            }
         }
     }
 
