@@ -18,7 +18,9 @@ use crate::SessionDict;
 
 /// What the layer decided about a request it let through, in the request's extensions: whether
 /// the handler must still check a form's `csrf_token` field (for [`CsrfForm`](crate::CsrfForm)).
+/// Without the `axum` feature nothing reads it (`CsrfForm` is the reader).
 #[derive(Clone)]
+#[cfg_attr(not(feature = "axum"), allow(dead_code))]
 pub(crate) struct Cleared {
     pub(crate) form_token_required: bool,
     pub(crate) config: Arc<Config>,
