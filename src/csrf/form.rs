@@ -61,7 +61,6 @@ const FIELD: &str = "csrf_token";
 ///     .layer(sessions);
 /// # Ok::<(), tower_session_auth::Error>(())
 /// ```
-#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CsrfForm<T = IgnoredAny>(pub T);
 
