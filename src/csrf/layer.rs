@@ -146,7 +146,7 @@ impl CsrfLayer {
         }
     }
 
-    #[cfg(test)]
+    #[cfg(any(test, fuzzing))]
     pub(crate) fn config(&self) -> &Config {
         &self.config
     }

@@ -32,3 +32,61 @@ pub use layer::{CsrfLayer, CsrfLayerBuilder, TokenPolicy};
 pub use refusal::CsrfRefusal;
 pub use service::CsrfService;
 pub use token::{csrf_token, verify_csrf_token};
+
+#[cfg(fuzzing)]
+pub(crate) fn fuzz_own_origin_passes(origin: &[u8], host: &[u8], https: bool) -> bool {
+    let (Ok(origin), Ok(host)) = (
+        http::HeaderValue::from_bytes(origin),
+        http::HeaderValue::from_bytes(host),
+    ) else {
+        return false;
+    };
+    let mut headers = http::HeaderMap::new();
+    headers.insert(http::header::ORIGIN, origin);
+    headers.insert(http::header::HOST, host);
+    let scheme = if https { "https" } else { "http" };
+    let layer = CsrfLayer::builder().scheme(scheme).build().unwrap();
+    check::check(
+        layer.config(),
+        &http::Method::POST,
+        &http::Uri::from_static("/"),
+        &headers,
+    ) == check::Verdict::Pass
+}
+
+#[cfg(fuzzing)]
+pub(crate) fn fuzz_headers(site: &[u8], origin: &[u8], host: &[u8], token: &[u8]) {
+    let mut headers = http::HeaderMap::new();
+    for (name, value) in [
+        ("sec-fetch-site", site),
+        ("origin", origin),
+        ("host", host),
+        ("x-csrf-token", token),
+    ] {
+        if let Ok(value) = http::HeaderValue::from_bytes(value) {
+            headers.insert(name, value);
+        }
+    }
+    for policy in [
+        TokenPolicy::Never,
+        TokenPolicy::WhenNoHeaders,
+        TokenPolicy::Always,
+    ] {
+        let layer = CsrfLayer::builder()
+            .tokens(policy)
+            .same_site(true)
+            .trusted_origin("https://sso.example")
+            .build()
+            .unwrap();
+        let _ = check::check(
+            layer.config(),
+            &http::Method::POST,
+            &http::Uri::from_static("/"),
+            &headers,
+        );
+    }
+    if let Ok(token) = std::str::from_utf8(token) {
+        let key = crate::Key::from_bytes(b"a fixed fuzzing key, 32 bytes or more").unwrap();
+        let _ = token::open(&crate::key::KeySet::new(key), &[0u8; 32], token);
+    }
+}

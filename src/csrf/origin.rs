@@ -170,6 +170,31 @@ mod tests {
             let _ = Origin::from_authority(true, &bytes);
         }
 
+        /// The WHATWG URL parser as the oracle: an `Origin` this module takes for the server's
+        /// own (`scheme://Host`) is the same origin by `url` too.
+        #[test]
+        fn csrf_02_own_origin_agrees_with_the_whatwg_parser(
+            scheme in "(https?|HTTPS?|ftp)",
+            name in "(\\[[0-9a-fA-F:.]{0,12}\\]|[a-zA-Z0-9._%-]{0,16})",
+            other_name in "(\\[[0-9a-fA-F:.]{0,12}\\]|[a-zA-Z0-9._%-]{0,16})",
+            ports in proptest::sample::subsequence(vec!["", ":", ":80", ":443", ":0443", ":8080", ":65536"], 2),
+            https in any::<bool>(),
+            same_name in any::<bool>(),
+            swap in any::<bool>(),
+        ) {
+            let (host_port, origin_port) = if swap { (ports[1], ports[0]) } else { (ports[0], ports[1]) };
+            let origin_name = if same_name { name.to_ascii_uppercase() } else { other_name };
+            let origin = format!("{scheme}://{origin_name}{origin_port}");
+            let host = format!("{name}{host_port}");
+            let ours = Origin::parse(origin.as_bytes());
+            if ours.is_some() && ours == Origin::from_authority(https, host.as_bytes()) {
+                let own = format!("{}://{host}", if https { "https" } else { "http" });
+                if let (Ok(a), Ok(b)) = (url::Url::parse(&origin), url::Url::parse(&own)) {
+                    prop_assert_eq!(a.origin(), b.origin(), "{} vs {}", origin, own);
+                }
+            }
+        }
+
         #[test]
         fn csrf_02_host_is_compared_case_insensitively(host in "[a-zA-Z0-9-]{1,20}(\\.[a-zA-Z]{1,5})?", port in 1u16..) {
             let lower = parse(&format!("https://{}:{port}", host.to_ascii_lowercase()));
