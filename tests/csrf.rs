@@ -391,3 +391,24 @@ async fn csrf_10_a_cleared_post_without_a_body_reads_as_an_empty_form() {
     let res = app.oneshot(post_req("/button", &[], "")).await.unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn csrf_10_a_token_without_a_session_layer_is_a_500_that_names_it() {
+    let csrf = CsrfLayer::builder()
+        .tokens(TokenPolicy::Always)
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route("/api", post(|| async { "done" }))
+        .layer(csrf);
+    let res = app
+        .oneshot(post_req("/api", &[SAME_ORIGIN, ("x-csrf-token", "t")], ""))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body = http_body_util::BodyExt::collect(res.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    assert!(String::from_utf8_lossy(&body).contains("missing SessionLayer"));
+}
