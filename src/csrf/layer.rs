@@ -213,9 +213,9 @@ impl CsrfLayerBuilder {
         self
     }
 
-    /// Whether `Sec-Fetch-Site: same-site` passes (requests from sibling subdomains, and from the
-    /// other scheme of this host). Default off: a sibling subdomain is often less trusted than
-    /// this one. Without `Sec-Fetch-Site`, sibling origins pass only as trusted origins.
+    /// Whether `Sec-Fetch-Site: same-site` passes (requests from other hosts of this site, such
+    /// as sibling subdomains). Default off: a sibling subdomain is often less trusted than this
+    /// one. Without `Sec-Fetch-Site`, sibling origins pass only as trusted origins.
     ///
     /// # Examples
     ///
