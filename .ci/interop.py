@@ -36,6 +36,18 @@ a `SessionLayer` with `claimless_sessions` and `adopt_untagged_logins` on. It pr
      keeps its `_sid`), the demo's logout revokes the copies Microdot wrote and the pre-logout
      `_remember`, and a Microdot login (no `_sid`) is adopted on first sight.
 
+The `csrf_table` example prints the crate's CSRF decision table (method x `Sec-Fetch-Site` x
+`Origin` x `Host` x the layer's options, one JSON object per row); the same rows go through
+Microdot's CSRF extension (`allow_subdomains` for the crate's same-site option, a CORS list for
+its trusted origin):
+
+  l. Microdot agrees with the crate on every row except four documented differences, each of
+     which occurs: Microdot answers 500 to `Origin: null` in subdomain mode, trusts subdomains of
+     trusted origins there, compares trusted origins as strings, and refuses a post whose
+     `Origin` is the server's own when `Sec-Fetch-Site` is missing (the crate lets it through).
+     Rows with neither header pass in both (the crate's `TokenPolicy::Never`; its other
+     policies require a token there).
+
 Floats are compared bit for bit and `True`/`1`/`1.0` are told apart: "the same values" means
 the same Python objects, not merely `==`. The crate stamps its session cookies with JWT time
 claims (`iat`, `exp`) and `_`-prefixed anchors that it hides from the application; Microdot
@@ -1054,6 +1066,138 @@ DEMO_SCENARIOS = [
 EXAMPLES = [("hyper", SCENARIOS, Crate), ("demo", DEMO_SCENARIOS, Demo)]
 
 
+# --------------------------------------------------------------------------------------------
+# l. The CSRF decision table through Microdot's CSRF extension.
+# --------------------------------------------------------------------------------------------
+
+
+def csrf_canonical(origin):
+    """An origin as the crate compares it: (scheme, lowercase host, port), or None."""
+    if not origin or "://" not in origin:
+        return None
+    scheme, authority = origin.split("://", 1)
+    scheme = scheme.lower()
+    default = {"https": 443, "http": 80}.get(scheme)
+    if default is None or not authority or "/" in authority or " " in authority:
+        return None
+    host, _, port = authority.partition(":")
+    if port and not port.isdigit():
+        return None
+    return scheme, host.lower(), int(port) if port else default
+
+
+def microdot_csrf_difference(row: dict):
+    """Why Microdot's CSRF extension decides otherwise on this row, or None where it must agree
+    with the crate. Microdot's `allow_subdomains` is the row's `same_site`, its CORS
+    `allowed_origins` the row's trusted origin; it has no notion of this server's own origin,
+    scheme or Host. A `token` row (neither header) passes in both, as the crate does under
+    `TokenPolicy::Never`."""
+    if row["method"] == "GET":
+        return None
+    site = row["sec_fetch_site"] or None
+    origin = row["origin"] or None
+    trusted = row["trusted"]
+    passing_site = site in ("same-origin", "none") or (site == "same-site" and row["same_site"])
+    if passing_site or origin is None:
+        return None
+    if origin == trusted:
+        return None
+    if trusted and row["same_site"] and "://" not in origin:
+        return "Microdot answers 500 to an Origin without '://' (null) in subdomain mode"
+    if trusted and row["same_site"] and origin.endswith("." + trusted.split("://", 1)[1]) \
+            and origin.split("://", 1)[0] == trusted.split("://", 1)[0]:
+        return "Microdot's subdomain mode trusts subdomains of trusted origins (the crate: exact origins)"
+    if trusted and csrf_canonical(origin) is not None and csrf_canonical(origin) == csrf_canonical(trusted):
+        return "the crate compares trusted origins by scheme, host and port, Microdot by string"
+    if site is None and row["host"] and csrf_canonical(origin) is not None \
+            and csrf_canonical(origin) == csrf_canonical(f"{row['scheme']}://{row['host']}"):
+        return "the crate lets this server's own Origin through without Fetch Metadata; Microdot needs it listed in CORS"
+    return None
+
+
+def csrf_table(r: Results) -> None:
+    """Runs the crate's CSRF decision table (`cargo run --example csrf_table`) through Microdot's
+    CSRF extension and checks that every disagreement is a documented one, and that each
+    documented one occurs."""
+    import asyncio
+    import logging
+
+    from microdot import Microdot
+    from microdot.cors import CORS
+    from microdot.csrf import CSRF
+    from microdot.test_client import TestClient
+
+    executable = build_example("csrf_table")
+    rows = [json.loads(line) for line in subprocess.run(
+        [str(executable)], stdout=subprocess.PIPE, text=True, check=True, timeout=120,
+    ).stdout.splitlines()]
+    r.check(f"l1 CSRF table: {len(rows)} rows from the crate", len(rows) > 10000)
+
+    clients = {}
+
+    def client(same_site: bool, trusted):
+        key = (same_site, trusted)
+        if key not in clients:
+            app = Microdot()
+            cors = CORS(app, allowed_origins=[trusted]) if trusted else None
+            CSRF(app, cors=cors, allow_subdomains=same_site)
+
+            @app.route("/form", methods=["GET", "POST", "PUT", "DELETE"])
+            async def form(request):
+                return "ok"
+
+            clients[key] = TestClient(app)
+        return clients[key]
+
+    async def microdot_status(row: dict) -> int:
+        headers = {name: row[field] for name, field in
+                   (("Sec-Fetch-Site", "sec_fetch_site"), ("Origin", "origin"))
+                   if row[field] is not None}
+        response = await client(row["same_site"], row["trusted"]).request(
+            row["method"], "/form", headers=headers)
+        return response.status_code
+
+    async def run() -> tuple[dict, list]:
+        seen, wrong, cache = {}, [], {}
+        for row in rows:
+            # Microdot reads neither Host nor a scheme: one request per remaining combination.
+            key = (row["method"], row["sec_fetch_site"], row["origin"], row["same_site"], row["trusted"])
+            if key not in cache:
+                cache[key] = await microdot_status(row)
+            status = cache[key]
+            microdot_passes = status == 200
+            crate_passes = row["crate"] in ("pass", "token")
+            why = microdot_csrf_difference(row)
+            if status not in (200, 403, 500):
+                wrong.append(f"{row}: Microdot answered {status}")
+            elif why is None and microdot_passes == crate_passes and status != 500:
+                continue
+            elif why is not None and (microdot_passes != crate_passes or status == 500):
+                if (status == 500) == why.startswith("Microdot answers 500"):
+                    seen[why] = seen.get(why, 0) + 1
+                    continue
+                wrong.append(f"{row}: Microdot {status}, documented {why!r}")
+            else:
+                wrong.append(f"{row}: crate {row['crate']}, Microdot {status}, documented {why!r}")
+        return seen, wrong
+
+    # Microdot logs the exceptions of its 500s; the table expects them.
+    logging.disable(logging.CRITICAL)
+    stderr, sys.stderr = sys.stderr, open(os.devnull, "w")
+    try:
+        seen, wrong = asyncio.run(asyncio.wait_for(run(), timeout=300))
+    finally:
+        sys.stderr.close()
+        sys.stderr = stderr
+        logging.disable(logging.NOTSET)
+    r.check("l2 CSRF table: Microdot agrees with the crate except where documented",
+            not wrong, "\n".join(wrong[:15]) + (f"\n... {len(wrong)} rows" if wrong else ""))
+    for why, count in sorted(seen.items()):
+        r.note(f"CSRF difference on {count} rows: {why}")
+    r.check("l3 CSRF table: each of the 4 documented differences with Microdot occurs",
+            len(seen) == 4, repr(seen))
+
+
 async def run_checks(r: Results, scenarios, server: Crate) -> None:
     md = MicrodotSide(SECRET)
     for title, scenario in scenarios:
@@ -1091,6 +1235,13 @@ def inner() -> int:
             print(f"interop: {name} checks took {time.monotonic() - built:.1f}s", flush=True)
         except Exception as e:
             r.check(f"setup: {name} example", False, f"{type(e).__name__}: {e}")
+    try:
+        began = time.monotonic()
+        csrf_table(r)
+        print(f"interop: CSRF table took {time.monotonic() - began:.1f}s", flush=True)
+    except Exception as e:
+        r.check("l0 CSRF table: completed without error", False,
+                f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}")
     print(f"interop: done in {time.monotonic() - started:.1f}s", flush=True)
     print(f"interop: {r.passed} passed, {r.failed} failed", flush=True)
     return 1 if r.failed else 0

@@ -147,6 +147,11 @@ pub enum ConfigError {
     /// A gate with an [`Authorize::permission`](crate::Authorize::permission) check and no
     /// [`permission_loader`](crate::AuthLayerBuilder::permission_loader).
     NoPermissionLoader,
+    /// A CSRF trusted origin or own origin that is not `http(s)://host[:port]` (no path, not even
+    /// `/`, no user info, ASCII only: a browser's `Origin` could never equal it).
+    CsrfOrigin,
+    /// A CSRF scheme other than `http` or `https`.
+    CsrfScheme,
 }
 
 impl fmt::Display for ConfigError {
@@ -184,6 +189,8 @@ impl fmt::Display for ConfigError {
             ConfigError::LoginUrl => {
                 "login_url must be a path on this site or an absolute http(s) URL of printable ASCII, without `\\`, a fragment or a second `next`"
             }
+            ConfigError::CsrfOrigin => "a CSRF origin must be `http(s)://host[:port]`, nothing more",
+            ConfigError::CsrfScheme => "the CSRF scheme must be `http` or `https`",
         })
     }
 }

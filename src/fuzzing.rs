@@ -85,3 +85,15 @@ pub fn is_safe_next(next: &str) -> bool {
 pub fn login_location(login_url: &str, uri: &Uri) -> String {
     crate::redirect::login_location(login_url, uri)
 }
+
+/// Whether the CSRF check lets a `POST` through with only this `Origin` and `Host` (no
+/// `Sec-Fetch-Site`), for a server reached over `https` or not: the own-origin comparison.
+pub fn csrf_own_origin_passes(origin: &[u8], host: &[u8], https: bool) -> bool {
+    crate::csrf::fuzz_own_origin_passes(origin, host, https)
+}
+
+/// The CSRF check on arbitrary `Sec-Fetch-Site`, `Origin`, `Host` and token bytes, under each
+/// token policy and with a trusted origin: it must decide without panicking.
+pub fn csrf_headers(site: &[u8], origin: &[u8], host: &[u8], token: &[u8]) {
+    crate::csrf::fuzz_headers(site, origin, host, token)
+}

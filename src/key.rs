@@ -58,17 +58,20 @@ pub(crate) enum Purpose {
     /// The ids a session registry derives: the successor of a used remember-me token, and the
     /// session it restores, the same for every request that presents the token.
     Registry,
+    /// Tags of a session's CSRF seed: the unmasked value of every CSRF token of that session.
+    CsrfToken,
 }
 
 impl Purpose {
     /// Every purpose, in the order of `KeyInner::purposes`.
-    const ALL: [Purpose; 2] = [Purpose::AuthHash, Purpose::Registry];
+    const ALL: [Purpose; 3] = [Purpose::AuthHash, Purpose::Registry, Purpose::CsrfToken];
 
     /// The HKDF `info` label. Changing one invalidates every tag made for that purpose.
     fn label(self) -> &'static [u8] {
         match self {
             Purpose::AuthHash => b"tower-session-auth v1 session-auth-hash HMAC-SHA256",
             Purpose::Registry => b"tower-session-auth v1 registry-ids HMAC-SHA256",
+            Purpose::CsrfToken => b"tower-session-auth v1 csrf-token HMAC-SHA256",
         }
     }
 }
@@ -243,6 +246,10 @@ mod tests {
         assert!(hmac::verify(key.hmac(), b"x", tag.as_ref()).is_ok());
         for purpose in Purpose::ALL {
             assert!(hmac::verify(key.derived(purpose), b"x", tag.as_ref()).is_err());
+            let own = hmac::sign(key.derived(purpose), b"x");
+            for other in Purpose::ALL.into_iter().filter(|&o| o != purpose) {
+                assert!(hmac::verify(key.derived(other), b"x", own.as_ref()).is_err());
+            }
         }
     }
 

@@ -26,8 +26,9 @@ mod store;
 // Tier 3: logging in and out.
 mod flash;
 mod login;
-// Tier 4: the gate, and the axum extractors.
+// Tier 4: the gate, CSRF protection, and the axum extractors.
 mod auth;
+mod csrf;
 #[cfg(feature = "axum")]
 mod extract;
 // Tier 5: helpers for the application's tests.
@@ -41,6 +42,12 @@ pub use auth::{
 };
 pub use clock::{Clock, SystemClock};
 pub use cookie::scope::SameSite;
+#[cfg(feature = "axum")]
+pub use csrf::CsrfForm;
+pub use csrf::{
+    csrf_token, verify_csrf_token, CsrfFuture, CsrfLayer, CsrfLayerBuilder, CsrfRefusal,
+    CsrfService, TokenPolicy,
+};
 pub use error::{ConfigError, Error};
 #[cfg(feature = "axum")]
 pub use extract::MissingLayer;

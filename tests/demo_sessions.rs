@@ -203,3 +203,56 @@ async fn in_cookie_mode_there_is_no_session_list() {
     post(&mut a, &app, "/logout", "").await;
     assert_eq!(home(&app, &mut a).await, StatusCode::FOUND);
 }
+
+/// The device pages' forms carry the CSRF token: a post with neither `Sec-Fetch-Site` nor
+/// `Origin` needs it, and one from another site is refused whatever it carries.
+#[tokio::test]
+async fn the_session_forms_are_protected_against_forgery() {
+    let app = demo_app();
+    let mut a = log_in(&app, "susan", "hello").await;
+    let mut b = log_in(&app, "susan", "hello").await;
+    let bare = |uri: &str, form: &str, site: Option<&str>| {
+        let mut req = Request::post(uri)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "text/html");
+        if let Some(site) = site {
+            req = req.header("sec-fetch-site", site);
+        }
+        req.body(Body::from(form.to_owned())).unwrap()
+    };
+    for uri in ["/sessions/revoke-others", "/password"] {
+        let form = "current_password=hello&new_password=owned";
+        let res = a.send(&app, bare(uri, form, None)).await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{uri} without a token");
+        let res = a.send(&app, bare(uri, form, Some("cross-site"))).await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{uri} from another site");
+    }
+    assert_eq!(
+        home(&app, &mut b).await,
+        StatusCode::OK,
+        "nothing was revoked"
+    );
+    // The token the page renders makes the same bare post pass.
+    let page = a.get(&app, "/sessions").await.body;
+    let token = page
+        .split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a token in the page")
+        .to_owned();
+    let res = a
+        .send(
+            &app,
+            bare(
+                "/sessions/revoke-others",
+                &format!("csrf_token={token}"),
+                None,
+            ),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        home(&app, &mut holding(&b, &["session"])).await,
+        StatusCode::FOUND
+    );
+}

@@ -369,6 +369,117 @@ async fn walk(c: Client, site: Site, artifacts: PathBuf) {
         let url = wait_for_heading(&c, "Hello, susan!").await;
         say(&format!("   next={next}: ended on {url}"));
     }
+
+    step("8. pages of another origin that post to /logout and /login are refused (CSRF)");
+    // The demo is `127.0.0.1`; the attacker is `localhost` on another port: another site.
+    let attacker = Attacker::start(&site);
+    goto(&c, &site.url("/")).await;
+    wait_for_heading(&c, "Hello, susan!").await;
+    let before = cookie(&c, "session")
+        .await
+        .expect("susan's `session` cookie")
+        .value()
+        .to_owned();
+    for (page, target) in [("/logout", "/logout"), ("/login", "/login")] {
+        goto(&c, &attacker.url(page)).await;
+        let url = wait_for_heading(&c, "Refused").await;
+        assert_eq!(
+            (url.host_str(), url.path()),
+            (site.base.host_str(), target),
+            "the attacker's form should have posted to the demo's {target}: {url}"
+        );
+        let status = bounded(
+            "the navigation's response status",
+            c.execute(
+                "return performance.getEntriesByType('navigation')[0].responseStatus;",
+                Vec::new(),
+            ),
+        )
+        .await;
+        assert_eq!(
+            status,
+            json!(403),
+            "the demo's answer to the forged {target}"
+        );
+        say(&format!(
+            "   a form on {} posting to {target}: 403",
+            attacker.origin
+        ));
+    }
+    let after = cookie(&c, "session")
+        .await
+        .expect("the `session` cookie after the forged posts");
+    assert_eq!(
+        after.value(),
+        before,
+        "the forged posts changed the session"
+    );
+    goto(&c, &site.url("/")).await;
+    wait_for_heading(&c, "Hello, susan!").await;
+}
+
+/// A page of another origin (`http://localhost:PORT`, the demo being on `127.0.0.1`) that posts a
+/// form to the demo as soon as it loads: `/logout` posts to the demo's `/logout`, `/login` logs
+/// in to the demo as david (login CSRF). Served by a thread for the rest of the test process.
+struct Attacker {
+    origin: String,
+}
+
+impl Attacker {
+    fn start(site: &Site) -> Attacker {
+        let listener =
+            TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind the attacker's port");
+        let port = listener.local_addr().expect("its address").port();
+        let demo = site.base.as_str().trim_end_matches('/').to_owned();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let _ = serve_attack(stream, &demo);
+            }
+        });
+        Attacker {
+            origin: format!("http://localhost:{port}"),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.origin)
+    }
+}
+
+fn serve_attack(mut stream: TcpStream, demo: &str) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(STEP_TIMEOUT))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 || line == "\r\n" {
+            break;
+        }
+    }
+    let path = request_line.split(' ').nth(1).unwrap_or("/");
+    let fields = match path {
+        "/logout" => "",
+        "/login" => {
+            "<input name=\"username\" value=\"david\"><input name=\"password\" value=\"bye\">"
+        }
+        _ => {
+            return stream.write_all(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            )
+        }
+    };
+    let body = format!(
+        "<!doctype html><title>Attacker</title><h1>Attacker</h1>\
+         <form id=\"f\" method=\"post\" action=\"{demo}{path}\">{fields}</form>\
+         <script>document.getElementById(\"f\").submit();</script>"
+    );
+    write!(
+        stream,
+        "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    )
 }
 
 // ---------------------------------------------------------------------------------------------

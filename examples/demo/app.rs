@@ -7,7 +7,7 @@ use std::cell::RefCell;
 
 use axum::body::Bytes;
 use axum::extract::Request;
-use axum::extract::{Form, OriginalUri, State};
+use axum::extract::{OriginalUri, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
@@ -16,8 +16,8 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 use tower_session_auth::{
-    login_user, logout_user, redirect_target, AuthLayer, CurrentUser, Flash, Key, MemoryRegistry,
-    Reason, SessionDict, SessionLayer, Unauthorized,
+    login_user, logout_user, redirect_target, AuthLayer, CsrfForm, CurrentUser, Flash, Key,
+    MemoryRegistry, Reason, SessionDict, SessionLayer, Unauthorized,
 };
 
 use crate::users::{self, HashPermit, PasswordHashing, User};
@@ -39,6 +39,9 @@ pub enum Store {
     #[cfg(feature = "redis")]
     Redis(tower_session_auth::RedisRegistry),
 }
+
+#[path = "csrf.rs"]
+mod csrf;
 
 /// The demo application, its sessions signed with `key`.
 #[allow(dead_code)] // used by the tests that include this file
@@ -149,7 +152,7 @@ fn build(key: Key, fallbacks: Vec<Key>, hashing: PasswordHashing, store: Store) 
         .fallback(not_found)
         .with_state(hashing)
         // Login and logout are POSTs that only this site may send (login CSRF).
-        .layer(middleware::from_fn(same_origin_posts))
+        .layer(csrf::layer())
         .layer(sessions)
 }
 
@@ -195,38 +198,6 @@ pub(crate) fn busy() -> Response {
         .into_response()
 }
 
-/// Refuses state-changing requests that a browser says come from another site, so no other site
-/// can log a visitor in or out (SECURITY.md SES-09). `SameSite=Lax` alone does not stop a
-/// cross-site login POST, which needs no cookie. Clients that send neither header (curl, tests)
-/// are not browsers and pass.
-async fn same_origin_posts(req: Request, next: Next) -> Response {
-    let refused = {
-        let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-        let header = |name| {
-            req.headers()
-                .get(name)
-                .and_then(|v: &HeaderValue| v.to_str().ok())
-        };
-        let cross_site = match (header("sec-fetch-site"), header("origin")) {
-            (Some(site), _) => !matches!(site, "same-origin" | "none"),
-            (None, Some(origin)) => {
-                let host = header("host").unwrap_or_default();
-                origin != format!("http://{host}") && origin != format!("https://{host}")
-            }
-            (None, None) => false,
-        };
-        unsafe_method && cross_site
-    };
-    if refused {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            "Refused",
-            "<p>This site accepts forms only from its own pages.</p>",
-        );
-    }
-    next.run(req).await
-}
-
 /// `GET /counter`: adds one to the session's `counter` and shows it.
 async fn counter(session: SessionDict) -> impl IntoResponse {
     // A missing or unreadable value starts from zero.
@@ -244,14 +215,20 @@ async fn counter(session: SessionDict) -> impl IntoResponse {
 }
 
 /// `GET /` (login required).
-async fn index(CurrentUser(user): CurrentUser<User>, flash: Flash) -> Html<String> {
+async fn index(
+    CurrentUser(user): CurrentUser<User>,
+    flash: Flash,
+    session: SessionDict,
+) -> Html<String> {
     page(
         "Home",
         &format!(
             "{}<h1>Hello, {}!</h1>\n<p><a href=\"/fresh\">A page that needs a fresh login</a></p>\n\
-             <form method=\"post\" action=\"/logout\"><button type=\"submit\">Log out</button></form>",
+             <p><a href=\"/sessions\">Your sessions</a></p>\n\
+             <form method=\"post\" action=\"/logout\">{}<button type=\"submit\">Log out</button></form>",
             admin::messages(&flash),
-            escape(user.username)
+            escape(user.username),
+            csrf::hidden_field(&session)
         ),
     )
 }
@@ -275,8 +252,12 @@ async fn me(CurrentUser(user): CurrentUser<User>) -> axum::Json<serde_json::Valu
 }
 
 /// `GET /login`: the form, keeping `next` so the login ends where the user was going.
-async fn login_form(OriginalUri(uri): OriginalUri, flash: Flash) -> Html<String> {
-    let Html(form) = login_page(&uri, "", None);
+async fn login_form(
+    OriginalUri(uri): OriginalUri,
+    flash: Flash,
+    session: SessionDict,
+) -> Html<String> {
+    let Html(form) = login_page(&uri, &session, "", None);
     Html(form.replacen("<h1>", &format!("{}<h1>", admin::messages(&flash)), 1))
 }
 
@@ -292,7 +273,7 @@ async fn login(
     State(hashing): State<PasswordHashing>,
     session: SessionDict,
     OriginalUri(uri): OriginalUri,
-    Form(form): Form<LoginForm>,
+    CsrfForm(form): CsrfForm<LoginForm>,
 ) -> Response {
     let (username, password) = (form.username, form.password);
     // Refused before any hashing (PBKDF2 would read `hello\0` as `hello`).
@@ -311,7 +292,12 @@ async fn login(
         let typed: String = username.chars().filter(|c| !c.is_control()).collect();
         return (
             StatusCode::UNAUTHORIZED,
-            login_page(&uri, &typed, Some("Invalid username or password.")),
+            login_page(
+                &uri,
+                &session,
+                &typed,
+                Some("Invalid username or password."),
+            ),
         )
             .into_response();
     };
@@ -325,7 +311,7 @@ async fn login(
 }
 
 /// `POST /logout`: log out (keeping the rest of the session) and go home.
-async fn logout(session: SessionDict) -> Redirect {
+async fn logout(session: SessionDict, _: CsrfForm) -> Redirect {
     logout_user(&session);
     let _ = Flash::new(&session).info("You have been logged out");
     Redirect::to("/")
@@ -333,7 +319,12 @@ async fn logout(session: SessionDict) -> Redirect {
 
 /// The login form, `username` pre-filled. Reached from the fresh gate (`reason=fresh`), it says
 /// why a remembered login must type its password again.
-fn login_page(uri: &Uri, username: &str, error: Option<&str>) -> Html<String> {
+fn login_page(
+    uri: &Uri,
+    session: &SessionDict,
+    username: &str,
+    error: Option<&str>,
+) -> Html<String> {
     // The form posts back to `/login` with the same (validated) `next`.
     let next = redirect_target(uri, "/");
     let action = format!(
@@ -361,10 +352,11 @@ fn login_page(uri: &Uri, username: &str, error: Option<&str>) -> Html<String> {
     } else {
         format!(" value=\"{}\"", escape(username))
     };
+    let csrf = csrf::hidden_field(session);
     page(
         "Log in",
         &format!(
-            "<h1>Log in</h1>\n{message}<form method=\"post\" action=\"{action}\">\n\
+            "<h1>Log in</h1>\n{message}<form method=\"post\" action=\"{action}\">{csrf}\n\
              <p><label>Username <input name=\"username\"{value} autocomplete=\"username\" required{username_focus}></label></p>\n\
              <p><label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required{password_focus}></label></p>\n\
              <p><label><input name=\"remember_me\" type=\"checkbox\"> Remember me</label></p>\n\

@@ -1,7 +1,7 @@
 //! The demo's device pages, with a session registry: the user's live sessions, logging out one of
 //! them or all the others, and changing the password (which ends every other session).
 
-use axum::extract::{Form, Path, State};
+use axum::extract::{Path, State};
 use axum::http::header::ACCEPT;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -9,10 +9,11 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use tower_session_auth::{
-    list_sessions, revoke_other_sessions, revoke_session, update_session_auth_hash, CurrentUser,
-    Error, SessionDict,
+    list_sessions, revoke_other_sessions, revoke_session, update_session_auth_hash, CsrfForm,
+    CurrentUser, Error, SessionDict,
 };
 
+use super::csrf::hidden_field;
 use super::{busy, error_page, escape, page};
 use crate::users::{PasswordHashing, User};
 
@@ -52,6 +53,7 @@ async fn sessions(session: SessionDict, headers: HeaderMap) -> Response {
     if wants_json {
         return Json(devices).into_response();
     }
+    let token = hidden_field(&session);
     let mut rows = String::new();
     for d in &devices {
         let this = if d.current {
@@ -66,7 +68,7 @@ async fn sessions(session: SessionDict, headers: HeaderMap) -> Response {
         };
         rows += &format!(
             "<li>{}{this}<br><small>signed in at {} · last seen {} (Unix time)</small>\
-             <form method=\"post\" action=\"/sessions/{}/revoke\"><button>Log out</button></form></li>\n",
+             <form method=\"post\" action=\"/sessions/{}/revoke\">{token}<button>Log out</button></form></li>\n",
             escape(agent),
             d.created,
             d.last_seen,
@@ -75,9 +77,9 @@ async fn sessions(session: SessionDict, headers: HeaderMap) -> Response {
     }
     let body = format!(
         "<h1>Your sessions</h1>\n<ul>\n{rows}</ul>\n\
-         <form method=\"post\" action=\"/sessions/revoke-others\"><button>Log out all other sessions</button></form>\n\
+         <form method=\"post\" action=\"/sessions/revoke-others\">{token}<button>Log out all other sessions</button></form>\n\
          <h2>Change password</h2>\n\
-         <form method=\"post\" action=\"/password\">\
+         <form method=\"post\" action=\"/password\">{token}\
          <label>Current password <input type=\"password\" name=\"current_password\" autocomplete=\"current-password\"></label>\
          <label>New password <input type=\"password\" name=\"new_password\" autocomplete=\"new-password\"></label>\
          <button>Change password</button></form>\n\
@@ -87,7 +89,7 @@ async fn sessions(session: SessionDict, headers: HeaderMap) -> Response {
 }
 
 /// `POST /sessions/revoke-others`
-async fn revoke_others(session: SessionDict) -> Response {
+async fn revoke_others(session: SessionDict, _: CsrfForm) -> Response {
     match revoke_other_sessions(&session).await {
         Ok(_) => Redirect::to("/sessions").into_response(),
         Err(e) => failed(&e),
@@ -95,7 +97,7 @@ async fn revoke_others(session: SessionDict) -> Response {
 }
 
 /// `POST /sessions/{id}/revoke`: `404` for an id that is not one of this user's sessions.
-async fn revoke(session: SessionDict, Path(id): Path<String>) -> Response {
+async fn revoke(session: SessionDict, Path(id): Path<String>, _: CsrfForm) -> Response {
     match revoke_session(&session, &id).await {
         Ok(true) => Redirect::to("/sessions").into_response(),
         Ok(false) => error_page(
@@ -119,7 +121,7 @@ async fn change_password(
     State(hashing): State<PasswordHashing>,
     session: SessionDict,
     CurrentUser(user): CurrentUser<User>,
-    Form(form): Form<PasswordForm>,
+    CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> Response {
     if form.new_password.is_empty()
         || form.new_password.len() > 1024

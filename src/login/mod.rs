@@ -34,6 +34,9 @@ const SESSION_ID: &str = "_id";
 const AUTH_HASH: &str = "_auth_hash";
 /// Every key a login writes, and so every key a logout removes.
 const LOGIN_KEYS: [&str; 5] = [USER_ID, FRESH, SESSION_ID, AUTH_HASH, auth_time::AUTH_TIME];
+/// The session's CSRF seed (see `csrf/`): a login drops it with every crate key, a logout too, so
+/// no CSRF token outlives the login it was made for.
+pub(crate) const CSRF_SEED: &str = "_csrf";
 
 /// Logs `user` in: the session's next cookie carries their id, marked fresh.
 ///
@@ -110,7 +113,7 @@ pub fn login_user<U: AuthUser>(
 /// }
 /// ```
 pub fn logout_user(session: &SessionDict) {
-    for key in LOGIN_KEYS {
+    for key in LOGIN_KEYS.into_iter().chain([CSRF_SEED]) {
         session.remove_value(key);
     }
     if !session.remember_candidates().is_empty() || session.has_pending_remember() {

@@ -260,7 +260,10 @@ impl<S> TestClient<S> {
     }
 
     /// Sends `POST uri` with `form` (already `application/x-www-form-urlencoded`, such as
-    /// `"username=susan&password=hello"`) as a browser submits a form.
+    /// `"username=susan&password=hello"`) as a browser submits one of the site's own forms: with
+    /// `Sec-Fetch-Site: same-origin`, so a [`CsrfLayer`](crate::CsrfLayer) lets it through. To
+    /// test a cross-site post, or one from a browser without Fetch Metadata, build the request
+    /// and [`send`](Self::send) it.
     ///
     /// # Panics
     ///
@@ -296,6 +299,7 @@ impl<S> TestClient<S> {
                 CONTENT_TYPE,
                 HeaderValue::from_static("application/x-www-form-urlencoded"),
             )
+            .header("sec-fetch-site", HeaderValue::from_static("same-origin"))
             .body(Full::new(Bytes::copy_from_slice(form.as_bytes())))
             .expect("a valid request target");
         self.send(req).await

@@ -169,9 +169,11 @@ impl Browser {
     where
         S: Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Clone,
     {
+        // A browser posting a form of the site's own pages says so (Fetch Metadata).
         let req = Request::post(uri)
             .header("content-type", "application/x-www-form-urlencoded")
             .header("accept", "text/html")
+            .header("sec-fetch-site", "same-origin")
             .body(Body::from(form.to_owned()))
             .unwrap();
         self.send(svc, req).await
