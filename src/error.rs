@@ -57,6 +57,10 @@ pub enum Error {
     /// A stored value does not have the type that was asked for. The underlying error is not
     /// kept: it would quote the stored value, which may be a secret.
     Deserialize,
+    /// The login throttle's counter store did not answer (a network error, a timeout). The
+    /// throttle answers `503` with `Retry-After` and hashes no password; the error itself is
+    /// logged by its `Display` only, never sent to the client.
+    CounterStore(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl fmt::Display for Error {
@@ -76,6 +80,7 @@ impl fmt::Display for Error {
             }
             Error::Serialize(_) => f.write_str("value could not be serialised into the session"),
             Error::Deserialize => f.write_str("session value does not have the requested type"),
+            Error::CounterStore(e) => write!(f, "login throttle counter store failed: {e}"),
         }
     }
 }
@@ -84,6 +89,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Serialize(e) => Some(e),
+            Error::CounterStore(e) => Some(&**e),
             _ => None,
         }
     }
@@ -134,6 +140,13 @@ pub enum ConfigError {
     /// `\`; or one with a fragment, with two `next` parameters, or with a `next` that
     /// [`redirect_target`](crate::redirect_target) would not follow.
     LoginUrl,
+    /// A login throttle budget of zero attempts, or refilled faster than one attempt a second or
+    /// slower than one a day.
+    Budget,
+    /// A trusted proxy that is not an IP address or a network such as `10.0.0.0/8`.
+    TrustedProxy,
+    /// A known-device cookie lifetime of zero or over 400 days, or a counter store of no entries.
+    ThrottleLimit,
 }
 
 impl fmt::Display for ConfigError {
@@ -164,6 +177,15 @@ impl fmt::Display for ConfigError {
             ConfigError::BasicCharset => "the Basic charset must be a token such as UTF-8",
             ConfigError::TokenHeaderWithoutBearer => {
                 "token_header needs a token verifier: call bearer"
+            }
+            ConfigError::Budget => {
+                "a throttle budget needs at least one attempt, refilled every 1 second to 1 day"
+            }
+            ConfigError::TrustedProxy => {
+                "a trusted proxy must be an IP address or a network such as 10.0.0.0/8"
+            }
+            ConfigError::ThrottleLimit => {
+                "the known-device lifetime must be 1 second to 400 days, and limits at least 1"
             }
             ConfigError::LoginUrl => {
                 "login_url must be a path on this site or an absolute http(s) URL of printable ASCII, without `\\`, a fragment or a second `next`"

@@ -55,16 +55,20 @@ struct KeyInner {
 pub(crate) enum Purpose {
     /// Tags of users' session auth hashes, stored in the session and the remember-me cookie.
     AuthHash,
+    /// The login throttle: tags of known-device cookies, and the keyed hashes of accounts and
+    /// client addresses that name its counters (each use with its own prefix in the data).
+    LoginThrottle,
 }
 
 impl Purpose {
     /// Every purpose, in the order of `KeyInner::purposes`.
-    const ALL: [Purpose; 1] = [Purpose::AuthHash];
+    const ALL: [Purpose; 2] = [Purpose::AuthHash, Purpose::LoginThrottle];
 
     /// The HKDF `info` label. Changing one invalidates every tag made for that purpose.
     fn label(self) -> &'static [u8] {
         match self {
             Purpose::AuthHash => b"tower-session-auth v1 session-auth-hash HMAC-SHA256",
+            Purpose::LoginThrottle => b"tower-session-auth v1 login-throttle HMAC-SHA256",
         }
     }
 }

@@ -23,10 +23,11 @@ mod token;
 mod session;
 // Tier 3: logging in and out.
 mod login;
-// Tier 4: the gate, and the axum extractors.
+// Tier 4: the gate, the axum extractors, and the login throttle.
 mod auth;
 #[cfg(feature = "axum")]
 mod extract;
+mod throttle;
 
 // Every public item is here, at the root, and nowhere else.
 pub use auth::{
@@ -45,6 +46,11 @@ pub use login::{
 pub use redirect::redirect_target;
 pub use secret::secrets_equal;
 pub use session::{SessionDict, SessionFuture, SessionLayer, SessionLayerBuilder, SessionService};
+pub use throttle::{
+    Attempt, Budget, BudgetKind, Charge, ClientAddr, CounterStore, ForwardedHeader, HashLimit,
+    HashPermit, LoginThrottle, LoginThrottleBuilder, MemoryStore, Refusal, StoreFuture,
+    ThrottleEvent, ThrottleOutcome, Verdict,
+};
 
 #[cfg(fuzzing)]
 #[doc(hidden)]
