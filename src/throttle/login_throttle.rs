@@ -98,7 +98,6 @@ impl LoginThrottle {
     /// # let _ = throttle;
     /// # Ok::<(), tower_session_auth::Error>(())
     /// ```
-    #[must_use]
     pub fn builder(key: Key) -> LoginThrottleBuilder {
         LoginThrottleBuilder {
             key,

@@ -223,7 +223,10 @@ mod tests {
             }
         );
         for _ in 0..3 {
-            assert_eq!(store.spend_now(&[address.clone()], T0), Verdict::Spent);
+            assert_eq!(
+                store.spend_now(std::slice::from_ref(&address), T0),
+                Verdict::Spent
+            );
         }
         assert!(matches!(
             store.spend_now(&[address], T0),
@@ -245,7 +248,10 @@ mod tests {
         let store = MemoryStore::new(100);
         let target = charge("u:susan", 10, 300);
         for _ in 0..10 {
-            assert_eq!(store.spend_now(&[target.clone()], T0), Verdict::Spent);
+            assert_eq!(
+                store.spend_now(std::slice::from_ref(&target), T0),
+                Verdict::Spent
+            );
         }
         for i in 0..10_000 {
             store.spend_now(&[charge(&format!("a:{i}"), 10, 60)], T0 + 1);
