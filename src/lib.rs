@@ -46,6 +46,8 @@ pub use login::{
 pub use redirect::redirect_target;
 pub use secret::secrets_equal;
 pub use session::{SessionDict, SessionFuture, SessionLayer, SessionLayerBuilder, SessionService};
+#[cfg(feature = "redis")]
+pub use throttle::RedisStore;
 pub use throttle::{
     Attempt, Budget, BudgetKind, Charge, ClientAddr, CounterStore, ForwardedHeader, HashLimit,
     HashPermit, LoginThrottle, LoginThrottleBuilder, MemoryStore, Refusal, StoreFuture,

@@ -40,6 +40,8 @@ mod event;
 mod hashing;
 mod login_throttle;
 mod memory;
+#[cfg(feature = "redis")]
+mod redis_store;
 mod refusal;
 mod store;
 
@@ -57,6 +59,10 @@ pub use hashing::{HashLimit, HashPermit};
 pub use login_throttle::{LoginThrottle, LoginThrottleBuilder};
 #[doc(inline)]
 pub use memory::MemoryStore;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+#[doc(inline)]
+pub use redis_store::RedisStore;
 #[doc(inline)]
 pub use refusal::Refusal;
 #[doc(inline)]
