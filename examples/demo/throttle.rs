@@ -11,6 +11,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use std::cell::RefCell;
+use std::time::Duration;
 use tower_session_auth::{Key, LoginThrottle, Refusal};
 
 use crate::users::{PasswordHashing, User};
@@ -35,7 +36,10 @@ pub async fn verify(
     username: &str,
     password: String,
 ) -> Result<(Option<User>, Option<HeaderValue>), Response> {
-    let mut attempt = throttle.check(parts, username).await.map_err(refused)?;
+    let mut attempt = match throttle.check(parts, username).await {
+        Ok(attempt) => attempt,
+        Err(refusal) => return Err(refused(refusal).await),
+    };
     let Some(permit) = attempt.take_permit() else {
         return Err(super::busy());
     };
@@ -66,7 +70,7 @@ pub async fn basic_attempts(
     let req = Request::from_parts(parts, body);
     let mut attempt = match checked {
         None => return next.run(req).await,
-        Some(Err(refusal)) => return refused(refusal),
+        Some(Err(refusal)) => return refused(refusal).await,
         Some(Ok(attempt)) => attempt,
     };
     let Some(permit) = attempt.take_permit() else {
@@ -83,9 +87,16 @@ pub async fn basic_attempts(
     res
 }
 
-/// The page for a refused attempt: "too many attempts" (`429`), or the busy page (`503`).
-fn refused(refusal: Refusal) -> Response {
+/// How long a `429` waits before it is sent: a client that ignores `Retry-After` and keeps
+/// guessing gets a trickle of answers per connection instead of a flood (see the README's
+/// load-test figures), at the cost of a timer per refusal.
+const TARPIT: Duration = Duration::from_millis(250);
+
+/// The page for a refused attempt: "too many attempts" (`429`, after [`TARPIT`]), or the busy
+/// page (`503`, at once).
+async fn refused(refusal: Refusal) -> Response {
     let mut res = if refusal.status() == StatusCode::TOO_MANY_REQUESTS {
+        tokio::time::sleep(TARPIT).await;
         let minutes = refusal.retry_after().div_ceil(60);
         let unit = if minutes == 1 { "minute" } else { "minutes" };
         (
