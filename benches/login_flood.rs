@@ -216,7 +216,7 @@ async fn phase(server: SocketAddr, hashes: &AtomicU64, seconds: u64, connections
             while !stop.load(Ordering::Relaxed) {
                 i += 1;
                 // Half aimed at one account, half sprayed over many.
-                let user = if i % 2 == 0 {
+                let user = if i.is_multiple_of(2) {
                     "susan".to_owned()
                 } else {
                     format!("user{c}x{i}")
