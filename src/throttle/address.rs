@@ -365,6 +365,36 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Any header from an untrusted peer is ignored; through a trusted proxy, any header
+        /// gives an address without panicking, and never one the client wrote to the left of an
+        /// untrusted hop the proxy appended.
+        #[test]
+        fn thr_04_any_forwarding_header(
+            left in "[0-9a-f:., \\[\\]\"=;a-z]{0,80}",
+            forwarded in proptest::bool::ANY,
+        ) {
+            let header = if forwarded {
+                ForwardedHeader::Forwarded
+            } else {
+                ForwardedHeader::XForwardedFor
+            };
+            let name = if forwarded { "forwarded" } else { "x-forwarded-for" };
+            let trusted = nets(&["10.0.0.0/8"]);
+            if let Ok(value) = http::HeaderValue::from_str(&left) {
+                let mut parts = request(Some("203.0.113.9"), &[]);
+                parts.headers.insert(name, value.clone());
+                proptest::prop_assert_eq!(client_ip(&parts, &trusted, header), ip("203.0.113.9"));
+                // Behind the proxy, with the hop it appended after what the client wrote.
+                let appended = if forwarded { "for=198.51.100.7" } else { "198.51.100.7" };
+                let mut parts = request(Some("10.0.0.2"), &[]);
+                parts.headers.append(name, value);
+                parts.headers.append(name, http::HeaderValue::from_static(appended));
+                proptest::prop_assert_eq!(client_ip(&parts, &trusted, header), ip("198.51.100.7"));
+            }
+        }
+    }
+
     #[test]
     fn ipv6_is_counted_by_its_64() {
         assert_eq!(

@@ -157,6 +157,36 @@ mod tests {
         assert_eq!(b.give_back(T0 + 10, T0), None);
     }
 
+    proptest::proptest! {
+        /// Whatever the timing of the attempts, no stretch of `d` seconds lets more than
+        /// `burst + d / refill` through (plus the one at the stretch's end): the bound the load
+        /// test's hash count is held to.
+        #[test]
+        fn thr_02_never_more_than_the_budget_allows(
+            burst in 1u32..20,
+            refill in 1u64..120,
+            gaps in proptest::collection::vec(0u64..90, 1..300),
+        ) {
+            let b = Budget::new(burst, Duration::from_secs(refill));
+            let mut tat = None;
+            let mut now = T0;
+            let mut allowed = Vec::new();
+            for gap in gaps {
+                now += gap;
+                if run(b, &mut tat, now).is_ok() {
+                    allowed.push(now);
+                }
+            }
+            for (i, &start) in allowed.iter().enumerate() {
+                for (j, &end) in allowed.iter().enumerate().skip(i) {
+                    let most = u64::from(burst) + (end - start) / refill;
+                    proptest::prop_assert!((j - i + 1) as u64 <= most,
+                        "{} attempts in {} s", j - i + 1, end - start);
+                }
+            }
+        }
+    }
+
     #[test]
     fn validity() {
         assert!(Budget::new(1, Duration::from_secs(1)).is_valid());
