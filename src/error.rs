@@ -64,6 +64,10 @@ pub enum Error {
     /// address or setting, or a server that did not answer. Like every
     /// [`RegistryError`](crate::RegistryError), it says which, never what the server said.
     Registry(crate::RegistryError),
+    /// The login throttle's counter store did not answer (a network error, a timeout). The
+    /// throttle answers `503` with `Retry-After` and hashes no password; the error itself is
+    /// logged by its `Display` only, never sent to the client.
+    CounterStore(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl fmt::Display for Error {
@@ -85,6 +89,7 @@ impl fmt::Display for Error {
             Error::Deserialize => f.write_str("session value does not have the requested type"),
             Error::NoRegistry => f.write_str("the session layer has no registry"),
             Error::Registry(e) => e.fmt(f),
+            Error::CounterStore(e) => write!(f, "login throttle counter store failed: {e}"),
         }
     }
 }
@@ -94,6 +99,7 @@ impl std::error::Error for Error {
         match self {
             Error::Serialize(e) => Some(e),
             Error::Registry(e) => Some(e),
+            Error::CounterStore(e) => Some(&**e),
             _ => None,
         }
     }
@@ -152,6 +158,13 @@ pub enum ConfigError {
     CsrfOrigin,
     /// A CSRF scheme other than `http` or `https`.
     CsrfScheme,
+    /// A login throttle budget of zero attempts, or refilled faster than one attempt a second or
+    /// slower than one a day.
+    Budget,
+    /// A trusted proxy that is not an IP address or a network such as `10.0.0.0/8`.
+    TrustedProxy,
+    /// A known-device cookie lifetime of zero or over 400 days, or a counter store of no entries.
+    ThrottleLimit,
 }
 
 impl fmt::Display for ConfigError {
@@ -185,6 +198,15 @@ impl fmt::Display for ConfigError {
             }
             ConfigError::NoPermissionLoader => {
                 "a permission check needs a permission loader: call permission_loader"
+            }
+            ConfigError::Budget => {
+                "a throttle budget needs at least one attempt, refilled every 1 second to 1 day"
+            }
+            ConfigError::TrustedProxy => {
+                "a trusted proxy must be an IP address or a network such as 10.0.0.0/8"
+            }
+            ConfigError::ThrottleLimit => {
+                "the known-device lifetime must be 1 second to 400 days, and limits at least 1"
             }
             ConfigError::LoginUrl => {
                 "login_url must be a path on this site or an absolute http(s) URL of printable ASCII, without `\\`, a fragment or a second `next`"

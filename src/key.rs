@@ -60,11 +60,19 @@ pub(crate) enum Purpose {
     Registry,
     /// Tags of a session's CSRF seed: the unmasked value of every CSRF token of that session.
     CsrfToken,
+    /// The login throttle: tags of known-device cookies, and the keyed hashes of accounts and
+    /// client addresses that name its counters (each use with its own prefix in the data).
+    LoginThrottle,
 }
 
 impl Purpose {
     /// Every purpose, in the order of `KeyInner::purposes`.
-    const ALL: [Purpose; 3] = [Purpose::AuthHash, Purpose::Registry, Purpose::CsrfToken];
+    const ALL: [Purpose; 4] = [
+        Purpose::AuthHash,
+        Purpose::Registry,
+        Purpose::CsrfToken,
+        Purpose::LoginThrottle,
+    ];
 
     /// The HKDF `info` label. Changing one invalidates every tag made for that purpose.
     fn label(self) -> &'static [u8] {
@@ -72,6 +80,7 @@ impl Purpose {
             Purpose::AuthHash => b"tower-session-auth v1 session-auth-hash HMAC-SHA256",
             Purpose::Registry => b"tower-session-auth v1 registry-ids HMAC-SHA256",
             Purpose::CsrfToken => b"tower-session-auth v1 csrf-token HMAC-SHA256",
+            Purpose::LoginThrottle => b"tower-session-auth v1 login-throttle HMAC-SHA256",
         }
     }
 }

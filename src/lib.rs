@@ -26,11 +26,12 @@ mod store;
 // Tier 3: logging in and out.
 mod flash;
 mod login;
-// Tier 4: the gate, CSRF protection, and the axum extractors.
+// Tier 4: the gate, CSRF protection, the axum extractors, and the login throttle.
 mod auth;
 mod csrf;
 #[cfg(feature = "axum")]
 mod extract;
+mod throttle;
 // Tier 5: helpers for the application's tests.
 #[cfg(feature = "test-util")]
 mod test_util;
@@ -71,6 +72,13 @@ pub use store::{MemoryStore, Saved, SessionPatch, SessionStore, StoreFailure, St
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub use test_util::{login_cookies, CookieJar, FakeClock, TestClient, TestResponse};
+#[cfg(feature = "redis")]
+pub use throttle::RedisCounters;
+pub use throttle::{
+    Attempt, Budget, BudgetKind, Charge, ClientAddr, CounterStore, ForwardedHeader, HashLimit,
+    HashPermit, LoginThrottle, LoginThrottleBuilder, MemoryCounters, Refusal, StoreFuture,
+    ThrottleEvent, ThrottleOutcome, Verdict,
+};
 
 #[cfg(fuzzing)]
 #[doc(hidden)]

@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use axum::body::Bytes;
 use axum::extract::Request;
 use axum::extract::{OriginalUri, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::http::header::{CONTENT_TYPE, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -43,6 +43,9 @@ pub enum Store {
 #[path = "csrf.rs"]
 mod csrf;
 
+#[path = "throttle.rs"]
+mod throttle;
+
 /// The demo application, its sessions signed with `key`.
 #[allow(dead_code)] // used by the tests that include this file
 pub fn app(key: Key) -> Router {
@@ -68,6 +71,7 @@ pub fn app_with_hashing(key: Key, hashing: PasswordHashing) -> Router {
 }
 
 fn build(key: Key, fallbacks: Vec<Key>, hashing: PasswordHashing, store: Store) -> Router {
+    let login_throttle = throttle::login_throttle(key.clone(), &hashing);
     // `Secure` is off only because the demo serves plain http on loopback; browsers would not send
     // a `Secure` cookie back over http. Keep the default (on) in production.
     // The demo shares its users' logins with Microdot services that sign with the same secret:
@@ -103,8 +107,9 @@ fn build(key: Key, fallbacks: Vec<Key>, hashing: PasswordHashing, store: Store) 
         .expect("valid gate configuration");
 
     // API routes: HTTP Basic with the same users, and bearer tokens. Basic hashes the password on
-    // every request, within the same bound as the login form: `hashing_permit_for_basic` takes
-    // the permit before the gate, and the verifier hashes with it (or refuses without one).
+    // every request, within the same budgets and bound as the login form:
+    // `throttle::basic_attempts` takes the permit before the gate, and the verifier hashes with
+    // it (or refuses without one).
     let basic = AuthLayer::builder()
         .basic("tower-session-auth demo", |username, password| async move {
             let permit = BASIC_PERMIT.try_with(|p| p.borrow_mut().take()).ok()??;
@@ -128,7 +133,7 @@ fn build(key: Key, fallbacks: Vec<Key>, hashing: PasswordHashing, store: Store) 
         .route_layer(basic)
         .route_layer(middleware::from_fn_with_state(
             hashing.clone(),
-            hashing_permit_for_basic,
+            throttle::basic_attempts,
         ))
         .route_layer(middleware::from_fn(html_401_for_browsers));
     let api_token = Router::new()
@@ -153,36 +158,13 @@ fn build(key: Key, fallbacks: Vec<Key>, hashing: PasswordHashing, store: Store) 
         .with_state(hashing)
         // Login and logout are POSTs that only this site may send (login CSRF).
         .layer(csrf::layer())
+        .layer(axum::Extension(login_throttle))
         .layer(sessions)
 }
 
 tokio::task_local! {
     /// The hashing permit taken for the Basic request being served, for its verifier.
     static BASIC_PERMIT: RefCell<Option<HashPermit>>;
-}
-
-/// Takes a hashing permit for a request with Basic credentials before the gate verifies them,
-/// answering `503` at once when every permit is taken. Requests without Basic credentials need
-/// no hash and pass.
-async fn hashing_permit_for_basic(
-    State(hashing): State<PasswordHashing>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let basic = req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.as_bytes().get(..5))
-        .is_some_and(|scheme| scheme.eq_ignore_ascii_case(b"basic"));
-    if !basic {
-        return next.run(req).await;
-    }
-    let Some(permit) = hashing.try_permit() else {
-        return busy();
-    };
-    BASIC_PERMIT
-        .scope(RefCell::new(Some(permit)), next.run(req))
-        .await
 }
 
 /// `503` with `Retry-After: 1`: every hashing permit is taken.
@@ -271,20 +253,22 @@ struct LoginForm {
 /// `POST /login`: verify, log in, and go to the safe `next` (default `/`).
 async fn login(
     State(hashing): State<PasswordHashing>,
+    axum::Extension(login_throttle): axum::Extension<tower_session_auth::LoginThrottle>,
+    parts: axum::http::request::Parts,
     session: SessionDict,
     OriginalUri(uri): OriginalUri,
     CsrfForm(form): CsrfForm<LoginForm>,
 ) -> Response {
     let (username, password) = (form.username, form.password);
     // Refused before any hashing (PBKDF2 would read `hello\0` as `hello`).
-    let verified = if users::well_formed(&username, &password) {
-        // At most a few hashes at once; beyond that, `503` at once rather than a queue.
-        let Some(permit) = hashing.try_permit() else {
-            return busy();
-        };
-        permit.verify(username.clone(), password).await
+    let (verified, known_device) = if users::well_formed(&username, &password) {
+        // Throttled (`429`) before any hash, and at most a few hashes at once (`503`).
+        match throttle::verify(&login_throttle, &hashing, &parts, &username, password).await {
+            Ok(checked) => checked,
+            Err(refused) => return refused,
+        }
     } else {
-        None
+        (None, None)
     };
     let Some(user) = verified else {
         // The same answer for an unknown user, a wrong password and a malformed one; the username
@@ -307,7 +291,8 @@ async fn login(
     // Shown once by the next page; a session too full for it loses only the message.
     let _ = Flash::new(&session).success(format!("Welcome back, {}", user.username));
     // 303 See Other: the browser follows with a GET, never repeating the POST.
-    Redirect::to(&redirect_target(&uri, "/")).into_response()
+    let res = Redirect::to(&redirect_target(&uri, "/")).into_response();
+    throttle::with_known_device(res, known_device)
 }
 
 /// `POST /logout`: log out (keeping the rest of the session) and go home.

@@ -82,7 +82,10 @@ async fn main() -> ExitCode {
         .expect("a bound socket has an address");
     println!("listening on http://{local}");
     let _ = std::io::stdout().flush();
-    if let Err(e) = axum::serve(listener, app::app_with_store(key, fallbacks, store)).await {
+    // With the connection's address (`ConnectInfo`), which the login throttle counts by.
+    let app = app::app_with_store(key, fallbacks, store)
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    if let Err(e) = axum::serve(listener, app).await {
         eprintln!("server error: {e}");
         return ExitCode::FAILURE;
     }

@@ -2,13 +2,12 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::num::{NonZeroU32, NonZeroUsize};
+use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ring::pbkdf2;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tower_session_auth::{secrets_equal, AuthUser};
+use tower_session_auth::{secrets_equal, AuthUser, HashLimit};
 
 /// A demo user. Only the password hash is stored, never the password.
 #[derive(Clone)]
@@ -185,10 +184,11 @@ fn verify_against(known: Option<User>, password: &str) -> Option<User> {
 /// A bound on the password hashes running at once. Each costs 100,000 rounds of PBKDF2 on a
 /// blocking thread: unbounded, a client with many connections fills tokio's blocking pool (512
 /// threads) and slows every other request. When every permit is taken, the caller answers `503`
-/// at once instead of queueing.
+/// at once instead of queueing. The bound is the crate's [`HashLimit`], shared with the login
+/// throttle, which takes its permits after the budgets allow an attempt.
 #[derive(Clone, Debug)]
 pub struct PasswordHashing {
-    permits: Arc<Semaphore>,
+    limit: HashLimit,
     started: Arc<AtomicU64>,
     users: Users,
 }
@@ -196,17 +196,26 @@ pub struct PasswordHashing {
 impl PasswordHashing {
     /// Twice the available parallelism: enough to keep the cores busy, not enough to starve them.
     pub fn for_this_machine() -> Self {
-        let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
-        Self::new(2 * cores)
+        Self::with_limit(HashLimit::for_this_machine())
     }
 
     /// At most `permits` hashes at once.
+    #[allow(dead_code)] // used by the tests that include this file
     pub fn new(permits: usize) -> Self {
+        Self::with_limit(HashLimit::new(permits))
+    }
+
+    fn with_limit(limit: HashLimit) -> Self {
         PasswordHashing {
-            permits: Arc::new(Semaphore::new(permits)),
+            limit,
             started: Arc::new(AtomicU64::new(0)),
             users: Users::default(),
         }
+    }
+
+    /// The bound itself, for the login throttle.
+    pub fn limit(&self) -> HashLimit {
+        self.limit.clone()
     }
 
     /// The users whose passwords this checks.
@@ -216,12 +225,16 @@ impl PasswordHashing {
 
     /// The right to run one hash, or `None` at once when every permit is taken.
     pub fn try_permit(&self) -> Option<HashPermit> {
-        let permit = Arc::clone(&self.permits).try_acquire_owned().ok()?;
-        Some(HashPermit {
+        self.limit.try_acquire().map(|p| self.adopt(p))
+    }
+
+    /// A permit the login throttle took, to hash with.
+    pub fn adopt(&self, permit: tower_session_auth::HashPermit) -> HashPermit {
+        HashPermit {
             _permit: permit,
             started: Arc::clone(&self.started),
             users: self.users.clone(),
-        })
+        }
     }
 
     /// How many hashes have started so far.
@@ -231,17 +244,19 @@ impl PasswordHashing {
     }
 }
 
-/// The right to run one password hash, from [`PasswordHashing::try_permit`].
+/// The right to run one password hash, from [`PasswordHashing::try_permit`] or
+/// [`PasswordHashing::adopt`].
 #[must_use]
 pub struct HashPermit {
-    _permit: OwnedSemaphorePermit,
+    _permit: tower_session_auth::HashPermit,
     started: Arc<AtomicU64>,
     users: Users,
 }
 
 impl HashPermit {
-    /// [`Users::verify_password`] on a blocking thread. The permit goes with the hash and is released
-    /// when the hash ends, not before, even if the client hangs up and its request is dropped.
+    /// [`Users::verify_password`] on a blocking thread. The permit goes with the hash and is
+    /// released when the hash ends, not before, even if the client hangs up and its request is
+    /// dropped.
     pub async fn verify(self, username: String, password: String) -> Option<User> {
         if !well_formed(&username, &password) {
             return None;
@@ -256,9 +271,7 @@ impl HashPermit {
         .ok()
         .flatten()
     }
-}
 
-impl HashPermit {
     /// [`Users::set_password`] on a blocking thread, under the same bound as a verification.
     pub async fn set_password(self, id: String, password: String) {
         let _ = tokio::task::spawn_blocking(move || {

@@ -18,6 +18,17 @@ pub use user::CurrentUser;
 #[cfg(feature = "axum")]
 pub(crate) use user::GateUser;
 
+/// The username of the request's one well-formed `Authorization: Basic` header, parsed as the
+/// gate parses it; for the login throttle.
+pub(crate) fn basic_username(headers: &http::HeaderMap) -> Option<String> {
+    let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
+    let value = values.next()?;
+    if values.next().is_some() {
+        return None;
+    }
+    basic::parse(value).map(|c| c.username)
+}
+
 #[cfg(fuzzing)]
 pub(crate) fn fuzz_basic(value: &http::HeaderValue) -> Option<(String, String)> {
     basic::parse(value).map(|c| (c.username, c.password))
