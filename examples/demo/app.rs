@@ -17,7 +17,7 @@ use axum::Router;
 use serde::Deserialize;
 use tower_session_auth::{
     login_user, logout_user, redirect_target, AuthLayer, CsrfForm, CurrentUser, Flash, Key,
-    MemoryRegistry, Reason, SessionDict, SessionLayer, Unauthorized,
+    MemoryRegistry, MemoryStore, Reason, SessionDict, SessionLayer, Unauthorized,
 };
 
 use crate::users::{self, HashPermit, PasswordHashing, User};
@@ -43,6 +43,20 @@ pub enum Store {
 #[path = "csrf.rs"]
 mod csrf;
 
+// The notes pages: a session too big for a cookie.
+#[path = "notes.rs"]
+mod notes;
+
+/// Where the demo keeps its sessions' data (`SESSION_PLACEMENT`).
+#[derive(Debug, Clone, Copy)]
+#[allow(dead_code)] // not every test that includes this file picks a placement
+pub enum Placement {
+    /// In the cookie, as Microdot keeps it (the default).
+    Cookie,
+    /// Server-side, in the session store; the cookie carries an id.
+    Store,
+}
+
 #[path = "throttle.rs"]
 mod throttle;
 
@@ -58,19 +72,42 @@ pub fn app_with_fallbacks(key: Key, fallbacks: Vec<Key>) -> Router {
     app_with_store(key, fallbacks, Store::Memory)
 }
 
-/// The demo application with its sessions tracked in `store`.
+/// The demo application with its sessions tracked in `store`, their data in the cookie.
 pub fn app_with_store(key: Key, fallbacks: Vec<Key>, store: Store) -> Router {
-    build(key, fallbacks, PasswordHashing::for_this_machine(), store)
+    app_with_placement(key, fallbacks, store, Placement::Cookie)
+}
+
+/// The demo application with its sessions tracked in `store` and their data where `placement`
+/// says (`SESSION_PLACEMENT`).
+pub fn app_with_placement(
+    key: Key,
+    fallbacks: Vec<Key>,
+    store: Store,
+    placement: Placement,
+) -> Router {
+    build(
+        key,
+        fallbacks,
+        PasswordHashing::for_this_machine(),
+        store,
+        placement,
+    )
 }
 
 /// The demo application with its password hashing bounded by `hashing`, so a test can hold the
 /// permits.
 #[allow(dead_code)] // used by the tests that include this file
 pub fn app_with_hashing(key: Key, hashing: PasswordHashing) -> Router {
-    build(key, Vec::new(), hashing, Store::Memory)
+    build(key, Vec::new(), hashing, Store::Memory, Placement::Cookie)
 }
 
-fn build(key: Key, fallbacks: Vec<Key>, hashing: PasswordHashing, store: Store) -> Router {
+fn build(
+    key: Key,
+    fallbacks: Vec<Key>,
+    hashing: PasswordHashing,
+    store: Store,
+    placement: Placement,
+) -> Router {
     let login_throttle = throttle::login_throttle(key.clone(), &hashing);
     // `Secure` is off only because the demo serves plain http on loopback; browsers would not send
     // a `Secure` cookie back over http. Keep the default (on) in production.
@@ -81,11 +118,21 @@ fn build(key: Key, fallbacks: Vec<Key>, hashing: PasswordHashing, store: Store) 
         .claimless_sessions(true)
         .adopt_untagged_logins(true)
         .secure(false);
-    let sessions = match store {
-        Store::Cookie => sessions,
-        Store::Memory => sessions.registry(MemoryRegistry::new()),
+    // With server-side placement the data goes to the same backend as the registry (memory, or
+    // the Redis one), or to memory in cookie mode.
+    let sessions = match (store, placement) {
+        (Store::Cookie, Placement::Cookie) => sessions,
+        (Store::Cookie, Placement::Store) => sessions.store(MemoryStore::new()),
+        (Store::Memory, Placement::Cookie) => sessions.registry(MemoryRegistry::new()),
+        (Store::Memory, Placement::Store) => sessions
+            .registry(MemoryRegistry::new())
+            .store(MemoryStore::new()),
         #[cfg(feature = "redis")]
-        Store::Redis(registry) => sessions.registry(registry),
+        (Store::Redis(registry), Placement::Cookie) => sessions.registry(registry),
+        #[cfg(feature = "redis")]
+        (Store::Redis(registry), Placement::Store) => {
+            sessions.registry(registry.clone()).store(registry)
+        }
     }
     .build()
     .expect("valid session configuration");
@@ -152,6 +199,7 @@ fn build(key: Key, fallbacks: Vec<Key>, hashing: PasswordHashing, store: Store) 
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
         .route("/counter", get(counter))
+        .merge(notes::routes())
         // After every route: it applies to the routes registered so far.
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)

@@ -8,7 +8,10 @@
 //!   with `SESSION_SECRET` (key rotation);
 //! - `SESSION_STORE`: where logins are tracked, so they can be listed and revoked: `memory` (the
 //!   default: this process's memory), `redis://HOST:PORT` (shared by every instance; build with
-//!   `--features redis`), or `cookie` (stateless signed cookies, nothing to revoke).
+//!   `--features redis`), or `cookie` (stateless signed cookies, nothing to revoke);
+//! - `SESSION_PLACEMENT`: where the sessions' data lives: `cookie` (the default, Microdot's
+//!   format) or `store` (server-side, in the same backend as `SESSION_STORE`: memory or Redis;
+//!   the cookie then carries only an id).
 
 mod app;
 mod users;
@@ -69,6 +72,14 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let placement = match std::env::var("SESSION_PLACEMENT").as_deref() {
+        Err(_) | Ok("" | "cookie") => app::Placement::Cookie,
+        Ok("store") => app::Placement::Store,
+        Ok(_) => {
+            eprintln!("SESSION_PLACEMENT: expected `cookie` or `store`");
+            return ExitCode::from(2);
+        }
+    };
     let addr = std::env::var("DEMO_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = match tokio::net::TcpListener::bind(&addr).await {
         Ok(listener) => listener,
@@ -83,7 +94,7 @@ async fn main() -> ExitCode {
     println!("listening on http://{local}");
     let _ = std::io::stdout().flush();
     // With the connection's address (`ConnectInfo`), which the login throttle counts by.
-    let app = app::app_with_store(key, fallbacks, store)
+    let app = app::app_with_placement(key, fallbacks, store, placement)
         .into_make_service_with_connect_info::<std::net::SocketAddr>();
     if let Err(e) = axum::serve(listener, app).await {
         eprintln!("server error: {e}");
