@@ -723,3 +723,43 @@ mod on_redis {
         let _ = std::fs::remove_dir_all(std::env::temp_dir().join(aof));
     }
 }
+
+#[tokio::test]
+async fn reg_04_an_outage_answers_with_the_applications_hook() {
+    let clock = FakeClock::at(NOW);
+    let switch = Switch::default();
+    let sessions = SessionLayer::builder(key())
+        .registry(switch.clone())
+        .clock(clock.clone())
+        .unavailable(|| {
+            http::Response::builder()
+                .status(StatusCode::SERVICE_UNAVAILABLE)
+                .header("retry-after", "30")
+                .body(bytes::Bytes::from_static(b"back soon"))
+                .unwrap()
+        })
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route("/me", get(|| async { "member 7" }))
+        .route_layer(
+            AuthLayer::builder()
+                .user_loader(|id: u64| async move { (id == 7).then(member) })
+                .build()
+                .unwrap(),
+        )
+        .route(
+            "/login",
+            post(|s: SessionDict| async move { login_user(&s, &member(), true).unwrap() }),
+        )
+        .layer(sessions);
+    let mut a = Browser::new();
+    a.post_form(&app, "/login", "").await;
+    switch.down.store(true, std::sync::atomic::Ordering::SeqCst);
+    let res = a.get(&app, "/me").await;
+    assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(res.body, "back soon");
+    assert_eq!(res.headers["retry-after"], "30");
+    assert_eq!(res.headers["cache-control"], "no-store");
+    assert!(res.set_cookies.is_empty());
+}

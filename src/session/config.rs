@@ -13,6 +13,18 @@ use crate::key::KeySet;
 use crate::registry::Registry;
 use crate::store::{SessionStore, StoreFailure};
 
+/// Makes the response sent when the registry or the store does not answer.
+#[derive(Clone)]
+pub(crate) struct UnavailableHook(
+    pub(crate) Arc<dyn Fn() -> http::Response<bytes::Bytes> + Send + Sync>,
+);
+
+impl fmt::Debug for UnavailableHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Fn() -> Response")
+    }
+}
+
 pub(crate) struct SessionConfig {
     /// Where sessions are kept.
     pub(crate) backend: Box<dyn Backend>,
@@ -39,6 +51,8 @@ pub(crate) struct SessionConfig {
     pub(crate) store: Option<Arc<dyn SessionStore>>,
     /// What a failed save after the inner service answered does.
     pub(crate) store_failure: StoreFailure,
+    /// The response when the registry or the store does not answer; `None`: a plain `503`.
+    pub(crate) unavailable: Option<UnavailableHook>,
     /// The session's idle and absolute timeouts, in seconds (the registry's entries end with
     /// them).
     pub(crate) idle_timeout: Option<u64>,
@@ -65,6 +79,7 @@ impl fmt::Debug for SessionConfig {
             .field("registry", &self.registry)
             .field("store", &self.store)
             .field("store_failure", &self.store_failure)
+            .field("unavailable", &self.unavailable)
             .finish_non_exhaustive()
     }
 }

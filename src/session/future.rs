@@ -163,19 +163,31 @@ fn unavailable<B: From<Bytes>>(
 ) -> Response<B> {
     tracing::warn!(
         kind = error.kind(),
-        "session registry did not answer; 503, cookies left as they were"
+        "session registry or store did not answer; 503, cookies left as they were"
     );
-    let mut response = Response::new(B::from(Bytes::from_static(
-        b"503 Service Unavailable: sessions cannot be checked right now; try again shortly\n",
-    )));
-    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    let hook = session
+        .as_ref()
+        .and_then(|s| s.config().unavailable.as_ref());
+    let mut response = match hook {
+        Some(hook) => (hook.0)().map(B::from),
+        None => {
+            let mut response = Response::new(B::from(Bytes::from_static(
+                b"503 Service Unavailable: sessions cannot be checked right now; try again shortly\n",
+            )));
+            *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            let headers = response.headers_mut();
+            headers.insert(RETRY_AFTER, HeaderValue::from_static("5"));
+            headers.insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            response
+        }
+    };
     let headers = response.headers_mut();
-    headers.insert(RETRY_AFTER, HeaderValue::from_static("5"));
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if !headers.contains_key(CACHE_CONTROL) {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     if let Some(session) = session {
         session.leave_cookies_alone();
         response::finish(&session, response.headers_mut());

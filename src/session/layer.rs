@@ -6,7 +6,7 @@ use std::time::Duration;
 use tower_layer::Layer;
 
 use super::backend::CookieBackend;
-use super::config::SessionConfig;
+use super::config::{SessionConfig, UnavailableHook};
 use super::SessionService;
 use crate::cache::Cache;
 use crate::clock::{Clock, SystemClock};
@@ -85,6 +85,7 @@ impl SessionLayer {
             registry: None,
             store: None,
             store_failure: StoreFailure::default(),
+            unavailable: None,
         }
     }
 }
@@ -121,6 +122,7 @@ pub struct SessionLayerBuilder {
     registry: Option<Arc<dyn Registry>>,
     store: Option<Arc<dyn SessionStore>>,
     store_failure: StoreFailure,
+    unavailable: Option<UnavailableHook>,
 }
 
 impl SessionLayerBuilder {
@@ -553,6 +555,39 @@ impl SessionLayerBuilder {
         self
     }
 
+    /// The response sent instead of a plain `503` when the [`registry`](Self::registry) or the
+    /// [`store`](Self::store) does not answer: a page in the site's style, a JSON error. Whatever
+    /// it returns, the browser's cookies are left as they are and the response is marked
+    /// `Cache-Control: no-store` unless it says otherwise. Keep a `Retry-After` header.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use http::{Response, StatusCode};
+    /// use tower_session_auth::{Key, MemoryRegistry, SessionLayer};
+    ///
+    /// let layer = SessionLayer::builder(Key::generate())
+    ///     .registry(MemoryRegistry::new())
+    ///     .unavailable(|| {
+    ///         Response::builder()
+    ///             .status(StatusCode::SERVICE_UNAVAILABLE)
+    ///             .header("retry-after", "10")
+    ///             .header("content-type", "text/html; charset=utf-8")
+    ///             .body(Bytes::from_static(b"<h1>Back in a moment</h1>"))
+    ///             .unwrap()
+    ///     })
+    ///     .build()?;
+    /// # Ok::<(), tower_session_auth::Error>(())
+    /// ```
+    pub fn unavailable<F>(mut self, hook: F) -> Self
+    where
+        F: Fn() -> http::Response<bytes::Bytes> + Send + Sync + 'static,
+    {
+        self.unavailable = Some(UnavailableHook(Arc::new(hook)));
+        self
+    }
+
     /// Checks the configuration and builds the layer.
     ///
     /// # Errors
@@ -632,6 +667,7 @@ impl SessionLayerBuilder {
                 registry: self.registry,
                 store: self.store,
                 store_failure: self.store_failure,
+                unavailable: self.unavailable,
                 idle_timeout: self.idle_timeout,
                 absolute_timeout: self.absolute_timeout,
             }),
