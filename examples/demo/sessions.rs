@@ -119,6 +119,8 @@ struct PasswordForm {
 /// every other one.
 async fn change_password(
     State(hashing): State<PasswordHashing>,
+    axum::Extension(login_throttle): axum::Extension<tower_session_auth::LoginThrottle>,
+    parts: axum::http::request::Parts,
     session: SessionDict,
     CurrentUser(user): CurrentUser<User>,
     CsrfForm(form): CsrfForm<PasswordForm>,
@@ -133,12 +135,19 @@ async fn change_password(
             "<p>Choose a password of 1 to 1024 characters, without control characters.</p>",
         );
     }
-    let Some(permit) = hashing.try_permit() else {
-        return busy();
+    // Checking the current password is a password guess like a login's: the same budgets.
+    let verified = match super::throttle::verify(
+        &login_throttle,
+        &hashing,
+        &parts,
+        user.username,
+        form.current_password,
+    )
+    .await
+    {
+        Ok((verified, _)) => verified,
+        Err(refused) => return refused,
     };
-    let verified = permit
-        .verify(user.username.to_owned(), form.current_password)
-        .await;
     if verified.is_none() {
         return error_page(
             StatusCode::FORBIDDEN,
