@@ -16,15 +16,9 @@ fn demo_app() -> Router {
     demo::app(key())
 }
 
-/// A form POST from the demo's own pages (a browser sends `Sec-Fetch-Site: same-origin`).
+/// A form POST from the demo's own pages.
 async fn post(b: &mut Browser, app: &Router, uri: &str, form: &str) -> TestResponse {
-    let req = Request::post(uri)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("accept", "text/html")
-        .header("sec-fetch-site", "same-origin")
-        .body(Body::from(form.to_owned()))
-        .unwrap();
-    b.send(app, req).await
+    b.post_form(app, uri, form).await
 }
 
 async fn log_in(app: &Router, user: &str, password: &str) -> Browser {

@@ -33,7 +33,14 @@ pub(crate) const FRESH: &str = "_fresh";
 const SESSION_ID: &str = "_id";
 const AUTH_HASH: &str = "_auth_hash";
 /// Every key a login writes, and so every key a logout removes.
-const LOGIN_KEYS: [&str; 5] = [USER_ID, FRESH, SESSION_ID, AUTH_HASH, auth_time::AUTH_TIME];
+const LOGIN_KEYS: [&str; 6] = [
+    USER_ID,
+    FRESH,
+    SESSION_ID,
+    AUTH_HASH,
+    auth_time::AUTH_TIME,
+    tracking::SID,
+];
 /// The session's CSRF seed (see `csrf/`): a login drops it with every crate key, a logout too, so
 /// no CSRF token outlives the login it was made for.
 pub(crate) const CSRF_SEED: &str = "_csrf";

@@ -30,6 +30,7 @@ use super::{random_id, remember, USER_ID};
 use crate::key::Purpose;
 use crate::registry::{EntryKind, Registry, RegistryEntry, RegistryError, Removal, Rotation};
 use crate::session::{RememberUpdate, TrackFuture, TrackedLogin, Tracker};
+use crate::token::remember::RememberToken;
 use crate::{AuthUser, Error, SessionDict};
 
 /// The session key of a tracked login's secret id.
@@ -123,6 +124,14 @@ impl Tracker for Tracking {
                     Op::Remove { user, which } => {
                         registry.remove(user, which, now).await?;
                     }
+                    Op::Supersede { user, old, new } => {
+                        let gone = Removal::Ids(vec![old.clone()]);
+                        if registry.remove(user, &gone, now).await? == 0 {
+                            tracing::info!("login ended while this request ran; its new id too");
+                            let new = Removal::Ids(vec![new.clone()]);
+                            registry.remove(user, &new, now).await?;
+                        }
+                    }
                 }
             }
             Ok(())
@@ -144,6 +153,13 @@ enum Op {
     Remove {
         user: String,
         which: Removal,
+    },
+    /// The login's session id `old` is replaced by `new` (already added): `old` goes, and if it
+    /// was already gone (a logout or a revocation came first), `new` goes too.
+    Supersede {
+        user: String,
+        old: String,
+        new: String,
     },
 }
 
@@ -184,23 +200,6 @@ fn changes(session: &SessionDict) -> Result<Option<Vec<Op>>, RegistryError> {
         }
         // A new login (or a renewed session id): a new `_sid`. The same user keeps the device.
         (None, loaded) => {
-            let device = match loaded {
-                Some(login) if login.user == user => {
-                    ops.push(Op::Remove {
-                        user: login.user.clone(),
-                        which: Removal::Ids(vec![entry_id(&login.sid)]),
-                    });
-                    login.device.clone()
-                }
-                Some(login) => {
-                    ops.push(Op::Remove {
-                        user: login.user.clone(),
-                        which: Removal::Device(login.device.clone()),
-                    });
-                    random_id()
-                }
-                None => random_id(),
-            };
             let sid = new_sid(&user);
             if session
                 .insert_value(SID, Value::String(sid.clone()))
@@ -211,11 +210,27 @@ fn changes(session: &SessionDict) -> Result<Option<Vec<Op>>, RegistryError> {
                     "session too large to carry its registry id",
                 ));
             }
+            let same_user = loaded.as_ref().filter(|login| login.user == user);
+            let device = same_user.map_or_else(random_id, |login| login.device.clone());
+            // The new id is added before the old one goes, so a failure in between never leaves
+            // the login without an id.
             ops.push(Op::Insert {
                 user: user.clone(),
                 id: entry_id(&sid),
                 entry: session_entry(session, device.clone(), now),
             });
+            match (loaded, same_user.is_some()) {
+                (Some(login), true) => ops.push(Op::Supersede {
+                    user: user.clone(),
+                    old: entry_id(&login.sid),
+                    new: entry_id(&sid),
+                }),
+                (Some(login), false) => ops.push(Op::Remove {
+                    user: login.user.clone(),
+                    which: Removal::Device(login.device.clone()),
+                }),
+                (None, _) => {}
+            }
             device
         }
     };
@@ -224,24 +239,12 @@ fn changes(session: &SessionDict) -> Result<Option<Vec<Op>>, RegistryError> {
     session.update_pending_remember(|token| {
         if token.rid.is_none() && token.user_id == user_id {
             let rid = random_id();
-            remember = Some((entry_id(&rid), token.expires_at(), token.auth_time));
+            remember = Some((entry_id(&rid), remember_entry(session, device, token, now)));
             token.rid = Some(rid);
         }
     });
-    if let Some((id, expires, created)) = remember {
-        ops.push(Op::Insert {
-            user,
-            id,
-            entry: RegistryEntry {
-                kind: EntryKind::Remember,
-                device,
-                created,
-                last_seen: now,
-                expires,
-                user_agent: user_agent(session),
-                rotated: None,
-            },
-        });
+    if let Some((id, entry)) = remember {
+        ops.push(Op::Insert { user, id, entry });
     }
     Ok((!ops.is_empty()).then_some(ops))
 }
@@ -251,48 +254,29 @@ async fn restore_remembered(
     registry: &dyn Registry,
     session: &SessionDict,
 ) -> Result<(), RegistryError> {
-    let Some((mut token, _, value)) = remember::sent_with_value(session) else {
+    let Some((mut token, _)) = remember::sent(session) else {
+        return Ok(());
+    };
+    // A remember-me cookie without `rid` (Microdot's, or one issued before the registry was on)
+    // cannot be revoked: adopted, a copy would come back after every logout. It restores no
+    // login here; it is left for the service that wrote it.
+    let Some(secret) = token.rid.clone() else {
+        tracing::info!("remember-me cookie without a registry id; no login restored");
         return Ok(());
     };
     let now = session.now();
     let user = user_key(&token.user_id);
-    // The token's secret: its `rid`, or (Microdot's tokens) the cookie's value.
-    let adopted = token.rid.is_none();
-    let secret = token.rid.clone().unwrap_or(value);
     let old = entry_id(&secret);
-    let device = if adopted {
-        let device = derive(session, b"device", &secret);
-        let entry = RegistryEntry {
-            kind: EntryKind::Remember,
-            device: device.clone(),
-            created: token.auth_time,
-            last_seen: now,
-            expires: token.expires_at(),
-            user_agent: user_agent(session),
-            rotated: None,
-        };
-        registry.insert(&user, &old, &entry, now).await?;
-        device
-    } else {
-        match registry.get(&user, &[&old], now).await?.pop().flatten() {
-            Some(entry) if entry.kind == EntryKind::Remember => entry.device,
-            _ => {
-                tracing::info!("remember-me cookie unknown to the registry; deleted");
-                session.set_remember(RememberUpdate::Delete);
-                return Ok(());
-            }
+    let device = match registry.get(&user, &[&old], now).await?.pop().flatten() {
+        Some(entry) if entry.kind == EntryKind::Remember => entry.device,
+        _ => {
+            tracing::info!("remember-me cookie unknown to the registry; deleted");
+            session.set_remember(RememberUpdate::Delete);
+            return Ok(());
         }
     };
     let rid = derive(session, b"remember", &secret);
-    let successor = RegistryEntry {
-        kind: EntryKind::Remember,
-        device: device.clone(),
-        created: token.auth_time,
-        last_seen: now,
-        expires: token.expires_at(),
-        user_agent: user_agent(session),
-        rotated: None,
-    };
+    let successor = remember_entry(session, device.clone(), &token, now);
     let rotation = registry
         .rotate(
             &user,
@@ -306,10 +290,15 @@ async fn restore_remembered(
     match rotation {
         Rotation::Rotated | Rotation::Repeated => {}
         Rotation::Replayed => {
+            // The token was stolen, or the owner's browser kept a superseded copy: whoever used
+            // it first may hold a session restored from it. That device goes entirely.
+            registry
+                .remove(&user, &Removal::Device(device), now)
+                .await?;
             tracing::warn!(
                 event = "remember_replayed",
                 "a superseded remember-me cookie came back after its grace window; every \
-                 remember-me cookie of the user revoked"
+                 remember-me cookie of the user and the sessions of its device revoked"
             );
             session.set_remember(RememberUpdate::Delete);
             return Ok(());
@@ -326,14 +315,32 @@ async fn restore_remembered(
         derive(session, b"session", &secret),
         sid_suffix(&user)
     );
+    let sid_id = entry_id(&sid);
     registry
         .insert(
             &user,
-            &entry_id(&sid),
+            &sid_id,
             &session_entry(session, device.clone(), now),
             now,
         )
         .await?;
+    // A revocation of the device between the rotation and this insert would miss the session:
+    // its successor is gone then, and so must the session be.
+    let next = entry_id(&rid);
+    if registry
+        .get(&user, &[&next], now)
+        .await?
+        .pop()
+        .flatten()
+        .is_none()
+    {
+        registry
+            .remove(&user, &Removal::Ids(vec![sid_id]), now)
+            .await?;
+        tracing::info!("device revoked while its remember-me cookie was used; no login restored");
+        session.set_remember(RememberUpdate::Delete);
+        return Ok(());
+    }
     token.rid = Some(rid);
     if remember::restore_token(session, token).is_none() {
         return Ok(());
@@ -353,6 +360,24 @@ async fn restore_remembered(
         last_seen: now,
     });
     Ok(())
+}
+
+/// The registry entry of the remember-me `token` on `device`: it ends when the token does.
+fn remember_entry(
+    session: &SessionDict,
+    device: String,
+    token: &RememberToken,
+    now: u64,
+) -> RegistryEntry {
+    RegistryEntry {
+        kind: EntryKind::Remember,
+        device,
+        created: token.auth_time,
+        last_seen: now,
+        expires: token.expires_at(),
+        user_agent: user_agent(session),
+        rotated: None,
+    }
 }
 
 /// The registry entry of a session that begins now on `device`.
@@ -686,16 +711,33 @@ pub async fn update_session_auth_hash<U: AuthUser>(
     user: &U,
 ) -> Result<(), Error> {
     let id = serde_json::to_value(user.id()).map_err(Error::Serialize)?;
-    let kept = remember::sent_with_value(session).filter(|(token, _, _)| token.user_id == id);
+    // This device's remember-me token: the one this request restored (and rotated), else the one
+    // it carries.
+    let kept = session
+        .pending_remember()
+        .or_else(|| remember::sent(session).map(|(token, _)| token))
+        .filter(|token| token.user_id == id);
     super::login_user(session, user, false)?;
-    if let Some((mut token, _, _)) = kept {
+    let mut superseded = None;
+    if let Some(mut token) = kept {
         token.auth_hash = user
             .session_auth_hash()
             .map(|hash| super::auth_hash::tag(session.key_set(), hash));
+        // A new id: a copy of the old token, taken before the password changed, is refused even
+        // for a user type without an auth hash.
+        superseded = token.rid.take();
         session.set_remember(RememberUpdate::Set(token));
     }
-    if session.registry().is_some() {
+    if let Some(registry) = session.registry() {
+        let registry = Arc::clone(registry);
         revoke_other_sessions(session).await?;
+        if let Some(old) = superseded {
+            let which = Removal::Ids(vec![entry_id(&old)]);
+            registry
+                .remove(&user_key(&id), &which, session.now())
+                .await
+                .map_err(Error::Registry)?;
+        }
     }
     Ok(())
 }

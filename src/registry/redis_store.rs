@@ -22,7 +22,7 @@ const CREATE: &str = r"
 local e = redis.call('HGET', KEYS[1], 'e')
 if e and tonumber(e) > tonumber(ARGV[1]) then return 0 end
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 redis.call('EXPIRE', KEYS[1], math.max(1, tonumber(ARGV[2]) - tonumber(ARGV[1])))
 return 1
 ";
@@ -36,10 +36,10 @@ if not e or tonumber(e) <= tonumber(ARGV[1]) then
   redis.call('DEL', KEYS[1])
   return {-1, 0}
 end
-local v = redis.call('HINCRBY', KEYS[1], 'v', 1)
 local n = tonumber(ARGV[4])
-if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 5, 4 + 2 * n)) end
-if #ARGV > 4 + 2 * n then redis.call('HDEL', KEYS[1], unpack(ARGV, 5 + 2 * n)) end
+local v = redis.call('HINCRBY', KEYS[1], 'v', 1)
+for i = 5, 4 + 2 * n, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+for i = 5 + 2 * n, #ARGV do redis.call('HDEL', KEYS[1], ARGV[i]) end
 redis.call('HSET', KEYS[1], 'e', ARGV[3])
 redis.call('EXPIRE', KEYS[1], math.max(1, tonumber(ARGV[3]) - tonumber(ARGV[1])))
 local merged = 0
@@ -106,8 +106,25 @@ impl SessionStore for RedisRegistry {
         Box::pin(async move {
             let mut cmd = redis::cmd("HGETALL");
             cmd.arg(self.record_key(id));
-            let fields: Vec<(String, String)> = self.query(&cmd).await?;
-            Ok(decode(fields, now))
+            let raw: Vec<(Vec<u8>, Vec<u8>)> = match self.query(&cmd).await {
+                Ok(raw) => raw,
+                // A key of another type (WRONGTYPE): not a record.
+                Err(e) if e.kind() == "command failed" => return Ok(corrupt()),
+                Err(e) => return Err(e),
+            };
+            let fields = raw
+                .into_iter()
+                .map(
+                    |(f, v)| match (String::from_utf8(f), String::from_utf8(v)) {
+                        (Ok(f), Ok(v)) => Some((f, v)),
+                        _ => None,
+                    },
+                )
+                .collect::<Option<Vec<_>>>();
+            Ok(match fields {
+                Some(fields) => decode(fields, now),
+                None => corrupt(),
+            })
         })
     }
 

@@ -339,6 +339,14 @@ impl SessionDict {
         self.lock().keep_cookies = true;
     }
 
+    /// The remember-me token this request has scheduled, if any.
+    pub(crate) fn pending_remember(&self) -> Option<RememberToken> {
+        match &self.lock().remember {
+            RememberUpdate::Set(token) => Some(token.clone()),
+            _ => None,
+        }
+    }
+
     /// Whether this request has already scheduled a remember-me cookie.
     pub(crate) fn has_pending_remember(&self) -> bool {
         matches!(self.lock().remember, RememberUpdate::Set(_))

@@ -122,11 +122,13 @@ pub(crate) async fn save(
                     session.store_done(Some(&secret), created, false);
                 }
                 Saved::Gone => {
+                    // No `Set-Cookie`: the cookie the browser holds now may be a newer one (a login
+                    // in another tab), and the dead one reads as a new session anyway.
                     tracing::info!(
                         "session ended while this request ran (a logout, a revocation); its \
                          changes are not saved"
                     );
-                    session.store_done(None, None, false);
+                    session.leave_cookies_alone();
                 }
             }
         }
@@ -137,11 +139,17 @@ pub(crate) async fn save(
                 created: created.unwrap_or(now),
                 expires: expires(created),
             };
-            let secret = loop {
+            // Ids are 128 random bits: a collision means a broken store, not bad luck.
+            let mut created = None;
+            for _ in 0..3 {
                 let secret = crate::secret::random_id();
                 if store.create(&record_id(&secret), &record, now).await? {
-                    break secret;
+                    created = Some(secret);
+                    break;
                 }
+            }
+            let Some(secret) = created else {
+                return Err(RegistryError::new("store refused every new record id"));
             };
             if let Some(old) = old {
                 store.delete(&record_id(&old)).await?;

@@ -35,7 +35,7 @@ pub(crate) struct Tracked {
 }
 
 /// A login the registry knows.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct TrackedLogin {
     /// The registry's key of the user.
     pub(crate) user: String,
@@ -45,4 +45,15 @@ pub(crate) struct TrackedLogin {
     pub(crate) device: String,
     /// When the registry last saw it.
     pub(crate) last_seen: u64,
+}
+
+impl fmt::Debug for TrackedLogin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the `_sid`: it is the login's secret.
+        f.debug_struct("TrackedLogin")
+            .field("user", &self.user)
+            .field("device", &self.device)
+            .field("last_seen", &self.last_seen)
+            .finish_non_exhaustive()
+    }
 }

@@ -30,6 +30,7 @@ const MEMBERS: [&str; 6] = ["user_id", "days", "exp", "auth_hash", "auth_time", 
 const MAX_RID_LEN: usize = 128;
 
 /// A verified remember-me token, or one about to be signed.
+#[derive(Clone)]
 pub(crate) struct RememberToken {
     pub(crate) user_id: Value,
     /// 1 to [`MAX_DAYS`].
