@@ -98,6 +98,13 @@ mod redis {
                 .unwrap(),
             1
         );
+        // A removed remember-me entry stays as a tombstone until it expires, then the key goes.
+        assert_eq!(
+            redis_raw(conn, &["EXISTS", &key]).await,
+            redis::Value::Int(1),
+            "the tombstone keeps the key"
+        );
+        r.touch(user, "id-b", NOW + 1000, NOW + 1000).await.unwrap();
         assert_eq!(
             redis_raw(conn, &["EXISTS", &key]).await,
             redis::Value::Int(0),

@@ -31,11 +31,17 @@ fn member() -> Member {
 
 /// An app whose logins are tracked in `registry`.
 pub fn app(registry: impl Registry, clock: &FakeClock) -> Router {
-    let sessions = SessionLayer::builder(key())
-        .registry(registry)
-        .clock(clock.clone())
-        .build()
-        .unwrap();
+    app_with(
+        SessionLayer::builder(key())
+            .registry(registry)
+            .clock(clock.clone())
+            .build()
+            .unwrap(),
+    )
+}
+
+/// The same app over the session layer `sessions`.
+fn app_with(sessions: SessionLayer) -> Router {
     let gate = AuthLayer::builder()
         .user_loader(|id: u64| async move { (id == 7).then(member) })
         .redirect_to_login(false)
@@ -762,4 +768,39 @@ async fn reg_04_an_outage_answers_with_the_applications_hook() {
     assert_eq!(res.headers["retry-after"], "30");
     assert_eq!(res.headers["cache-control"], "no-store");
     assert!(res.set_cookies.is_empty());
+}
+
+/// A remember-me cookie without `rid` (Microdot's format) is adopted on first sight; once its
+/// device logs out, a copy of it is refused for good, even after a replay was caught.
+#[tokio::test]
+async fn reg_06_a_revoked_microdot_remember_cookie_is_never_adopted_again() {
+    let clock = FakeClock::at(NOW);
+    // Microdot's logins carry no auth-hash tag: a layer that shares them adopts untagged logins.
+    let app = app_with(
+        SessionLayer::builder(key())
+            .registry(tower_session_auth::MemoryRegistry::new())
+            .adopt_untagged_logins(true)
+            .clock(clock.clone())
+            .build()
+            .unwrap(),
+    );
+    let exp = NOW + 30 * 86_400;
+    let microdot = common::pyjwt(&format!(r#"{{"user_id":7,"days":30,"exp":{exp}}}"#));
+    let copy = |value: &str| {
+        let mut b = Browser::new();
+        b.jar.insert("_remember", value);
+        b
+    };
+    let mut owner = copy(&microdot);
+    assert_eq!(me(&app, &mut owner).await, StatusCode::OK, "adopted");
+    assert!(payload(owner.jar.get("_remember").unwrap()).contains_key("rid"));
+    owner.post_form(&app, "/logout", "").await;
+    for wait in [0, 31, 3600] {
+        clock.advance(Duration::from_secs(wait));
+        assert_eq!(
+            me(&app, &mut copy(&microdot)).await,
+            StatusCode::UNAUTHORIZED,
+            "{wait} s after the logout"
+        );
+    }
 }

@@ -12,12 +12,20 @@ use crate::SessionDict;
 /// Exactly one distinct valid token is used (SECURITY.md IN-02); one that is invalid is deleted
 /// when it was the only one sent (REM-05).
 pub(crate) fn sent(session: &SessionDict) -> Option<(RememberToken, usize)> {
+    sent_with_value(session).map(|(token, key_index, _)| (token, key_index))
+}
+
+/// [`sent`], with the cookie's value.
+pub(crate) fn sent_with_value(session: &SessionDict) -> Option<(RememberToken, usize, String)> {
     let candidates = session.remember_candidates();
     if candidates.is_empty() {
         return None;
     }
     let (now, leeway) = (session.now(), session.leeway());
-    let open = |token: &str| RememberToken::open(token, session.key_set(), now, leeway);
+    let open = |token: &str| {
+        RememberToken::open(token, session.key_set(), now, leeway)
+            .map(|(opened, key_index)| (opened, key_index, token.to_owned()))
+    };
     match choose("remember-me", candidates, open, |a, b| {
         a.0.user_id == b.0.user_id
     }) {

@@ -254,19 +254,22 @@ async fn restore_remembered(
     registry: &dyn Registry,
     session: &SessionDict,
 ) -> Result<(), RegistryError> {
-    let Some((mut token, _)) = remember::sent(session) else {
-        return Ok(());
-    };
-    // A remember-me cookie without `rid` (Microdot's, or one issued before the registry was on)
-    // cannot be revoked: adopted, a copy would come back after every logout. It restores no
-    // login here; it is left for the service that wrote it.
-    let Some(secret) = token.rid.clone() else {
-        tracing::info!("remember-me cookie without a registry id; no login restored");
+    let Some((mut token, _, value)) = remember::sent_with_value(session) else {
         return Ok(());
     };
     let now = session.now();
     let user = user_key(&token.user_id);
+    // The token's secret: its `rid`, or (Microdot's tokens, and those from before the registry)
+    // the cookie's value, adopted on first sight. A revoked adopted token leaves a tombstone in
+    // the registry, so a copy of it is never adopted again.
+    let adopted = token.rid.is_none();
+    let secret = token.rid.clone().unwrap_or(value);
     let old = entry_id(&secret);
+    if adopted {
+        let device = derive(session, b"device", &secret);
+        let entry = remember_entry(session, device, &token, now);
+        registry.insert(&user, &old, &entry, now).await?;
+    }
     let device = match registry.get(&user, &[&old], now).await?.pop().flatten() {
         Some(entry) if entry.kind == EntryKind::Remember => entry.device,
         _ => {

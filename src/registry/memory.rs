@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{EntryKind, Registry, RegistryEntry, RegistryFuture, Removal, Rotation};
+use super::{is_tombstone, EntryKind, Registry, RegistryEntry, RegistryFuture, Removal, Rotation};
 
 /// How many writes pass between two sweeps of every user for expired entries.
 const SWEEP_EVERY: u64 = 1024;
@@ -90,6 +90,29 @@ impl MemoryRegistry {
     }
 }
 
+/// Removes the live entries `which` selects (a remember-me entry leaves a tombstone); returns
+/// how many went.
+fn bury(
+    entries: &mut HashMap<String, RegistryEntry>,
+    which: impl Fn(&RegistryEntry) -> bool,
+    now: u64,
+) -> usize {
+    let mut n = 0;
+    entries.retain(|_, e| {
+        if is_tombstone(e) || !which(e) {
+            return true;
+        }
+        n += 1;
+        if e.kind == EntryKind::Remember {
+            e.rotated = Some((String::new(), now));
+            true
+        } else {
+            false
+        }
+    });
+    n
+}
+
 /// The registry's answer, ready at once.
 fn ready<'a, T: Send + 'a>(value: T) -> RegistryFuture<'a, T> {
     Box::pin(std::future::ready(Ok(value)))
@@ -109,7 +132,7 @@ impl Registry for MemoryRegistry {
             .map(|id| {
                 entries
                     .and_then(|e| e.get(*id))
-                    .filter(|e| e.expires > now)
+                    .filter(|e| e.expires > now && !is_tombstone(e))
                     .cloned()
             })
             .collect();
@@ -161,7 +184,7 @@ impl Registry for MemoryRegistry {
             let Some(entry) = entries.get_mut(old) else {
                 return Rotation::Unknown;
             };
-            if entry.kind != EntryKind::Remember {
+            if entry.kind != EntryKind::Remember || is_tombstone(entry) {
                 return Rotation::Unknown;
             }
             match &entry.rotated {
@@ -178,7 +201,7 @@ impl Registry for MemoryRegistry {
                     Rotation::Repeated
                 }
                 Some(_) => {
-                    entries.retain(|_, e| e.kind != EntryKind::Remember);
+                    bury(entries, |e| e.kind == EntryKind::Remember, now);
                     Rotation::Replayed
                 }
             }
@@ -192,19 +215,27 @@ impl Registry for MemoryRegistry {
         which: &'a Removal,
         now: u64,
     ) -> RegistryFuture<'a, usize> {
-        let removed = self.write(user, now, |entries| {
-            let before = entries.len();
-            match which {
-                Removal::Ids(ids) => {
-                    for id in ids {
-                        entries.remove(id);
+        let removed = self.write(user, now, |entries| match which {
+            Removal::Ids(ids) => {
+                let mut n = 0;
+                for id in ids {
+                    let kind = match entries.get(id.as_str()) {
+                        Some(e) if !is_tombstone(e) => e.kind,
+                        _ => continue,
+                    };
+                    n += 1;
+                    match (kind, entries.get_mut(id.as_str())) {
+                        (EntryKind::Remember, Some(e)) => e.rotated = Some((String::new(), now)),
+                        _ => {
+                            entries.remove(id.as_str());
+                        }
                     }
                 }
-                Removal::Device(device) => entries.retain(|_, e| &e.device != device),
-                Removal::AllDevicesBut(device) => entries.retain(|_, e| &e.device == device),
-                Removal::Remember => entries.retain(|_, e| e.kind != EntryKind::Remember),
+                n
             }
-            before - entries.len()
+            Removal::Device(device) => bury(entries, |e| &e.device == device, now),
+            Removal::AllDevicesBut(device) => bury(entries, |e| &e.device != device, now),
+            Removal::Remember => bury(entries, |e| e.kind == EntryKind::Remember, now),
         });
         ready(removed)
     }
@@ -219,7 +250,7 @@ impl Registry for MemoryRegistry {
             .get(user)
             .into_iter()
             .flatten()
-            .filter(|(_, e)| e.expires > now)
+            .filter(|(_, e)| e.expires > now && !is_tombstone(e))
             .map(|(id, e)| (id.clone(), e.clone()))
             .collect();
         ready(listed)

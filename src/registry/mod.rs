@@ -78,8 +78,9 @@ pub trait Registry: fmt::Debug + Send + Sync + 'static {
     ///   [`Rotation::Rotated`];
     /// - `old` was used before, with the same successor, no more than `grace` seconds ago (parallel
     ///   requests with one cookie): [`Rotation::Repeated`];
-    /// - otherwise (a superseded token replayed): every remember-me entry of the user is removed,
-    ///   and the answer is [`Rotation::Replayed`].
+    /// - otherwise (a superseded token replayed): every remember-me entry of the user is removed
+    ///   (as [`remove`](Self::remove) does: tombstones), and the answer is
+    ///   [`Rotation::Replayed`].
     fn rotate<'a>(
         &'a self,
         user: &'a str,
@@ -91,6 +92,11 @@ pub trait Registry: fmt::Debug + Send + Sync + 'static {
     ) -> RegistryFuture<'a, Rotation>;
 
     /// Removes the entries `which` selects; returns how many were removed.
+    ///
+    /// A remember-me entry leaves a tombstone until its `expires`: it reads as absent in
+    /// [`get`](Self::get) and [`list`](Self::list), [`insert`](Self::insert) under its id changes
+    /// nothing, and [`rotate`](Self::rotate) answers [`Rotation::Unknown`]. A remember-me cookie
+    /// the registry adopted (one without an id of its own) is so never adopted again once revoked.
     fn remove<'a>(
         &'a self,
         user: &'a str,
@@ -195,3 +201,11 @@ impl fmt::Display for RegistryError {
 }
 
 impl std::error::Error for RegistryError {}
+
+/// Whether `entry` is a revoked remember-me entry's tombstone: used, with no successor.
+pub(crate) fn is_tombstone(entry: &RegistryEntry) -> bool {
+    entry
+        .rotated
+        .as_ref()
+        .is_some_and(|(next, _)| next.is_empty())
+}

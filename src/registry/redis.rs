@@ -417,10 +417,10 @@ fn decode(text: &str) -> Result<RegistryEntry, RegistryError> {
     })
 }
 
-/// The live entry in `text`, if any.
+/// The live entry in `text`, if any (a revoked remember-me entry's tombstone is none).
 fn live(text: &str, now: u64) -> Result<Option<RegistryEntry>, RegistryError> {
     let entry = decode(text)?;
-    Ok((entry.expires > now).then_some(entry))
+    Ok((entry.expires > now && !super::is_tombstone(&entry)).then_some(entry))
 }
 
 /// What every script starts with: `KEYS[1]` is the user's hash, `ARGV[1]` the caller's `now`.
@@ -432,7 +432,9 @@ local function gt(a, b)
   if #a ~= #b then return #a > #b end
   return a > b
 end
--- Deletes the expired entries; returns the live ones, decoded, by id.
+-- A revoked remember-me entry: kept until it expires, so its id can never be added again.
+local function tomb(e) return e.r ~= nil and e.r[1] == '' end
+-- Deletes the expired entries; returns the live ones (tombstones too), decoded, by id.
 local function load()
   local live = {}
   local flat = redis.call('HGETALL', key)
@@ -491,7 +493,7 @@ local live = load()
 local old, new = ARGV[2], ARGV[3]
 local e = live[old]
 local answer
-if e == nil or e.k ~= 'r' then
+if e == nil or e.k ~= 'r' or tomb(e) then
   answer = 0
 elseif e.r == nil then
   e.r = {new, now}
@@ -506,9 +508,9 @@ elseif e.r[1] == new and not gt(ARGV[5], e.r[2]) then
   answer = 2
 else
   for id, x in pairs(live) do
-    if x.k == 'r' then
-      redis.call('HDEL', key, id)
-      live[id] = nil
+    if x.k == 'r' and not tomb(x) then
+      x.r = {'', now}
+      redis.call('HSET', key, id, cjson.encode(x))
     end
   end
   answer = 3
@@ -518,27 +520,33 @@ return answer
 ";
 
 /// `ARGV[2]` what: `ids` (the ids follow), `device` or `but` (a device follows), `remember`.
-/// Answers how many live entries went.
+/// Answers how many live entries went. A remember-me entry leaves a tombstone.
 const REMOVE: &str = r"
 local live = load()
 local what = ARGV[2]
 local gone = {}
 if what == 'ids' then
   for i = 3, #ARGV do
-    if live[ARGV[i]] ~= nil then gone[ARGV[i]] = true end
+    local e = live[ARGV[i]]
+    if e ~= nil and not tomb(e) then gone[ARGV[i]] = e end
   end
 else
   for id, e in pairs(live) do
-    if (what == 'device' and e.d == ARGV[3]) or (what == 'but' and e.d ~= ARGV[3])
-      or (what == 'remember' and e.k == 'r') then
-      gone[id] = true
+    if not tomb(e) and ((what == 'device' and e.d == ARGV[3])
+      or (what == 'but' and e.d ~= ARGV[3]) or (what == 'remember' and e.k == 'r')) then
+      gone[id] = e
     end
   end
 end
 local n = 0
-for id in pairs(gone) do
-  redis.call('HDEL', key, id)
-  live[id] = nil
+for id, e in pairs(gone) do
+  if e.k == 'r' then
+    e.r = {'', now}
+    redis.call('HSET', key, id, cjson.encode(e))
+  else
+    redis.call('HDEL', key, id)
+    live[id] = nil
+  end
   n = n + 1
 end
 settle(live)

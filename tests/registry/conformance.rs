@@ -33,6 +33,49 @@ pub async fn run_all(registry: &dyn Registry, run: &str) {
     replay_revokes_remember(registry, &user("replay", run)).await;
     users_are_apart(registry, &user("apart-a", run), &user("apart-b", run)).await;
     list_is_exact(registry, &user("list", run)).await;
+    revoked_remember_entries_stay_revoked(registry, &user("tomb", run)).await;
+}
+
+/// A removed remember-me entry leaves a tombstone: absent to `get` and `list`, never added again
+/// by `insert`, unknown to `rotate`, until it expires.
+async fn revoked_remember_entries_stay_revoked(r: &dyn Registry, u: &str) {
+    let e = entry(EntryKind::Remember, "D", NOW + 100);
+    for which in [
+        Removal::Device("D".into()),
+        Removal::Ids(vec!["r".into()]),
+        Removal::Remember,
+        Removal::AllDevicesBut("other".into()),
+    ] {
+        let id = format!("r-{which:?}");
+        r.insert(u, &id, &e, NOW).await.unwrap();
+        let which = match which {
+            Removal::Ids(_) => Removal::Ids(vec![id.clone()]),
+            w => w,
+        };
+        assert_eq!(r.remove(u, &which, NOW).await.unwrap(), 1, "{which:?}");
+        assert_eq!(r.remove(u, &which, NOW).await.unwrap(), 0, "already gone");
+        r.insert(u, &id, &e, NOW + 1).await.unwrap();
+        assert!(
+            r.get(u, &[&id], NOW + 1).await.unwrap()[0].is_none(),
+            "{which:?}"
+        );
+        assert_eq!(
+            r.rotate(u, &id, "next", &e, NOW + 1, 30).await.unwrap(),
+            Rotation::Unknown
+        );
+        assert!(r.list(u, NOW + 1).await.unwrap().is_empty());
+    }
+    // Once expired, the id is free again.
+    let id = "r-Remember";
+    r.insert(
+        u,
+        id,
+        &entry(EntryKind::Remember, "D", NOW + 200),
+        NOW + 100,
+    )
+    .await
+    .unwrap();
+    assert!(r.get(u, &[id], NOW + 100).await.unwrap()[0].is_some());
 }
 
 async fn insert_get_and_idempotence(r: &dyn Registry, u: &str) {
