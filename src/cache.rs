@@ -341,6 +341,12 @@ impl<V> Shard<V> {
     }
 }
 
+/// Where a token that missed is filed: its keyed hash, computed once for the lookup and the insert.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Miss {
+    hash: u64,
+}
+
 /// A bounded map from exact secret bytes (a cookie, or a stored auth-hash tag with the hash it was
 /// checked against) to what verifying them established; one per
 /// [`SessionLayer`](crate::SessionLayer) configuration.
@@ -382,7 +388,13 @@ impl<V: Weigh> Cache<V> {
 
     /// What verifying exactly these bytes established, if cached.
     pub(crate) fn get(&self, token: impl AsRef<[u8]>) -> Option<Arc<V>> {
-        let token = token.as_ref();
+        self.lookup(token.as_ref()).ok()
+    }
+
+    /// What verifying exactly these bytes established, if cached; else where to file them once
+    /// they verify ([`insert_missed`](Self::insert_missed)), so the keyed hash is not computed
+    /// twice.
+    pub(crate) fn lookup(&self, token: &[u8]) -> Result<Arc<V>, Miss> {
         let hash = self.key(token);
         let mut shard = self.shard(hash);
         let found = shard
@@ -399,39 +411,68 @@ impl<V: Weigh> Cache<V> {
             Some(_) => shard.hits += 1,
             None => shard.misses += 1,
         }
-        found
+        found.ok_or(Miss { hash })
     }
 
     /// Remembers that `token` verified, establishing `verified`, unless it costs more than
     /// [`MAX_ENTRY_COST`] or was used no more often than the entry it would displace.
     pub(crate) fn insert(&self, token: impl AsRef<[u8]>, verified: Arc<V>) {
         let token = token.as_ref();
-        let cost = entry_cost(token.len(), &*verified);
-        let hash = self.key(token);
+        self.insert_missed(
+            Miss {
+                hash: self.key(token),
+            },
+            token,
+            &verified,
+        );
+    }
+
+    /// [`insert`](Self::insert) after a [`lookup`](Self::lookup) of the same `token` missed.
+    ///
+    /// The admission test comes before anything is weighed or copied: a token refused (a one-off
+    /// among many, the common case under a flood of distinct cookies) costs the use count and
+    /// one comparison of estimates, not a walk of its decoded value, a copy of its bytes and the
+    /// drop of an evicted entry.
+    pub(crate) fn insert_missed(&self, miss: Miss, token: &[u8], verified: &Arc<V>) {
+        let hash = miss.hash;
         let mut shard = self.shard(hash);
         // The verification that preceded this insert was a use.
         shard.sketch.record(hash);
-        if cost > MAX_ENTRY_COST {
-            return;
-        }
         if let Some(&slot) = shard.index.get(&hash) {
             shard.remove(slot as usize);
         }
         let uses = shard.sketch.estimate(hash);
-        // An empty shard holds no bytes, and `cost` is below its budget: the loop ends before the
-        // shard is empty.
-        while shard.slots.len() >= SHARD_ENTRIES || shard.bytes + cost > SHARD_BUDGET {
+        let mut cost = None;
+        let weigh = |cost: &mut Option<usize>| {
+            *cost.get_or_insert_with(|| entry_cost(token.len(), &**verified))
+        };
+        loop {
+            if shard.slots.len() < SHARD_ENTRIES {
+                let cost = weigh(&mut cost);
+                if cost > MAX_ENTRY_COST {
+                    return;
+                }
+                if shard.bytes + cost <= SHARD_BUDGET {
+                    break;
+                }
+            }
+            // Full by count or by bytes, so not empty: an empty shard holds no bytes, and an
+            // entry's cost is below the shard's budget.
             let victim = shard.victim();
             if shard.sketch.estimate(shard.slots[victim].hash) >= uses {
                 return;
             }
+            if weigh(&mut cost) > MAX_ENTRY_COST {
+                return;
+            }
             shard.remove(victim);
         }
+        let cost = weigh(&mut cost);
         let slot = shard.slots.len() as u32;
         shard.slots.push(Entry {
             hash,
             token: token.into(),
-            verified,
+            verified: Arc::clone(verified),
             cost,
         });
         shard.index.insert(hash, slot);

@@ -41,11 +41,11 @@ impl CookieBackend {
 
     /// Opens one cookie value, from the cache when these exact bytes verified before.
     fn open(&self, token: &str, now: u64) -> Result<Arc<Opened>, crate::token::Rejection> {
-        match self.verified.get(token.as_bytes()) {
-            Some(hit) => hit.check_time(now).map(|()| hit),
-            None => self.format.open(token, now).map(|opened| {
+        match self.verified.lookup(token.as_bytes()) {
+            Ok(hit) => hit.check_time(now).map(|()| hit),
+            Err(miss) => self.format.open(token, now).map(|opened| {
                 let opened = Arc::new(opened);
-                self.verified.insert(token.as_bytes(), Arc::clone(&opened));
+                self.verified.insert_missed(miss, token.as_bytes(), &opened);
                 opened
             }),
         }
