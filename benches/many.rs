@@ -10,7 +10,8 @@
 //!   before timing) with one key changed, serialised, base64url-encoded and signed.
 //! - `ours/…_uncached`, `tower_sessions/…_uncached`: [`SMALL`] (or [`LARGE`]) distinct sessions in
 //!   turn, far more than the verified-cookie cache holds.
-//! - `ours/read_hot_set{,_flooded}`: 2,048 recurring sessions; in `_flooded`, after 100,000
+//! - `ours/read_hot_set{,_flooded}`: 2,048 recurring sessions, seen twice before timing; in
+//!   `_flooded`, after 65,536 earlier one-off valid cookies, then the hot set, then 100,000
 //!   one-off valid cookies, and with [`FLOOD_PER_READ`] more before each timed read (untimed).
 //! - `ours/auth_many_users`, `axum_login/authenticated_many_users`: a different user, each with
 //!   their own session and password hash, on each request.
@@ -30,6 +31,9 @@ const LARGE: usize = 8_192;
 const HOT: usize = 2_048;
 /// One-off valid cookies sent before the hot set is timed again.
 const FLOOD: usize = 100_000;
+/// One-off valid cookies sent before the hot set is first seen, so that the flood crosses a
+/// halving of the cache's use counts (every 131,072 uses of the cache).
+const EARLIER: usize = 65_536;
 /// One-off cookies sent (untimed) before each timed read of `ours/read_hot_set_flooded`.
 const FLOOD_PER_READ: usize = 2;
 /// The users of the many-users cases.
@@ -260,7 +264,10 @@ async fn ours_write(req: Req) -> Result<Res, Infallible> {
 
 fn uncached(c: &mut Criterion, rt: &Runtime) {
     for size in [Size::OneKey, Size::Keys20, Size::Large] {
-        let read = format!("read{}_uncached", size.suffix());
+        let read = match size {
+            Size::OneKey => "read_one_key_uncached".to_owned(),
+            _ => format!("read{}_uncached", size.suffix()),
+        };
         let floor_name = format!("verify_every_time{}", size.suffix());
         // `ours/read_one_key_uncached` (the one-key size) is timed with the other cases of ours.
         let ours_name = match size {
@@ -432,23 +439,31 @@ fn hot_set(c: &mut Criterion, rt: &Runtime) {
         let (key, layer) = layer();
         let hot = ours_cookies(rt, &layer, contents(), HOT);
         let svc = on(&layer, ours_read);
-        // The hot set is seen twice (so its sessions count as recurring), then the flood.
+        // With the flood, 65,536 earlier visitors first, so that the cache's use counts are
+        // halved during the flood; then the hot set is seen twice (so its sessions count as
+        // recurring), then the flood.
         let pass = |cookies: &[HeaderValue]| {
             for cookie in cookies {
                 let res = once(rt, &svc, Some(cookie));
                 assert!(res.status().is_success());
             }
         };
-        pass(&hot);
-        pass(&hot);
-        let flood = flooded.then(|| {
-            let mut one_offs = floor::OneOffs::new(&key);
-            for _ in 0..FLOOD {
+        let mut one_offs = floor::OneOffs::new(&key);
+        let mut send_one_offs = |n: usize| {
+            for _ in 0..n {
                 let res = once(rt, &svc, Some(&one_offs.next()));
                 assert!(res.status().is_success());
             }
-            one_offs
-        });
+        };
+        if flooded {
+            send_one_offs(EARLIER);
+        }
+        pass(&hot);
+        pass(&hot);
+        if flooded {
+            send_one_offs(FLOOD);
+        }
+        let flood = flooded.then_some(one_offs);
         let mut g = Group::new(c, "ours");
         hot_case(&mut g, rt, name, svc, hot, flood);
         g.finish();
