@@ -460,6 +460,13 @@ impl<V: Weigh> Cache<V> {
             shard.remove(slot as usize);
         }
         let uses = shard.sketch.estimate(hash);
+        if uses <= 1 && shard.slots.len() >= SHARD_ENTRIES {
+            // Seen for the first time (only the doorkeeper knows it): no entry of a full shard
+            // was used less, unless it went unused for two samples, and such an entry is
+            // displaced as well by the next token that comes back. Refused without drawing
+            // victims: the common case under a flood of one-off cookies.
+            return;
+        }
         let mut cost = None;
         let weigh = |cost: &mut Option<usize>| {
             *cost.get_or_insert_with(|| entry_cost(token.len(), &**verified))
