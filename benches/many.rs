@@ -6,6 +6,9 @@
 //!   cookie, checks its HMAC-SHA256 (ring), base64url-decodes and parses its payload into a
 //!   `serde_json` map, checks `exp` and reads one key. The same cookies, in the same turn, as
 //!   `ours/read_*_uncached`: the least a reader of this format pays without a cache.
+//! - `floor/verify_lazily_2900b`: the same as `floor/verify_every_time_2900b`, but decoding only the
+//!   members the handler reads (the rest stay raw JSON, borrowed): what decoding values on demand
+//!   would save.
 //! - `floor/seal_2900b`: the least a write into a ~2.9 KB session pays: the decoded map (made
 //!   before timing) with one key changed, serialised, base64url-encoded and signed.
 //! - `ours/…_uncached`, `tower_sessions/…_uncached`: [`SMALL`] (or [`LARGE`]) distinct sessions in
@@ -13,6 +16,8 @@
 //! - `ours/read_hot_set{,_flooded}`: 2,048 recurring sessions, seen twice before timing; in
 //!   `_flooded`, after 65,536 earlier one-off valid cookies, then the hot set, then 100,000
 //!   one-off valid cookies, and with [`FLOOD_PER_READ`] more before each timed read (untimed).
+//!   `read_hot_set` sends the same one-off cookies to a twin layer instead, so the two cases do
+//!   the same work and differ only in what the measured layer's cache saw.
 //! - `ours/auth_many_users`, `axum_login/authenticated_many_users`: a different user, each with
 //!   their own session and password hash, on each request.
 
@@ -96,7 +101,7 @@ impl Size {
 }
 
 /// A fresh layer of ours and its key (the floor verifies with the same key).
-fn layer() -> (Key, SessionLayer) {
+fn new_layer() -> (Key, SessionLayer) {
     let key = Key::generate();
     let layer = SessionLayer::builder(key.clone())
         .build()
@@ -179,19 +184,96 @@ mod floor {
         }
     }
 
+    /// [`verify_every_time`] that parses only what the handler reads: the payload's members are
+    /// split as raw JSON (serde_json's `RawValue`, borrowed: no allocation per member), and only
+    /// `exp` and `user` are decoded. What decoding values on demand would save a reader of one
+    /// key of a large session.
+    pub(super) fn verify_lazily(
+        key: &Key,
+    ) -> impl Fn(Req) -> std::future::Ready<Result<Res, Infallible>> + Clone {
+        let key = Arc::new(ring::hmac::Key::new(
+            ring::hmac::HMAC_SHA256,
+            key.as_bytes(),
+        ));
+        move |req: Req| {
+            let header = req.headers().get(COOKIE).expect("a Cookie header");
+            let value = header
+                .to_str()
+                .expect("ASCII")
+                .split(';')
+                .find_map(|pair| pair.trim().strip_prefix("session="))
+                .expect("a session cookie");
+            let (signed, sig) = value.rsplit_once('.').expect("a JWS");
+            let (head, payload) = signed.split_once('.').expect("a JWS");
+            assert_eq!(head, HEADER_B64);
+            let mut tag = [0u8; 33];
+            let len = URL_SAFE_NO_PAD.decode_slice(sig, &mut tag).expect("base64");
+            ring::hmac::verify(&key, signed.as_bytes(), &tag[..len]).expect("a valid MAC");
+            let json = URL_SAFE_NO_PAD.decode(payload).expect("base64");
+            let members: Vec<(&str, &serde_json::value::RawValue)> =
+                serde_json::from_slice::<RawMembers<'_>>(&json)
+                    .expect("a JSON map")
+                    .0;
+            let raw = |name: &str| {
+                members
+                    .iter()
+                    .rev()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.get())
+            };
+            let exp: f64 = serde_json::from_str(raw("exp").expect("exp")).expect("a number");
+            assert!(now() < exp, "expired");
+            let user: String = serde_json::from_str(raw("user").expect("user")).expect("a string");
+            assert_eq!(user, "alice");
+            std::future::ready(Ok(ok()))
+        }
+    }
+
+    /// A JSON object's members as borrowed raw JSON, in order.
+    struct RawMembers<'a>(Vec<(&'a str, &'a serde_json::value::RawValue)>);
+
+    impl<'de> serde::Deserialize<'de> for RawMembers<'de> {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Visit;
+            impl<'de> serde::de::Visitor<'de> for Visit {
+                type Value = RawMembers<'de>;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> Result<RawMembers<'de>, A::Error> {
+                    let mut members = Vec::with_capacity(8);
+                    while let Some(member) = map.next_entry::<&'de str, _>()? {
+                        members.push(member);
+                    }
+                    Ok(RawMembers(members))
+                }
+            }
+            d.deserialize_map(Visit)
+        }
+    }
+
     /// A handler, behind no middleware, that writes what a write of one key into `map` must:
-    /// the map with the key changed (a copy of the decoded map, as any writer that keeps the
-    /// shared decoded map intact makes), serialised with the time claims, base64url-encoded
-    /// and signed, as a `Set-Cookie` value.
+    /// the decoded map (made before timing, not copied) and the new key serialised with the
+    /// time claims, base64url-encoded and signed, as a `Set-Cookie` value.
     pub(super) fn seal(
         map: Map<String, Value>,
     ) -> impl Fn(Req) -> std::future::Ready<Result<Res, Infallible>> + Clone {
+        struct With<'m>(&'m Map<String, Value>, Value);
+        impl serde::Serialize for With<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let visits = ("visits".to_owned(), self.1.clone());
+                let rest = self.0.iter().filter(|(k, _)| *k != "visits");
+                s.collect_map(rest.chain([(&visits.0, &visits.1)]))
+            }
+        }
         let key = Arc::new(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &[7; 64]));
         let map = Arc::new(map);
         move |_req: Req| {
-            let mut map = (*map).clone();
-            map.insert("visits".into(), next_visit().into());
-            let mut json = serde_json::to_vec(&map).expect("serialisable");
+            let mut json =
+                serde_json::to_vec(&With(&map, next_visit().into())).expect("serialisable");
             json.pop();
             json.extend_from_slice(
                 b",\"_created\":1733400000,\"exp\":1733401800,\"iat\":1733400000}",
@@ -279,11 +361,22 @@ fn uncached(c: &mut Criterion, rt: &Runtime) {
             .as_ref()
             .is_some_and(|name| wanted(&format!("ours/{name}")));
         if wants_floor || wants_ours {
-            let (key, layer) = layer();
+            let (key, layer) = new_layer();
             let cookies = ours_cookies(rt, &layer, size.contents(), size.distinct());
             let mut g = Group::new(c, "floor");
             let svc = service_fn(floor::verify_every_time(&key));
             case(&mut g, rt, &floor_name, svc, cookies.clone(), false);
+            if let Size::Large = size {
+                let svc = service_fn(floor::verify_lazily(&key));
+                case(
+                    &mut g,
+                    rt,
+                    "verify_lazily_2900b",
+                    svc,
+                    cookies.clone(),
+                    false,
+                );
+            }
             g.finish();
             if let Some(name) = ours_name {
                 let mut g = Group::new(c, "ours");
@@ -302,7 +395,7 @@ fn uncached(c: &mut Criterion, rt: &Runtime) {
 
     // Writes of one key, a different session each request.
     if wanted("ours/write_one_key_uncached") {
-        let (_, layer) = layer();
+        let (_, layer) = new_layer();
         let cookies = ours_cookies(rt, &layer, contents(), distinct_sessions(SMALL));
         let mut g = Group::new(c, "ours");
         let svc = on(&layer, ours_write);
@@ -319,7 +412,7 @@ fn uncached(c: &mut Criterion, rt: &Runtime) {
 
     // A write of one key into a ~2.9 KB session, the same session each request.
     if wanted("ours/write_2900b") || wanted("floor/seal_2900b") {
-        let (_, layer) = layer();
+        let (_, layer) = new_layer();
         let cookie = ours_cookies(rt, &layer, Size::Large.contents(), 1);
         let mut g = Group::new(c, "floor");
         let seal = service_fn(floor::seal(Size::Large.contents()));
@@ -385,7 +478,7 @@ fn hot_case<S>(
     name: &str,
     svc: S,
     hot: Vec<HeaderValue>,
-    flood: Option<floor::OneOffs>,
+    flood: (S, floor::OneOffs),
 ) where
     S: Service<Req, Response = Res> + Clone + 'static,
     S::Error: Debug,
@@ -396,21 +489,19 @@ fn hot_case<S>(
         return;
     }
     let hot: Arc<[HeaderValue]> = hot.into();
-    let flood = std::rc::Rc::new(std::cell::Cell::new(flood));
+    let flood = std::rc::Rc::new(std::cell::Cell::new(Some(flood)));
     group.criterion.bench_function(name, |b| {
         b.to_async(rt).iter_custom(|iters| {
             let (mut svc, hot, flood) = (svc.clone(), Arc::clone(&hot), flood.clone());
             async move {
                 // Taken for this batch and put back after it: one batch runs at a time.
-                let mut one_offs = flood.take();
+                let (mut flood_svc, mut one_offs) = flood.take().expect("one batch at a time");
                 let mut timed = Duration::ZERO;
                 for i in 0..iters {
-                    if let Some(one_offs) = one_offs.as_mut() {
-                        for _ in 0..FLOOD_PER_READ {
-                            let req = request(Some(&one_offs.next()));
-                            let res = svc.ready().await.expect("ready").call(req).await;
-                            black_box(res.expect("infallible"));
-                        }
+                    for _ in 0..FLOOD_PER_READ {
+                        let req = request(Some(&one_offs.next()));
+                        let ready = flood_svc.ready().await.expect("ready");
+                        black_box(ready.call(req).await.expect("infallible"));
                     }
                     let req = request(Some(&hot[i as usize % hot.len()]));
                     let start = Instant::now();
@@ -419,7 +510,7 @@ fn hot_case<S>(
                     black_box(res);
                     timed += start.elapsed();
                 }
-                flood.set(one_offs);
+                flood.set(Some((flood_svc, one_offs)));
                 timed
             }
         });
@@ -436,36 +527,34 @@ fn hot_set(c: &mut Criterion, rt: &Runtime) {
         if !wanted(&format!("ours/{name}")) {
             continue;
         }
-        let (key, layer) = layer();
+        let (key, layer) = new_layer();
         let hot = ours_cookies(rt, &layer, contents(), HOT);
         let svc = on(&layer, ours_read);
+        // The one-off cookies go to this layer when it is flooded, else to a twin layer of its
+        // own, so that both cases do the same work between timed reads (which cools the CPU's
+        // caches alike) and differ only in what the measured layer's cache has seen.
+        let (twin_key, twin) = new_layer();
+        let (flood_key, flood_svc) = if flooded {
+            (key, svc.clone())
+        } else {
+            (twin_key, on(&twin, ours_read))
+        };
+        let mut one_offs = floor::OneOffs::new(&flood_key);
         // With the flood, 65,536 earlier visitors first, so that the cache's use counts are
         // halved during the flood; then the hot set is seen twice (so its sessions count as
         // recurring), then the flood.
-        let pass = |cookies: &[HeaderValue]| {
+        let send = |svc: &_, cookies: &mut dyn Iterator<Item = HeaderValue>| {
             for cookie in cookies {
-                let res = once(rt, &svc, Some(cookie));
+                let res = once(rt, svc, Some(&cookie));
                 assert!(res.status().is_success());
             }
         };
-        let mut one_offs = floor::OneOffs::new(&key);
-        let mut send_one_offs = |n: usize| {
-            for _ in 0..n {
-                let res = once(rt, &svc, Some(&one_offs.next()));
-                assert!(res.status().is_success());
-            }
-        };
-        if flooded {
-            send_one_offs(EARLIER);
-        }
-        pass(&hot);
-        pass(&hot);
-        if flooded {
-            send_one_offs(FLOOD);
-        }
-        let flood = flooded.then_some(one_offs);
+        send(&flood_svc, &mut (0..EARLIER).map(|_| one_offs.next()));
+        send(&svc, &mut hot.iter().cloned());
+        send(&svc, &mut hot.iter().cloned());
+        send(&flood_svc, &mut (0..FLOOD).map(|_| one_offs.next()));
         let mut g = Group::new(c, "ours");
-        hot_case(&mut g, rt, name, svc, hot, flood);
+        hot_case(&mut g, rt, name, svc, hot, (flood_svc, one_offs));
         g.finish();
     }
 }
@@ -549,7 +638,7 @@ fn many_users(c: &mut Criterion, rt: &Runtime) {
     let n = distinct_sessions(USERS as usize);
     if wanted("ours/auth_many_users") {
         let users = members();
-        let (_, layer) = layer();
+        let (_, layer) = new_layer();
         let store = Arc::clone(&users);
         let login = layer.layer(service_fn(move |req: Req| {
             let session = req.extensions().get::<SessionDict>().expect("SessionLayer");
