@@ -356,7 +356,8 @@ fn uncached(c: &mut Criterion, rt: &Runtime) {
             Size::OneKey => None,
             _ => Some(read.clone()),
         };
-        let wants_floor = wanted(&format!("floor/{floor_name}"));
+        let wants_floor = wanted(&format!("floor/{floor_name}"))
+            || matches!(size, Size::Large) && wanted("floor/verify_lazily_2900b");
         let wants_ours = ours_name
             .as_ref()
             .is_some_and(|name| wanted(&format!("ours/{name}")));
