@@ -14,10 +14,10 @@
 //!
 //! # Bounds
 //!
-//! 16 shards, each with its own lock, of at most 256 entries and 1 MiB: at most 4,096 entries and
-//! [`BUDGET`] (16 MiB) of accounted memory per cache, plus 34 KiB of use counters per shard that
-//! has been used (544 KiB in all). A layer has two caches, of sessions and of auth-hash tags (whose
-//! entries are small: 4,096 of them, with 100-byte hashes, take about 1 MiB).
+//! 16 shards, each with its own lock, of at most 1,024 entries and 1 MiB: at most 16,384 entries
+//! and [`BUDGET`] (16 MiB) of accounted memory per cache, plus 40 KiB of use counters per shard
+//! that has been used (640 KiB in all). A layer has two caches, of sessions and of auth-hash tags (whose
+//! entries are small: 16,384 of them, with 100-byte hashes, take about 4 MiB).
 //!
 //! An entry is counted when it is inserted: its token, its slot in the shard, the `Arc` and
 //! [`Weigh::heap_bytes`] of the value. For a session that is the decoded map, estimated by walking
@@ -38,7 +38,7 @@
 //! and on each hit; tokens that fail verification are never counted. When a shard is full, the
 //! victim is the least used of four entries drawn at random, and the new entry is admitted only
 //! if it was used more often than that victim. So a working set that recurs (each token again
-//! within about 8,000 uses of its shard, 130,000 of the cache) keeps its entries while a stream of
+//! within about 8,000 uses of its shard, 131,000 of the cache) keeps its entries while a stream of
 //! one-off cookies, each used once, passes by without displacing it; and a working set no longer
 //! used gives way to a new one as its counts fade. (With one doorkeeper generation, cleared at
 //! each halving, a working set seen in the previous sample looked as new as a one-off, and a
@@ -55,8 +55,9 @@ use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
 
 const SHARDS: usize = 16;
-/// Entries per shard.
-const SHARD_ENTRIES: usize = 256;
+/// Entries per shard: 16,384 in all, so that a site with ten thousand active sessions keeps them
+/// all (a small session's entry is counted at about 1.3 KiB, so the byte budget holds as many).
+const SHARD_ENTRIES: usize = 1024;
 /// The accounted bytes one cache may hold, split evenly across its shards.
 pub(crate) const BUDGET: usize = 16 << 20;
 const SHARD_BUDGET: usize = BUDGET / SHARDS;
@@ -64,9 +65,10 @@ const SHARD_BUDGET: usize = BUDGET / SHARDS;
 pub(crate) const MAX_ENTRY_COST: usize = SHARD_BUDGET / 16;
 /// Entries drawn at random when a victim is chosen; the least used of them is the victim.
 const VICTIM_SAMPLES: usize = 4;
-/// Uses counted in a shard before its counters are halved: a token used again within about half
-/// of this many uses of its shard (64,000 uses of the cache) is recognised as recurring.
-const SKETCH_SAMPLE: u32 = 32 * SHARD_ENTRIES as u32;
+/// Uses counted in a shard before its counters are halved: a token used again within this many
+/// uses of its shard (131,072 uses of the cache; the doorkeeper remembers two samples) is
+/// recognised as recurring.
+const SKETCH_SAMPLE: u32 = 8192;
 /// Words of the frequency sketch per shard: 16 four-bit counters each, so 16 per entry.
 const SKETCH_WORDS: usize = SHARD_ENTRIES;
 /// Words of each generation of the doorkeeper per shard: 16 bits for each token of a sample, for
@@ -77,6 +79,7 @@ const DOOR_PROBES: usize = 4;
 /// Bits of a hash that pick one doorkeeper bit.
 const DOOR_PROBE_BITS: u32 = (DOOR_WORDS * 64).trailing_zeros();
 const _: () = assert!(DOOR_WORDS.is_power_of_two() && 3 * DOOR_PROBE_BITS <= 64);
+const _: () = assert!(SKETCH_WORDS <= 1 << 10);
 
 /// What a cached value holds on the heap, beyond the `Arc` the cache keeps it in: counted
 /// against the byte budget when it is inserted.
@@ -196,7 +199,7 @@ impl Hasher for Prehashed {
 /// marks it), so old popularity fades; one-off tokens only ever touch the doorkeeper, so a flood
 /// of them does not raise the counts of others.
 ///
-/// Both are allocated at a shard's first use (34 KiB), so a layer that sees no sessions pays
+/// Both are allocated at a shard's first use (40 KiB), so a layer that sees no sessions pays
 /// nothing for them.
 #[derive(Default)]
 struct Sketch {
@@ -213,11 +216,11 @@ struct Tables {
 }
 
 impl Tables {
-    /// The word and bit offset of each of `hash`'s four counters, from 48 of its bits above the
+    /// The word and bit offset of each of `hash`'s four counters, from 56 of its bits above the
     /// four that picked the shard.
     fn cells(hash: u64) -> [(usize, u32); 4] {
         std::array::from_fn(|i| {
-            let bits = (hash >> (4 + 12 * i)) as usize & 0xfff;
+            let bits = (hash >> (4 + 14 * i)) as usize & 0x3fff;
             ((bits >> 4) % SKETCH_WORDS, (bits as u32 & 15) * 4)
         })
     }
@@ -732,8 +735,8 @@ mod tests {
 
     /// The hot set of a site: 2,048 sessions seen twice, then 100,000 one-off tokens, with the
     /// use counters halved and a doorkeeper cleared during the flood (65,536 other tokens came
-    /// first). With one doorkeeper generation, the reset made the hot set look newer than the
-    /// flood, and 10 of the 2,048 hit afterwards; with two, nearly all do.
+    /// first). With the cache as it was (one doorkeeper generation, 256 entries a shard), the reset
+    /// made the hot set look as new as the flood, and 10 of the 2,048 hit afterwards.
     #[test]
     fn a_hot_set_keeps_hitting_after_a_flood_across_a_reset_of_the_counts() {
         let cache = Cache::<u32>::default();
@@ -751,8 +754,8 @@ mod tests {
     }
 
     /// A working set that recurs only once per 100,000 one-off tokens (each of its 2,048 uses in
-    /// a round comes after 49 one-offs) settles into hitting. (One doorkeeper generation, cleared
-    /// every 8,192 uses of a shard, forgot it between rounds: about 3% hit.)
+    /// a round comes after 49 one-offs) settles into hitting. (With the cache as it was, one
+    /// doorkeeper generation cleared every 8,192 uses of a 256-entry shard, about 3% hit.)
     #[test]
     fn a_working_set_recurring_once_per_100_000_one_offs_keeps_hitting() {
         let cache = Cache::<u32>::default();
