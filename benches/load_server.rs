@@ -15,7 +15,8 @@
 //! With `--sessions N --cookie-dir DIR`, four more stacks hold N distinct sessions each, as a site
 //! with many active users does, and write their `Cookie` headers, one a line, to
 //! `DIR/<name>.cookies`: `ours_read_many`, `ours_auth_many` (N users, each logged in once),
-//! `tower_sessions_read_many` and `axum_login_auth_many` (N users).
+//! `tower_sessions_read_many` and `axum_login_auth_many` (N users); and `none_many`, no middleware
+//! with the same rotation of cookies, their baseline.
 //!
 //! For each stack it prints `STACK <name> <port> <cookie>` (the `Cookie` header of an existing
 //! session, made by the stack itself, or `@<file>` of many), then `READY`, and exits by itself
@@ -250,6 +251,10 @@ async fn many_stacks(n: usize) -> Vec<(&'static str, Router, Vec<String>)> {
         .route("/setup", get(ours_fill_unique))
         .layer(sessions.clone());
     let cookies = setup_cookies(&app, "session", n).await;
+    // The bare server with the same rotating cookies: wrk's script that rotates them costs the
+    // shared cores more than a fixed header, so the `_many` stacks are compared with this.
+    let bare = Router::new().route("/", get(none));
+    out.push(("none_many", bare, cookies.clone()));
     out.push(("ours_read_many", app, cookies));
 
     let store = Arc::clone(&users);

@@ -27,12 +27,12 @@ use base64::Engine as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tower_session_auth::{AuthLayer, Key, SessionDict, SessionLayer};
 
-/// Distinct sessions of the small sizes (16 times the cache's 4,096 entries).
+/// Distinct sessions of the small sizes (4 times the cache's 16,384 entries).
 const SMALL: usize = 65_536;
 /// Distinct ~2.9 KB sessions: each decodes to about 30 KiB, so the cache's 16 MiB hold a few
 /// hundred of them.
 const LARGE: usize = 8_192;
-/// The recurring sessions of the hot-set cases: half the cache's capacity.
+/// The recurring sessions of the hot-set cases.
 const HOT: usize = 2_048;
 /// One-off valid cookies sent before the hot set is timed again.
 const FLOOD: usize = 100_000;
@@ -93,10 +93,11 @@ impl Size {
     }
 
     fn distinct(self) -> usize {
-        distinct_sessions(match self {
-            Size::OneKey | Size::Keys20 => SMALL,
-            Size::Large => LARGE,
-        })
+        match self {
+            Size::OneKey | Size::Keys20 => distinct_sessions(SMALL),
+            // The byte budget holds a few hundred: 2,048 fill it.
+            Size::Large => distinct_sessions_primed(LARGE, 2_048),
+        }
     }
 }
 
