@@ -8,11 +8,19 @@
 //! - `ours_read`: `SessionLayer`, the handler reads one key;
 //! - `ours_write`: `SessionLayer`, the handler writes one key (a `Set-Cookie` per response);
 //! - `ours_auth`: `SessionLayer` + `AuthLayer` with a user loader, the handler reads the user;
-//! - `tower_sessions_read`: tower-sessions with its `MemoryStore`, the handler reads one key.
+//! - `tower_sessions_read`: tower-sessions with its `MemoryStore`, the handler reads one key;
+//! - `axum_login_auth`: axum-login (its `MemoryStore`) with its `login_required!` gate, the
+//!   handler reads the user.
+//!
+//! With `--sessions N --cookie-dir DIR`, four more stacks hold N distinct sessions each, as a site
+//! with many active users does, and write their `Cookie` headers, one a line, to
+//! `DIR/<name>.cookies`: `ours_read_many`, `ours_auth_many` (N users, each logged in once),
+//! `tower_sessions_read_many` and `axum_login_auth_many` (N users); and `none_many`, no middleware
+//! with the same rotation of cookies, their baseline.
 //!
 //! For each stack it prints `STACK <name> <port> <cookie>` (the `Cookie` header of an existing
-//! session, made by the stack itself), then `READY`, and exits by itself after `--seconds`
-//! (default 120).
+//! session, made by the stack itself, or `@<file>` of many), then `READY`, and exits by itself
+//! after `--seconds` (default 120).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -52,12 +60,83 @@ impl AuthUser for User {
 }
 
 fn users() -> Arc<HashMap<u64, User>> {
-    let alice = User {
-        id: 1,
-        name: "alice".into(),
-        password_hash: b"$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".to_vec(),
+    many_users(1)
+}
+
+/// Users 1 to `n`, each with a password hash of their own.
+fn many_users(n: u64) -> Arc<HashMap<u64, User>> {
+    let user = |id: u64| User {
+        id,
+        name: if id == 1 {
+            "alice".into()
+        } else {
+            format!("user{id}")
+        },
+        password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ${id:022}").into_bytes(),
     };
-    Arc::new(HashMap::from([(1, alice)]))
+    Arc::new((1..=n).map(|id| (id, user(id))).collect())
+}
+
+/// The next user to log in, in turn, among `n`.
+fn next_user(n: u64) -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed) % n + 1
+}
+
+impl axum_login::AuthUser for User {
+    type Id = u64;
+    fn id(&self) -> u64 {
+        self.id
+    }
+    fn session_auth_hash(&self) -> &[u8] {
+        &self.password_hash
+    }
+}
+
+/// axum-login's user store: the same users.
+#[derive(Clone)]
+struct Backend(Arc<HashMap<u64, User>>);
+
+impl axum_login::AuthnBackend for Backend {
+    type User = User;
+    type Credentials = ();
+    type Error = std::convert::Infallible;
+
+    async fn authenticate(&self, (): ()) -> Result<Option<User>, Self::Error> {
+        Ok(None)
+    }
+
+    async fn get_user(&self, id: &u64) -> Result<Option<User>, Self::Error> {
+        Ok(self.0.get(id).cloned())
+    }
+}
+
+type AuthSession = axum_login::AuthSession<Backend>;
+
+async fn axum_login_auth(auth: AuthSession) -> String {
+    let name = auth.user.map(|u| u.name).unwrap_or_default();
+    format!("hello {name}")
+}
+
+async fn axum_login_setup(mut auth: AuthSession) -> &'static str {
+    let n = auth.backend.0.len() as u64;
+    let user = auth.backend.0[&next_user(n)].clone();
+    for (k, v) in contents() {
+        auth.session.insert(&k, v).await.expect("stored");
+    }
+    auth.login(&user).await.expect("logged in");
+    "logged in"
+}
+
+async fn ours_fill_unique(session: SessionDict) -> &'static str {
+    static N: AtomicU64 = AtomicU64::new(0);
+    for (k, v) in contents() {
+        session.insert(&k, v).expect("fits");
+    }
+    session
+        .insert("n", N.fetch_add(1, Ordering::Relaxed))
+        .expect("fits");
+    "filled"
 }
 
 fn contents() -> Map<String, Value> {
@@ -139,6 +218,93 @@ async fn check(app: &Router, cookie: &str) {
     assert!(res.status().is_success(), "status {}", res.status());
 }
 
+/// `n` distinct `Cookie` headers from `n` requests to `/setup`.
+async fn setup_cookies(app: &Router, name: &str, n: usize) -> Vec<String> {
+    let mut cookies = Vec::with_capacity(n);
+    for _ in 0..n {
+        cookies.push(setup_cookie(app, name).await);
+    }
+    let distinct: std::collections::HashSet<&String> = cookies.iter().collect();
+    assert_eq!(distinct.len(), n, "distinct sessions");
+    cookies
+}
+
+/// The stacks with `n` distinct sessions each.
+async fn many_stacks(n: usize) -> Vec<(&'static str, Router, Vec<String>)> {
+    let users = many_users(n as u64);
+    let sessions = SessionLayer::builder(Key::generate())
+        .secure(false)
+        .build()
+        .expect("valid configuration");
+    let store = Arc::clone(&users);
+    let gate = AuthLayer::builder()
+        .user_loader(move |id: u64| {
+            let store = Arc::clone(&store);
+            async move { store.get(&id).cloned() }
+        })
+        .build()
+        .expect("valid configuration");
+    let mut out = Vec::new();
+
+    let app = Router::new()
+        .route("/", get(ours_read))
+        .route("/setup", get(ours_fill_unique))
+        .layer(sessions.clone());
+    let cookies = setup_cookies(&app, "session", n).await;
+    // The bare server with the same rotating cookies: wrk's script that rotates them costs the
+    // shared cores more than a fixed header, so the `_many` stacks are compared with this.
+    let bare = Router::new().route("/", get(none));
+    out.push(("none_many", bare, cookies.clone()));
+    out.push(("ours_read_many", app, cookies));
+
+    let store = Arc::clone(&users);
+    let login = move |session: SessionDict| {
+        let store = Arc::clone(&store);
+        async move {
+            for (k, v) in contents() {
+                session.insert(&k, v).expect("fits");
+            }
+            let user = &store[&next_user(store.len() as u64)];
+            login_user(&session, user, false).expect("fits");
+            "logged in"
+        }
+    };
+    let app = Router::new()
+        .route("/", get(ours_auth))
+        .route_layer(gate)
+        .route("/setup", get(login))
+        .layer(sessions);
+    let cookies = setup_cookies(&app, "session", n).await;
+    out.push(("ours_auth_many", app, cookies));
+
+    let ts = tower_sessions::SessionManagerLayer::new(tower_sessions::MemoryStore::default())
+        .with_secure(false);
+    let app = Router::new()
+        .route("/", get(ts_read))
+        .route("/setup", get(ts_fill))
+        .layer(ts);
+    let cookies = setup_cookies(&app, "id", n).await;
+    out.push(("tower_sessions_read_many", app, cookies));
+
+    let (app, _) = axum_login_stack(Arc::clone(&users));
+    let cookies = setup_cookies(&app, "id", n).await;
+    out.push(("axum_login_auth_many", app, cookies));
+    out
+}
+
+/// axum-login over tower-sessions 0.14's `MemoryStore`, `/` behind its `login_required!` gate.
+fn axum_login_stack(users: Arc<HashMap<u64, User>>) -> (Router, ()) {
+    use axum_login::tower_sessions::{MemoryStore, SessionManagerLayer};
+    let sessions = SessionManagerLayer::new(MemoryStore::default()).with_secure(false);
+    let auth = axum_login::AuthManagerLayerBuilder::new(Backend(users), sessions).build();
+    let app = Router::new()
+        .route("/", get(axum_login_auth))
+        .route_layer(axum_login::login_required!(Backend, login_url = "/login"))
+        .route("/setup", get(axum_login_setup))
+        .layer(auth);
+    (app, ())
+}
+
 async fn stacks() -> Vec<(&'static str, Router, String)> {
     // `Secure` off: wrk speaks plain http (it ignores Set-Cookie anyway).
     let sessions = SessionLayer::builder(Key::generate())
@@ -188,13 +354,30 @@ async fn stacks() -> Vec<(&'static str, Router, String)> {
     let cookie = setup_cookie(&app, "id").await;
     out.push(("tower_sessions_read", app, cookie));
 
+    let (app, ()) = axum_login_stack(users());
+    let cookie = setup_cookie(&app, "id").await;
+    out.push(("axum_login_auth", app, cookie));
+
     out
 }
 
-async fn serve(seconds: u64) {
+async fn serve(seconds: u64, sessions: usize, cookie_dir: Option<String>) {
+    let mut all: Vec<(&'static str, Router, String)> = stacks().await;
+    if sessions > 0 {
+        let dir = cookie_dir.expect("--sessions needs --cookie-dir");
+        for (name, app, cookies) in many_stacks(sessions).await {
+            check(&app, &cookies[0]).await;
+            check(&app, &cookies[cookies.len() - 1]).await;
+            let file = format!("{dir}/{name}.cookies");
+            std::fs::write(&file, cookies.join("\n") + "\n").expect("cookie file written");
+            all.push((name, app, format!("@{file}")));
+        }
+    }
     let mut servers = Vec::new();
-    for (name, app, cookie) in stacks().await {
-        check(&app, &cookie).await;
+    for (name, app, cookie) in all {
+        if !cookie.starts_with('@') {
+            check(&app, &cookie).await;
+        }
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
             .await
             .expect("bind on loopback");
@@ -221,15 +404,20 @@ fn main() {
         );
         return;
     }
-    let seconds = args
-        .iter()
-        .position(|a| a == "--seconds")
-        .and_then(|i| args.get(i + 1))
-        .map(|s| s.parse().expect("--seconds takes a whole number"))
-        .unwrap_or(120);
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let number = |flag: &str, default: u64| {
+        value(flag).map_or(default, |s| s.parse().expect("a whole number"))
+    };
+    let seconds = number("--seconds", 120);
+    let sessions = number("--sessions", 0) as usize;
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("tokio runtime")
-        .block_on(serve(seconds));
+        .block_on(serve(seconds, sessions, value("--cookie-dir")));
 }

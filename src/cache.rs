@@ -14,10 +14,10 @@
 //!
 //! # Bounds
 //!
-//! 16 shards, each with its own lock, of at most 256 entries and 1 MiB: at most 4,096 entries and
-//! [`BUDGET`] (16 MiB) of accounted memory per cache, plus 10 KiB of use counters per shard that
-//! has been used (160 KiB in all). A layer has two caches, of sessions and of auth-hash tags (whose
-//! entries are small: 4,096 of them, with 100-byte hashes, take about 1 MiB).
+//! 16 shards, each with its own lock, of at most 1,024 entries and 1 MiB: at most 16,384 entries
+//! and [`BUDGET`] (16 MiB) of accounted memory per cache, plus 40 KiB of use counters per shard
+//! that has been used (640 KiB in all). A layer has two caches, of sessions and of auth-hash tags (whose
+//! entries are small: 16,384 of them, with 100-byte hashes, take about 4 MiB).
 //!
 //! An entry is counted when it is inserted: its token, its slot in the shard, the `Arc` and
 //! [`Weigh::heap_bytes`] of the value. For a session that is the decoded map, estimated by walking
@@ -33,15 +33,17 @@
 //!
 //! Each shard keeps approximate use counts, TinyLFU's: a Bloom filter (the doorkeeper) marks
 //! tokens used once and a count-min sketch of 4-bit counters counts further uses; every 8,192 uses
-//! of the shard the counters are halved and the doorkeeper is cleared, so old popularity fades.
-//! A token is counted when it verifies and on each hit; tokens that fail verification are never
-//! counted. When a shard is full, the victim is the least used of four entries drawn at random,
-//! and the new entry is admitted only if it was used more often than that victim. So a working
-//! set that recurs (each token again within about 4,000 uses of its shard, 64,000 of the cache)
-//! keeps its entries while a stream of one-off cookies, each used once, passes by without
-//! displacing it; and a working set no longer used gives way to a new one as its counts fade. The
-//! random draws come from a per-shard generator seeded from the randomly keyed hasher, so which
-//! entries are drawn cannot be chosen from outside.
+//! of the shard the counters are halved and the doorkeeper starts a new generation, the one before
+//! being kept for one more sample, so old popularity fades. A token is counted when it verifies
+//! and on each hit; tokens that fail verification are never counted. When a shard is full, the
+//! victim is the least used of four entries drawn at random, and the new entry is admitted only
+//! if it was used more often than that victim. So a working set that recurs (each token again
+//! within about 8,000 uses of its shard, 131,000 of the cache) keeps its entries while a stream of
+//! one-off cookies, each used once, passes by without displacing it; and a working set no longer
+//! used gives way to a new one as its counts fade. (With one doorkeeper generation, cleared at
+//! each halving, a working set seen in the previous sample looked as new as a one-off, and a
+//! flood across a halving displaced it.) The random draws come from a per-shard generator seeded
+//! from the randomly keyed hasher, so which entries are drawn cannot be chosen from outside.
 
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
@@ -53,8 +55,9 @@ use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
 
 const SHARDS: usize = 16;
-/// Entries per shard.
-const SHARD_ENTRIES: usize = 256;
+/// Entries per shard: 16,384 in all. A small session's entry is counted at about 1.6 KiB (96
+/// bytes of JSON, a 287-byte cookie), so the byte budget binds first, at about 10,000 of them.
+const SHARD_ENTRIES: usize = 1024;
 /// The accounted bytes one cache may hold, split evenly across its shards.
 pub(crate) const BUDGET: usize = 16 << 20;
 const SHARD_BUDGET: usize = BUDGET / SHARDS;
@@ -62,17 +65,21 @@ const SHARD_BUDGET: usize = BUDGET / SHARDS;
 pub(crate) const MAX_ENTRY_COST: usize = SHARD_BUDGET / 16;
 /// Entries drawn at random when a victim is chosen; the least used of them is the victim.
 const VICTIM_SAMPLES: usize = 4;
-/// Uses counted in a shard before its counters are halved: a token used again within about half
-/// of this many uses of its shard (64,000 uses of the cache) is recognised as recurring.
-const SKETCH_SAMPLE: u32 = 32 * SHARD_ENTRIES as u32;
+/// Uses counted in a shard before its counters are halved: a token used again within this many
+/// uses of its shard (131,072 uses of the cache; the doorkeeper remembers two samples) is
+/// recognised as recurring.
+const SKETCH_SAMPLE: u32 = 8192;
 /// Words of the frequency sketch per shard: 16 four-bit counters each, so 16 per entry.
 const SKETCH_WORDS: usize = SHARD_ENTRIES;
-/// Words of the doorkeeper per shard: 8 bits for each token of a sample, for about 3% false
-/// positives with three probes.
-const DOOR_WORDS: usize = SKETCH_SAMPLE as usize / 64 * 8;
-const DOOR_PROBES: usize = 3;
-// Each doorkeeper probe takes 16 bits of a hash.
-const _: () = assert!(DOOR_WORDS * 64 <= 1 << 16);
+/// Words of each generation of the doorkeeper per shard: 16 bits for each token of a sample, for
+/// about 0.25% false positives with four probes (a false positive counts a one-off token as seen
+/// twice, enough to displace a resident whose counts have faded).
+const DOOR_WORDS: usize = SKETCH_SAMPLE as usize / 64 * 16;
+const DOOR_PROBES: usize = 4;
+/// Bits of a hash that pick one doorkeeper bit.
+const DOOR_PROBE_BITS: u32 = (DOOR_WORDS * 64).trailing_zeros();
+const _: () = assert!(DOOR_WORDS.is_power_of_two() && 3 * DOOR_PROBE_BITS <= 64);
+const _: () = assert!(SKETCH_WORDS <= 1 << 10);
 
 /// What a cached value holds on the heap, beyond the `Arc` the cache keeps it in: counted
 /// against the byte budget when it is inserted.
@@ -188,10 +195,11 @@ impl Hasher for Prehashed {
 /// Approximate use counts, TinyLFU's: a doorkeeper (a Bloom filter) marks tokens used once, and a
 /// count-min sketch of 4-bit counters, four per token, counts the uses after the first, updated
 /// conservatively (only the smallest of the four grow). Every [`SKETCH_SAMPLE`] uses the counters
-/// are halved and the doorkeeper is cleared, so old popularity fades; one-off tokens only ever
-/// touch the doorkeeper, so a flood of them does not raise the counts of others.
+/// are halved and the doorkeeper starts a new generation (a token is seen if either generation
+/// marks it), so old popularity fades; one-off tokens only ever touch the doorkeeper, so a flood
+/// of them does not raise the counts of others.
 ///
-/// Both are allocated at a shard's first use (10 KiB), so a layer that sees no sessions pays
+/// Both are allocated at a shard's first use (40 KiB), so a layer that sees no sessions pays
 /// nothing for them.
 #[derive(Default)]
 struct Sketch {
@@ -201,24 +209,32 @@ struct Sketch {
 
 struct Tables {
     counters: [u64; SKETCH_WORDS],
-    door: [u64; DOOR_WORDS],
+    /// Two generations of the doorkeeper: the current sample's, and the one before it.
+    doors: [[u64; DOOR_WORDS]; 2],
+    /// Which of `doors` is the current one.
+    current: usize,
 }
 
 impl Tables {
-    /// The word and bit offset of each of `hash`'s four counters, from 48 of its bits above the
+    /// The word and bit offset of each of `hash`'s four counters, from 56 of its bits above the
     /// four that picked the shard.
     fn cells(hash: u64) -> [(usize, u32); 4] {
         std::array::from_fn(|i| {
-            let bits = (hash >> (4 + 12 * i)) as usize & 0xfff;
+            let bits = (hash >> (4 + 14 * i)) as usize & 0x3fff;
             ((bits >> 4) % SKETCH_WORDS, (bits as u32 & 15) * 4)
         })
     }
 
-    /// The doorkeeper bits of `hash`, as (word, mask), from a remix of all its bits.
+    /// The doorkeeper bits of `hash`, as (word, mask), from two remixes of all its bits.
     fn door_bits(hash: u64) -> [(usize, u64); DOOR_PROBES] {
-        let mixed = hash.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let mixed = [
+            hash.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            hash.wrapping_mul(0xc2b2_ae3d_27d4_eb4f),
+        ];
         std::array::from_fn(|i| {
-            let bit = (mixed >> (64 - 16 * (i + 1))) as usize % (DOOR_WORDS * 64);
+            // Three probes from the first remix, the fourth from the second.
+            let bit = (mixed[i / 3] >> (64 - DOOR_PROBE_BITS * (i as u32 % 3 + 1))) as usize
+                & (DOOR_WORDS * 64 - 1);
             (bit / 64, 1 << (bit % 64))
         })
     }
@@ -231,8 +247,11 @@ impl Tables {
             .unwrap_or(0)
     }
 
+    /// Whether `bits` are all set in either generation of the doorkeeper.
     fn seen(&self, bits: &[(usize, u64); DOOR_PROBES]) -> bool {
-        bits.iter().all(|&(word, mask)| self.door[word] & mask != 0)
+        self.doors
+            .iter()
+            .any(|door| bits.iter().all(|&(word, mask)| door[word] & mask != 0))
     }
 }
 
@@ -248,7 +267,8 @@ impl Sketch {
         let t = self.tables.get_or_insert_with(|| {
             Box::new(Tables {
                 counters: [0; SKETCH_WORDS],
-                door: [0; DOOR_WORDS],
+                doors: [[0; DOOR_WORDS]; 2],
+                current: 0,
             })
         });
         let bits = Tables::door_bits(hash);
@@ -263,17 +283,18 @@ impl Sketch {
                     }
                 }
             }
-        } else {
-            for (word, mask) in bits {
-                t.door[word] |= mask;
-            }
+        }
+        // Marked in the current generation, so a token used in every sample stays seen.
+        for (word, mask) in bits {
+            t.doors[t.current][word] |= mask;
         }
         self.uses += 1;
         if self.uses >= SKETCH_SAMPLE {
             for word in t.counters.iter_mut() {
                 *word = (*word >> 1) & 0x7777_7777_7777_7777;
             }
-            t.door.fill(0);
+            t.current ^= 1;
+            t.doors[t.current].fill(0);
             self.uses = 0;
         }
     }
@@ -341,6 +362,12 @@ impl<V> Shard<V> {
     }
 }
 
+/// Where a token that missed is filed: its keyed hash, computed once for the lookup and the insert.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Miss {
+    hash: u64,
+}
+
 /// A bounded map from exact secret bytes (a cookie, or a stored auth-hash tag with the hash it was
 /// checked against) to what verifying them established; one per
 /// [`SessionLayer`](crate::SessionLayer) configuration.
@@ -382,7 +409,13 @@ impl<V: Weigh> Cache<V> {
 
     /// What verifying exactly these bytes established, if cached.
     pub(crate) fn get(&self, token: impl AsRef<[u8]>) -> Option<Arc<V>> {
-        let token = token.as_ref();
+        self.lookup(token.as_ref()).ok()
+    }
+
+    /// What verifying exactly these bytes established, if cached; else where to file them once
+    /// they verify ([`insert_missed`](Self::insert_missed)), so the keyed hash is not computed
+    /// twice.
+    pub(crate) fn lookup(&self, token: &[u8]) -> Result<Arc<V>, Miss> {
         let hash = self.key(token);
         let mut shard = self.shard(hash);
         let found = shard
@@ -399,39 +432,75 @@ impl<V: Weigh> Cache<V> {
             Some(_) => shard.hits += 1,
             None => shard.misses += 1,
         }
-        found
+        found.ok_or(Miss { hash })
     }
 
     /// Remembers that `token` verified, establishing `verified`, unless it costs more than
     /// [`MAX_ENTRY_COST`] or was used no more often than the entry it would displace.
     pub(crate) fn insert(&self, token: impl AsRef<[u8]>, verified: Arc<V>) {
         let token = token.as_ref();
-        let cost = entry_cost(token.len(), &*verified);
-        let hash = self.key(token);
+        self.insert_missed(
+            Miss {
+                hash: self.key(token),
+            },
+            token,
+            &verified,
+        );
+    }
+
+    /// [`insert`](Self::insert) after a [`lookup`](Self::lookup) of the same `token` missed.
+    ///
+    /// The admission test comes before anything is weighed or copied: a token refused (a one-off
+    /// among many, the common case under a flood of distinct cookies) costs the use count and
+    /// one comparison of estimates, not a walk of its decoded value, a copy of its bytes and the
+    /// drop of an evicted entry.
+    pub(crate) fn insert_missed(&self, miss: Miss, token: &[u8], verified: &Arc<V>) {
+        let hash = miss.hash;
         let mut shard = self.shard(hash);
         // The verification that preceded this insert was a use.
         shard.sketch.record(hash);
-        if cost > MAX_ENTRY_COST {
-            return;
-        }
         if let Some(&slot) = shard.index.get(&hash) {
             shard.remove(slot as usize);
         }
         let uses = shard.sketch.estimate(hash);
-        // An empty shard holds no bytes, and `cost` is below its budget: the loop ends before the
-        // shard is empty.
-        while shard.slots.len() >= SHARD_ENTRIES || shard.bytes + cost > SHARD_BUDGET {
+        if uses <= 1 && shard.slots.len() >= SHARD_ENTRIES {
+            // Seen for the first time (only the doorkeeper knows it): no entry of a full shard
+            // was used less, unless it went unused for two samples, and such an entry is
+            // displaced as well by the next token that comes back. Refused without drawing
+            // victims: the common case under a flood of one-off cookies.
+            return;
+        }
+        let mut cost = None;
+        let weigh = |cost: &mut Option<usize>| {
+            *cost.get_or_insert_with(|| entry_cost(token.len(), &**verified))
+        };
+        loop {
+            if shard.slots.len() < SHARD_ENTRIES {
+                let cost = weigh(&mut cost);
+                if cost > MAX_ENTRY_COST {
+                    return;
+                }
+                if shard.bytes + cost <= SHARD_BUDGET {
+                    break;
+                }
+            }
+            // Full by count or by bytes, so not empty: an empty shard holds no bytes, and an
+            // entry's cost is below the shard's budget.
             let victim = shard.victim();
             if shard.sketch.estimate(shard.slots[victim].hash) >= uses {
                 return;
             }
+            if weigh(&mut cost) > MAX_ENTRY_COST {
+                return;
+            }
             shard.remove(victim);
         }
+        let cost = weigh(&mut cost);
         let slot = shard.slots.len() as u32;
         shard.slots.push(Entry {
             hash,
             token: token.into(),
-            verified,
+            verified: Arc::clone(verified),
             cost,
         });
         shard.index.insert(hash, slot);
@@ -654,6 +723,48 @@ mod tests {
             .map(|_| round(&cache, &new, 2, &mut one_offs))
             .collect();
         assert!(rates[15] >= 0.9, "{rates:.2?}");
+    }
+
+    /// `n` one-off tokens, numbered on from `*one_offs`: none of them hits.
+    fn flood(cache: &Cache<u32>, n: usize, one_offs: &mut usize) {
+        for _ in 0..n {
+            assert!(!use_token(cache, &format!("{:060}.one-off", *one_offs)));
+            *one_offs += 1;
+        }
+    }
+
+    /// The hot set of a site: 2,048 sessions seen twice, then 100,000 one-off tokens, with the
+    /// use counters halved and a doorkeeper cleared during the flood (65,536 other tokens came
+    /// first). With the cache as it was (one doorkeeper generation, 256 entries a shard), the reset
+    /// made the hot set look as new as the flood, and 10 of the 2,048 hit afterwards.
+    #[test]
+    fn a_hot_set_keeps_hitting_after_a_flood_across_a_reset_of_the_counts() {
+        let cache = Cache::<u32>::default();
+        let hot = working_set("hot", 2048);
+        let mut one_offs = 0;
+        flood(&cache, 65_536, &mut one_offs);
+        for _ in 0..2 {
+            round(&cache, &hot, 0, &mut one_offs);
+        }
+        flood(&cache, 100_000, &mut one_offs);
+        let rate = round(&cache, &hot, 0, &mut one_offs);
+        assert!(rate >= 0.9, "hit rate {rate:.3} after the flood");
+        let rate = round(&cache, &hot, 0, &mut one_offs);
+        assert!(rate >= 0.99, "hit rate {rate:.3} a round later");
+    }
+
+    /// A working set that recurs only once per 100,000 one-off tokens (each of its 2,048 uses in
+    /// a round comes after 49 one-offs) settles into hitting. (With the cache as it was, one
+    /// doorkeeper generation cleared every 8,192 uses of a 256-entry shard, about 3% hit.)
+    #[test]
+    fn a_working_set_recurring_once_per_100_000_one_offs_keeps_hitting() {
+        let cache = Cache::<u32>::default();
+        let working = working_set("working", 2048);
+        let mut one_offs = 0;
+        let rates: Vec<f64> = (0..8)
+            .map(|_| round(&cache, &working, 49, &mut one_offs))
+            .collect();
+        assert!(rates[6] >= 0.95 && rates[7] >= 0.95, "{rates:.3?}");
     }
 
     /// The estimates of decoded JSON against the heap a counting global allocator measured for

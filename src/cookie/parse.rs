@@ -19,18 +19,25 @@ pub(crate) const MAX_CANDIDATES: usize = 4;
 /// wrapped in double quotes (RFC 6265 allows it) is unwrapped.
 pub(crate) fn find_two(headers: &HeaderMap, names: [&str; 2]) -> [Vec<Box<str>>; 2] {
     let mut found = [Vec::new(), Vec::new()];
-    let mut keep = |name: &[u8], value: &[u8]| {
+    // `value` is the text of a UTF-8 header (already validated), or bytes to validate.
+    let mut keep = |name: &[u8], value: Result<&str, &[u8]>| {
         let Some(slot) = names.iter().position(|n| n.as_bytes() == name) else {
             return;
         };
-        let value = unquote(value);
+        let bytes = unquote(value.map_or_else(|bytes| bytes, str::as_bytes));
         // Browsers keep at most 4096 bytes of name and value (RFC 6265bis §5.6).
         let max_len = MAX_COOKIE_LEN.saturating_sub(name.len());
-        if value.is_empty() || value.len() > max_len || found[slot].len() > MAX_CANDIDATES {
+        if bytes.is_empty() || bytes.len() > max_len || found[slot].len() > MAX_CANDIDATES {
             return;
         }
-        if let Ok(value) = std::str::from_utf8(value) {
-            found[slot].push(value.into());
+        let text = match value {
+            // Unquoting removed one ASCII byte (`"`) from each end, if any: still UTF-8.
+            Ok(text) if bytes.len() < text.len() => text.get(1..text.len() - 1),
+            Ok(text) => Some(text),
+            Err(_) => std::str::from_utf8(bytes).ok(),
+        };
+        if let Some(text) = text {
+            found[slot].push(text.into());
         }
     };
     for header in headers.get_all(COOKIE) {
@@ -41,14 +48,14 @@ pub(crate) fn find_two(headers: &HeaderMap, names: [&str; 2]) -> [Vec<Box<str>>;
             Ok(text) => {
                 for pair in text.split(';') {
                     if let Some((name, value)) = pair.split_once('=') {
-                        keep(trim(name.as_bytes()), trim(value.as_bytes()));
+                        keep(trim(name.as_bytes()), Ok(trim_str(value)));
                     }
                 }
             }
             Err(_) => {
                 for pair in header.as_bytes().split(|&b| b == b';') {
                     if let Some(eq) = pair.iter().position(|&b| b == b'=') {
-                        keep(trim(&pair[..eq]), trim(&pair[eq + 1..]));
+                        keep(trim(&pair[..eq]), Err(trim(&pair[eq + 1..])));
                     }
                 }
             }
@@ -69,6 +76,10 @@ fn unquote(value: &[u8]) -> &[u8] {
         [b'"', inner @ .., b'"'] => inner,
         v => v,
     }
+}
+
+fn trim_str(s: &str) -> &str {
+    s.trim_matches([' ', '\t'])
 }
 
 fn trim(mut s: &[u8]) -> &[u8] {

@@ -24,21 +24,33 @@ pub(crate) fn check_time_claims(
     now: u64,
     leeway: u64,
 ) -> Result<(), Rejection> {
+    check_time_claim_values(
+        [claims.get("exp"), claims.get("nbf"), claims.get("iat")],
+        now,
+        leeway,
+    )
+    .map(drop)
+}
+
+/// [`check_time_claims`] on the claims `exp`, `nbf` and `iat` already taken out of a payload;
+/// their NumericDates, in that order.
+pub(crate) fn check_time_claim_values(
+    [exp, nbf, iat]: [Option<&Value>; 3],
+    now: u64,
+    leeway: u64,
+) -> Result<[Option<f64>; 3], Rejection> {
     let (now, leeway) = (now as f64, leeway as f64);
-    if let Some(exp) = claims.get("exp") {
-        if now >= numeric_date(exp)? + leeway {
-            return Err(Rejection::Expired);
-        }
+    let exp = exp.map(numeric_date).transpose()?;
+    if exp.is_some_and(|exp| now >= exp + leeway) {
+        return Err(Rejection::Expired);
     }
-    if let Some(nbf) = claims.get("nbf") {
-        if now < numeric_date(nbf)? - leeway {
-            return Err(Rejection::NotYetValid);
-        }
+    let nbf = nbf.map(numeric_date).transpose()?;
+    if nbf.is_some_and(|nbf| now < nbf - leeway) {
+        return Err(Rejection::NotYetValid);
     }
-    if let Some(iat) = claims.get("iat") {
-        if numeric_date(iat)? > now + leeway {
-            return Err(Rejection::NotYetValid);
-        }
+    let iat = iat.map(numeric_date).transpose()?;
+    if iat.is_some_and(|iat| iat > now + leeway) {
+        return Err(Rejection::NotYetValid);
     }
-    Ok(())
+    Ok([exp, nbf, iat])
 }

@@ -74,31 +74,83 @@ impl Opened {
     }
 }
 
+/// A session payload parsed in one pass: the map without the time claims, and the claims (in the
+/// order of [`CLAIMS`]) set apart as they are met, so the map is neither searched for them nor
+/// shrunk afterwards. Of duplicate members the last counts, as in a parsed `Map`.
+struct Payload {
+    map: Map<String, Value>,
+    claims: [Option<Value>; 4],
+}
+
+impl Payload {
+    /// Parses `json`, which must be one JSON object.
+    fn parse(json: &[u8]) -> Result<Payload, Rejection> {
+        serde_json::from_slice(json).map_err(|_| Rejection::BadPayload)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Payload {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Payload;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> Result<Payload, A::Error> {
+                let mut payload = Payload {
+                    map: Map::new(),
+                    claims: Default::default(),
+                };
+                while let Some(key) = access.next_key::<String>()? {
+                    let value = access.next_value::<Value>()?;
+                    match CLAIMS.iter().position(|claim| *claim == key) {
+                        Some(i) => payload.claims[i] = Some(value),
+                        None => {
+                            payload.map.insert(key, value);
+                        }
+                    }
+                }
+                Ok(payload)
+            }
+        }
+        deserializer.deserialize_map(Visit)
+    }
+}
+
 impl SessionFormat {
     /// Verifies and decodes one session token: MAC (or AEAD tag), payload, time claims, and the
     /// idle and absolute timeouts from the signed anchors (SECURITY.md JWT-07, JWT-09, SES-03 to
     /// SES-05).
     pub(crate) fn open(&self, token: &str, now: u64) -> Result<Opened, Rejection> {
-        let (map, key_index) = if self.private {
+        let (payload, key_index) = if self.private {
             let (json, key_index) = aead::open(token, self.keys.all(), &self.cookie_name)?;
-            (serde_json::from_slice(&json).ok(), key_index)
+            (Payload::parse(&json), key_index)
         } else {
             let verified = jws::verify(token, self.keys.all())?;
-            (verified.payload().ok(), verified.key_index)
+            (verified.with_payload(Payload::parse), verified.key_index)
         };
         // Authentic from here on: what this layer cannot read is left alone.
-        let mut map: Map<String, Value> = map.ok_or(Rejection::Unusable)?;
-        if remember::is_remember_shaped(&map) {
+        let Payload { map, claims } = payload.map_err(|_| Rejection::Unusable)?;
+        let [exp, nbf, iat, created] = &claims;
+        let others = nbf.is_some() || iat.is_some() || created.is_some();
+        if remember::is_remember_shaped_without_claims(&map, exp.is_some(), others) {
             // A remember-me token is never a session (SECURITY.md JWT-10, the other direction).
             return Err(Rejection::BadPayload);
         }
-        claims::check_time_claims(&map, now, self.leeway)?;
-        let anchor = |name: &str| -> Result<Option<u64>, Rejection> {
-            map.get(name)
-                .map(|v| claims::numeric_date(v).map(|t| t as u64))
-                .transpose()
-        };
-        let (issued, created) = (anchor("iat")?, anchor(CREATED)?);
+        // The claims, each read once: what `claims::check_time_claims` checks of a whole map.
+        let [exp, nbf, iat] = claims::check_time_claim_values(
+            [exp.as_ref(), nbf.as_ref(), iat.as_ref()],
+            now,
+            self.leeway,
+        )?;
+        let created = created.as_ref().map(claims::numeric_date).transpose()?;
+        let (issued, created) = (iat.map(|t| t as u64), created.map(|t| t as u64));
         if !self.claimless && (issued.is_none() || created.is_none()) {
             return Err(Rejection::Unusable);
         }
@@ -107,23 +159,19 @@ impl SessionFormat {
             (Some(a), Some(t)) => Some(a.saturating_add(t) as f64),
             _ => None,
         };
-        let claim = |name: &str| map.get(name).and_then(Value::as_f64);
         let expires_at = [
-            claim("exp").map(|exp| exp + leeway),
+            exp.map(|exp| exp + leeway),
             deadline(issued, self.idle_timeout),
             deadline(created, self.absolute_timeout),
         ]
         .into_iter()
         .flatten()
         .reduce(f64::min);
-        let valid_from = [claim("nbf"), claim("iat")]
+        let valid_from = [nbf, iat]
             .into_iter()
             .flatten()
             .reduce(f64::max)
             .map(|t| t - leeway);
-        for claim in CLAIMS {
-            map.remove(claim);
-        }
         let opened = Opened {
             map: Arc::new(map),
             key_index,

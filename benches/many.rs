@@ -1,0 +1,715 @@
+//! The cases of a site with many users: a different session (or user) on most requests, sessions
+//! of several sizes, a working set that recurs among one-off cookies, and the floor that any
+//! reader of this wire format pays without a cache, each beside its peers in the same run.
+//!
+//! - `floor/verify_every_time{,_20_keys,_2900b}`: no middleware; the handler finds the session
+//!   cookie, checks its HMAC-SHA256 (ring), base64url-decodes and parses its payload into a
+//!   `serde_json` map, checks `exp` and reads one key. The same cookies, in the same turn, as
+//!   `ours/read_*_uncached`: the least a reader of this format pays without a cache.
+//! - `floor/verify_lazily_2900b`: the same as `floor/verify_every_time_2900b`, but decoding only the
+//!   members the handler reads (the rest stay raw JSON, borrowed): what decoding values on demand
+//!   would save.
+//! - `floor/seal_2900b`: the least a write into a ~2.9 KB session pays: the decoded map (made
+//!   before timing) with one key changed, serialised, base64url-encoded and signed.
+//! - `ours/…_uncached`, `tower_sessions/…_uncached`: [`SMALL`] (or [`LARGE`]) distinct sessions in
+//!   turn, far more than the verified-cookie cache holds.
+//! - `ours/read_hot_set{,_flooded}`: 2,048 recurring sessions, seen twice before timing; in
+//!   `_flooded`, after 65,536 earlier one-off valid cookies, then the hot set, then 100,000
+//!   one-off valid cookies, and with [`FLOOD_PER_READ`] more before each timed read (untimed).
+//!   `read_hot_set` sends the same one-off cookies to a twin layer instead, so the two cases do
+//!   the same work and differ only in what the measured layer's cache saw.
+//! - `ours/auth_many_users`, `axum_login/authenticated_many_users`: a different user, each with
+//!   their own session and password hash, on each request.
+
+use super::*;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use std::time::{SystemTime, UNIX_EPOCH};
+use tower_session_auth::{AuthLayer, Key, SessionDict, SessionLayer};
+
+/// Distinct sessions of the small sizes (4 times the cache's 16,384 entries).
+const SMALL: usize = 65_536;
+/// Distinct ~2.9 KB sessions: each decodes to about 30 KiB, so the cache's 16 MiB hold a few
+/// hundred of them.
+const LARGE: usize = 8_192;
+/// The recurring sessions of the hot-set cases.
+const HOT: usize = 2_048;
+/// One-off valid cookies sent before the hot set is timed again.
+const FLOOD: usize = 100_000;
+/// One-off valid cookies sent before the hot set is first seen, so that the flood crosses a
+/// halving of the cache's use counts (every 131,072 uses of the cache).
+const EARLIER: usize = 65_536;
+/// One-off cookies sent (untimed) before each timed read of `ours/read_hot_set_flooded`.
+const FLOOD_PER_READ: usize = 2;
+/// The users of the many-users cases.
+const USERS: u64 = 65_536;
+
+/// The sizes of session the uncached cases read.
+#[derive(Clone, Copy)]
+enum Size {
+    /// [`CONTENTS`]: 96 bytes of JSON.
+    OneKey,
+    /// 20 keys, 378 bytes of JSON.
+    Keys20,
+    /// [`CONTENTS`] and a list of 41 recently viewed products: ~2.9 KB of JSON.
+    Large,
+}
+
+impl Size {
+    fn contents(self) -> Map<String, Value> {
+        let mut map = contents();
+        match self {
+            Size::OneKey => {}
+            Size::Keys20 => {
+                let extra: Map<String, Value> = serde_json::from_str(
+                    r#"{"currency":"EUR","tz":"Europe/Berlin","consent":true,"ab_bucket":17,"plan":"pro","date_format":"dd.mm.yyyy","flash":null,"region":"eu-west-1","items_in_cart":3,"beta":false,"referrer":"newsletter-2026-11","screen":"1440x900","visits_total":318,"csrf_seed":"kQ3v9ZrT0pX2mW7yB4nL8sDf"}"#,
+                )
+                .expect("valid JSON");
+                map.extend(extra);
+            }
+            Size::Large => {
+                let recent: Vec<Value> = (0..41)
+                    .map(|i| {
+                        let id = 100_000 + i * 37;
+                        serde_json::json!({
+                            "path": format!("/products/{id}"),
+                            "title": format!("Product {id}"),
+                            "t": 1_733_400_000 + i * 61,
+                        })
+                    })
+                    .collect();
+                map.insert("recent".into(), recent.into());
+            }
+        }
+        map
+    }
+
+    fn suffix(self) -> &'static str {
+        match self {
+            Size::OneKey => "",
+            Size::Keys20 => "_20_keys",
+            Size::Large => "_2900b",
+        }
+    }
+
+    fn distinct(self) -> usize {
+        match self {
+            Size::OneKey | Size::Keys20 => distinct_sessions(SMALL),
+            // The byte budget holds a few hundred: 2,048 fill it.
+            Size::Large => distinct_sessions_primed(LARGE, 2_048),
+        }
+    }
+}
+
+/// A fresh layer of ours and its key (the floor verifies with the same key).
+fn new_layer() -> (Key, SessionLayer) {
+    let key = Key::generate();
+    let layer = SessionLayer::builder(key.clone())
+        .build()
+        .expect("valid configuration");
+    (key, layer)
+}
+
+/// A handler of ours that fills the session with `map` and a `n` of its own, so every cookie is
+/// distinct.
+fn ours_fill(
+    map: Map<String, Value>,
+) -> impl Fn(Req) -> std::future::Ready<Result<Res, Infallible>> + Clone {
+    let map = Arc::new(map);
+    move |req: Req| {
+        let session = req.extensions().get::<SessionDict>().expect("SessionLayer");
+        for (k, v) in map.iter() {
+            session.insert(k, v).expect("fits");
+        }
+        session.insert("n", next_visit()).expect("fits");
+        std::future::ready(Ok(ok()))
+    }
+}
+
+/// `n` distinct session cookies of `map`, issued by `layer`.
+fn ours_cookies(
+    rt: &Runtime,
+    layer: &SessionLayer,
+    map: Map<String, Value>,
+    n: usize,
+) -> Vec<HeaderValue> {
+    distinct_cookies(rt, &layer.layer(service_fn(ours_fill(map))), n)
+}
+
+// ---------------------------------------------------------------- the floor
+
+mod floor {
+    use super::*;
+
+    /// The header every signed cookie of ours carries, base64url-encoded.
+    const HEADER_B64: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
+
+    fn now() -> f64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs_f64()
+    }
+
+    /// A handler, behind no middleware, that verifies the request's session cookie as a reader
+    /// without a cache must: find it, check the header and the HMAC (ring, constant time),
+    /// base64url-decode the payload, parse it as a JSON map, check `exp`; then read `user`.
+    pub(super) fn verify_every_time(
+        key: &Key,
+    ) -> impl Fn(Req) -> std::future::Ready<Result<Res, Infallible>> + Clone {
+        let key = Arc::new(ring::hmac::Key::new(
+            ring::hmac::HMAC_SHA256,
+            key.as_bytes(),
+        ));
+        move |req: Req| {
+            let header = req.headers().get(COOKIE).expect("a Cookie header");
+            let value = header
+                .to_str()
+                .expect("ASCII")
+                .split(';')
+                .find_map(|pair| pair.trim().strip_prefix("session="))
+                .expect("a session cookie");
+            let (signed, sig) = value.rsplit_once('.').expect("a JWS");
+            let (head, payload) = signed.split_once('.').expect("a JWS");
+            assert_eq!(head, HEADER_B64);
+            let mut tag = [0u8; 33];
+            let len = URL_SAFE_NO_PAD.decode_slice(sig, &mut tag).expect("base64");
+            ring::hmac::verify(&key, signed.as_bytes(), &tag[..len]).expect("a valid MAC");
+            let json = URL_SAFE_NO_PAD.decode(payload).expect("base64");
+            let map: Map<String, Value> = serde_json::from_slice(&json).expect("a JSON map");
+            let exp = map.get("exp").and_then(Value::as_f64).expect("exp");
+            assert!(now() < exp, "expired");
+            let user = map.get("user").map(String::deserialize).transpose();
+            assert_eq!(user.expect("a string").as_deref(), Some("alice"));
+            std::future::ready(Ok(ok()))
+        }
+    }
+
+    /// [`verify_every_time`] that parses only what the handler reads: the payload's members are
+    /// split as raw JSON (serde_json's `RawValue`, borrowed: no allocation per member), and only
+    /// `exp` and `user` are decoded. What decoding values on demand would save a reader of one
+    /// key of a large session.
+    pub(super) fn verify_lazily(
+        key: &Key,
+    ) -> impl Fn(Req) -> std::future::Ready<Result<Res, Infallible>> + Clone {
+        let key = Arc::new(ring::hmac::Key::new(
+            ring::hmac::HMAC_SHA256,
+            key.as_bytes(),
+        ));
+        move |req: Req| {
+            let header = req.headers().get(COOKIE).expect("a Cookie header");
+            let value = header
+                .to_str()
+                .expect("ASCII")
+                .split(';')
+                .find_map(|pair| pair.trim().strip_prefix("session="))
+                .expect("a session cookie");
+            let (signed, sig) = value.rsplit_once('.').expect("a JWS");
+            let (head, payload) = signed.split_once('.').expect("a JWS");
+            assert_eq!(head, HEADER_B64);
+            let mut tag = [0u8; 33];
+            let len = URL_SAFE_NO_PAD.decode_slice(sig, &mut tag).expect("base64");
+            ring::hmac::verify(&key, signed.as_bytes(), &tag[..len]).expect("a valid MAC");
+            let json = URL_SAFE_NO_PAD.decode(payload).expect("base64");
+            let members: Vec<(&str, &serde_json::value::RawValue)> =
+                serde_json::from_slice::<RawMembers<'_>>(&json)
+                    .expect("a JSON map")
+                    .0;
+            let raw = |name: &str| {
+                members
+                    .iter()
+                    .rev()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.get())
+            };
+            let exp: f64 = serde_json::from_str(raw("exp").expect("exp")).expect("a number");
+            assert!(now() < exp, "expired");
+            let user: String = serde_json::from_str(raw("user").expect("user")).expect("a string");
+            assert_eq!(user, "alice");
+            std::future::ready(Ok(ok()))
+        }
+    }
+
+    /// A JSON object's members as borrowed raw JSON, in order.
+    struct RawMembers<'a>(Vec<(&'a str, &'a serde_json::value::RawValue)>);
+
+    impl<'de> serde::Deserialize<'de> for RawMembers<'de> {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Visit;
+            impl<'de> serde::de::Visitor<'de> for Visit {
+                type Value = RawMembers<'de>;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> Result<RawMembers<'de>, A::Error> {
+                    let mut members = Vec::with_capacity(8);
+                    while let Some(member) = map.next_entry::<&'de str, _>()? {
+                        members.push(member);
+                    }
+                    Ok(RawMembers(members))
+                }
+            }
+            d.deserialize_map(Visit)
+        }
+    }
+
+    /// A handler, behind no middleware, that writes what a write of one key into `map` must:
+    /// the decoded map (made before timing, not copied) and the new key serialised with the
+    /// time claims, base64url-encoded and signed, as a `Set-Cookie` value.
+    pub(super) fn seal(
+        map: Map<String, Value>,
+    ) -> impl Fn(Req) -> std::future::Ready<Result<Res, Infallible>> + Clone {
+        struct With<'m>(&'m Map<String, Value>, Value);
+        impl serde::Serialize for With<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let visits = ("visits".to_owned(), self.1.clone());
+                let rest = self.0.iter().filter(|(k, _)| *k != "visits");
+                s.collect_map(rest.chain([(&visits.0, &visits.1)]))
+            }
+        }
+        let key = Arc::new(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &[7; 64]));
+        let map = Arc::new(map);
+        move |_req: Req| {
+            let mut json =
+                serde_json::to_vec(&With(&map, next_visit().into())).expect("serialisable");
+            json.pop();
+            json.extend_from_slice(
+                b",\"_created\":1733400000,\"exp\":1733401800,\"iat\":1733400000}",
+            );
+            let mut token = String::with_capacity(64 + json.len() * 4 / 3);
+            token.push_str("session=");
+            token.push_str(HEADER_B64);
+            token.push('.');
+            URL_SAFE_NO_PAD.encode_string(&json, &mut token);
+            let tag = ring::hmac::sign(&key, &token.as_bytes()[8..]);
+            token.push('.');
+            URL_SAFE_NO_PAD.encode_string(tag.as_ref(), &mut token);
+            token.push_str("; HttpOnly; SameSite=Lax; Secure; Path=/");
+            let mut res = ok();
+            let value = HeaderValue::from_str(&token).expect("a header value");
+            res.headers_mut().insert(SET_COOKIE, value);
+            std::future::ready(Ok(res))
+        }
+    }
+
+    /// Valid session cookies of `key`, each never sent before: what a flood of one-off visitors
+    /// sends. Signed here (a cookie of ours, byte for byte), so that making one costs less than
+    /// a request through the layer.
+    pub(super) struct OneOffs {
+        key: ring::hmac::Key,
+        n: u64,
+        now: u64,
+    }
+
+    impl OneOffs {
+        pub(super) fn new(key: &Key) -> OneOffs {
+            OneOffs {
+                key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key.as_bytes()),
+                n: 1 << 40,
+                now: now() as u64,
+            }
+        }
+
+        pub(super) fn next(&mut self) -> HeaderValue {
+            self.n += 1;
+            let (n, now) = (self.n, self.now);
+            let json = format!(
+                r#"{{"_created":{now},"cart":[1,2,3],"exp":{},"iat":{now},"lang":"en-GB","last_page":"/orders/1234","n":{n},"theme":"dark","user":"alice"}}"#,
+                now + 1800
+            );
+            let mut cookie = format!("session={HEADER_B64}.");
+            URL_SAFE_NO_PAD.encode_string(json, &mut cookie);
+            let tag = ring::hmac::sign(&self.key, &cookie.as_bytes()[8..]);
+            cookie.push('.');
+            URL_SAFE_NO_PAD.encode_string(tag.as_ref(), &mut cookie);
+            HeaderValue::from_str(&cookie).expect("a header value")
+        }
+    }
+}
+
+// ---------------------------------------------------------------- uncached reads and writes
+
+async fn ours_read(req: Req) -> Result<Res, Infallible> {
+    let session = req.extensions().get::<SessionDict>().expect("SessionLayer");
+    let user = session.get::<String>("user").expect("a string");
+    assert_eq!(user.as_deref(), Some("alice"));
+    Ok(ok())
+}
+
+async fn ours_write(req: Req) -> Result<Res, Infallible> {
+    let session = req.extensions().get::<SessionDict>().expect("SessionLayer");
+    session.insert("visits", next_visit()).expect("fits");
+    Ok(ok())
+}
+
+fn uncached(c: &mut Criterion, rt: &Runtime) {
+    for size in [Size::OneKey, Size::Keys20, Size::Large] {
+        let read = match size {
+            Size::OneKey => "read_one_key_uncached".to_owned(),
+            _ => format!("read{}_uncached", size.suffix()),
+        };
+        let floor_name = format!("verify_every_time{}", size.suffix());
+        // `ours/read_one_key_uncached` (the one-key size) is timed with the other cases of ours.
+        let ours_name = match size {
+            Size::OneKey => None,
+            _ => Some(read.clone()),
+        };
+        let wants_floor = wanted(&format!("floor/{floor_name}"))
+            || matches!(size, Size::Large) && wanted("floor/verify_lazily_2900b");
+        let wants_ours = ours_name
+            .as_ref()
+            .is_some_and(|name| wanted(&format!("ours/{name}")));
+        if wants_floor || wants_ours {
+            let (key, layer) = new_layer();
+            let cookies = ours_cookies(rt, &layer, size.contents(), size.distinct());
+            let mut g = Group::new(c, "floor");
+            let svc = service_fn(floor::verify_every_time(&key));
+            case(&mut g, rt, &floor_name, svc, cookies.clone(), false);
+            if let Size::Large = size {
+                let svc = service_fn(floor::verify_lazily(&key));
+                case(
+                    &mut g,
+                    rt,
+                    "verify_lazily_2900b",
+                    svc,
+                    cookies.clone(),
+                    false,
+                );
+            }
+            g.finish();
+            if let Some(name) = ours_name {
+                let mut g = Group::new(c, "ours");
+                case(&mut g, rt, &name, on(&layer, ours_read), cookies, false);
+                g.finish();
+            }
+        }
+        if wanted(&format!("tower_sessions/{read}")) {
+            let mut g = Group::new(c, "tower_sessions");
+            let (svc, cookies) = ts_sessions(rt, size.contents(), size.distinct());
+            let read_svc = on(&svc, super::tower_sessions_stack::read);
+            case(&mut g, rt, &read, read_svc, cookies, false);
+            g.finish();
+        }
+    }
+
+    // Writes of one key, a different session each request.
+    if wanted("ours/write_one_key_uncached") {
+        let (_, layer) = new_layer();
+        let cookies = ours_cookies(rt, &layer, contents(), distinct_sessions(SMALL));
+        let mut g = Group::new(c, "ours");
+        let svc = on(&layer, ours_write);
+        case(&mut g, rt, "write_one_key_uncached", svc, cookies, true);
+        g.finish();
+    }
+    if wanted("tower_sessions/write_one_key_uncached") {
+        let (layer, cookies) = ts_sessions(rt, contents(), distinct_sessions(SMALL));
+        let mut g = Group::new(c, "tower_sessions");
+        let svc = on(&layer, super::tower_sessions_stack::write);
+        case(&mut g, rt, "write_one_key_uncached", svc, cookies, true);
+        g.finish();
+    }
+
+    // A write of one key into a ~2.9 KB session, the same session each request.
+    if wanted("ours/write_2900b") || wanted("floor/seal_2900b") {
+        let (_, layer) = new_layer();
+        let cookie = ours_cookies(rt, &layer, Size::Large.contents(), 1);
+        let mut g = Group::new(c, "floor");
+        let seal = service_fn(floor::seal(Size::Large.contents()));
+        case(&mut g, rt, "seal_2900b", seal, cookie.clone(), true);
+        g.finish();
+        let mut g = Group::new(c, "ours");
+        case(
+            &mut g,
+            rt,
+            "write_2900b",
+            on(&layer, ours_write),
+            cookie,
+            true,
+        );
+        g.finish();
+    }
+    if wanted("tower_sessions/write_2900b") {
+        let (layer, cookies) = ts_sessions(rt, Size::Large.contents(), 1);
+        let mut g = Group::new(c, "tower_sessions");
+        let svc = on(&layer, super::tower_sessions_stack::write);
+        case(&mut g, rt, "write_2900b", svc, cookies, true);
+        g.finish();
+    }
+}
+
+/// tower-sessions' layer (its defaults, `MemoryStore`) and the `id` cookies of `n` sessions
+/// holding `map`.
+fn ts_sessions(
+    rt: &Runtime,
+    map: Map<String, Value>,
+    n: usize,
+) -> (
+    tower_sessions::SessionManagerLayer<tower_sessions::MemoryStore>,
+    Vec<HeaderValue>,
+) {
+    use tower_sessions::{MemoryStore, Session, SessionManagerLayer};
+    let layer = SessionManagerLayer::new(MemoryStore::default());
+    let map = Arc::new(map);
+    let fill = layer.layer(service_fn(move |req: Req| {
+        let map = Arc::clone(&map);
+        async move {
+            let session = req.extensions().get::<Session>().cloned().expect("layer");
+            for (k, v) in map.iter() {
+                session.insert(k, v).await.expect("stored");
+            }
+            Ok::<_, Infallible>(ok())
+        }
+    }));
+    let cookies = (0..n)
+        .map(|_| cookie_from(&once(rt, &fill, None), "id"))
+        .collect();
+    (layer, cookies)
+}
+
+// ---------------------------------------------------------------- the hot set and the flood
+
+/// Times reads of `hot` in turn. With `flood`, [`FLOOD_PER_READ`] one-off cookies go through the
+/// same service before each read, outside the timing. In counting mode, the loop of [`case`]:
+/// one pass over the hot set as it stands after the set-up.
+fn hot_case<S>(
+    group: &mut Group<'_>,
+    rt: &Runtime,
+    name: &str,
+    svc: S,
+    hot: Vec<HeaderValue>,
+    flood: (S, floor::OneOffs),
+) where
+    S: Service<Req, Response = Res> + Clone + 'static,
+    S::Error: Debug,
+    S::Future: 'static,
+{
+    if count_mode().is_some() {
+        case(group, rt, name, svc, hot, false);
+        return;
+    }
+    let hot: Arc<[HeaderValue]> = hot.into();
+    let flood = std::rc::Rc::new(std::cell::Cell::new(Some(flood)));
+    group.criterion.bench_function(name, |b| {
+        b.to_async(rt).iter_custom(|iters| {
+            let (mut svc, hot, flood) = (svc.clone(), Arc::clone(&hot), flood.clone());
+            async move {
+                // Taken for this batch and put back after it: one batch runs at a time.
+                let (mut flood_svc, mut one_offs) = flood.take().expect("one batch at a time");
+                let mut timed = Duration::ZERO;
+                for i in 0..iters {
+                    for _ in 0..FLOOD_PER_READ {
+                        let req = request(Some(&one_offs.next()));
+                        let ready = flood_svc.ready().await.expect("ready");
+                        black_box(ready.call(req).await.expect("infallible"));
+                    }
+                    let req = request(Some(&hot[i as usize % hot.len()]));
+                    let start = Instant::now();
+                    let ready = svc.ready().await.expect("ready");
+                    let res = ready.call(req).await.expect("infallible");
+                    black_box(res);
+                    timed += start.elapsed();
+                }
+                flood.set(Some((flood_svc, one_offs)));
+                timed
+            }
+        });
+    });
+}
+
+fn hot_set(c: &mut Criterion, rt: &Runtime) {
+    for flooded in [false, true] {
+        let name = if flooded {
+            "read_hot_set_flooded"
+        } else {
+            "read_hot_set"
+        };
+        if !wanted(&format!("ours/{name}")) {
+            continue;
+        }
+        let (key, layer) = new_layer();
+        let hot = ours_cookies(rt, &layer, contents(), HOT);
+        let svc = on(&layer, ours_read);
+        // The one-off cookies go to this layer when it is flooded, else to a twin layer of its
+        // own, so that both cases do the same work between timed reads (which cools the CPU's
+        // caches alike) and differ only in what the measured layer's cache has seen.
+        let (twin_key, twin) = new_layer();
+        let (flood_key, flood_svc) = if flooded {
+            (key, svc.clone())
+        } else {
+            (twin_key, on(&twin, ours_read))
+        };
+        let mut one_offs = floor::OneOffs::new(&flood_key);
+        // With the flood, 65,536 earlier visitors first, so that the cache's use counts are
+        // halved during the flood; then the hot set is seen twice (so its sessions count as
+        // recurring), then the flood.
+        let send = |svc: &_, cookies: &mut dyn Iterator<Item = HeaderValue>| {
+            for cookie in cookies {
+                let res = once(rt, svc, Some(&cookie));
+                assert!(res.status().is_success());
+            }
+        };
+        send(&flood_svc, &mut (0..EARLIER).map(|_| one_offs.next()));
+        send(&svc, &mut hot.iter().cloned());
+        send(&svc, &mut hot.iter().cloned());
+        send(&flood_svc, &mut (0..FLOOD).map(|_| one_offs.next()));
+        let mut g = Group::new(c, "ours");
+        hot_case(&mut g, rt, name, svc, hot, (flood_svc, one_offs));
+        g.finish();
+    }
+}
+
+// ---------------------------------------------------------------- many users
+
+#[derive(Clone, Debug)]
+struct Member {
+    id: u64,
+    password_hash: Vec<u8>,
+}
+
+impl Member {
+    fn new(id: u64) -> Member {
+        Member {
+            id,
+            password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ${id:022}")
+                .into_bytes(),
+        }
+    }
+}
+
+impl tower_session_auth::AuthUser for Member {
+    type Id = u64;
+    fn id(&self) -> u64 {
+        self.id
+    }
+    fn session_auth_hash(&self) -> Option<&[u8]> {
+        Some(&self.password_hash)
+    }
+}
+
+impl axum_login::AuthUser for Member {
+    type Id = u64;
+    fn id(&self) -> u64 {
+        self.id
+    }
+    fn session_auth_hash(&self) -> &[u8] {
+        &self.password_hash
+    }
+}
+
+fn members() -> Arc<HashMap<u64, Member>> {
+    Arc::new((1..=USERS).map(|id| (id, Member::new(id))).collect())
+}
+
+/// The next user to log in, in turn.
+fn next_member(users: &HashMap<u64, Member>) -> Member {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let id = NEXT.fetch_add(1, Ordering::Relaxed) % USERS + 1;
+    users[&id].clone()
+}
+
+async fn ours_member(req: Req) -> Result<Res, Infallible> {
+    let tower_session_auth::CurrentUser(user) = req
+        .extensions()
+        .get::<tower_session_auth::CurrentUser<Member>>()
+        .expect("AuthLayer let the request through");
+    assert!(user.id >= 1);
+    Ok(ok())
+}
+
+#[derive(Clone)]
+struct Members(Arc<HashMap<u64, Member>>);
+
+impl axum_login::AuthnBackend for Members {
+    type User = Member;
+    type Credentials = ();
+    type Error = Infallible;
+
+    async fn authenticate(&self, (): ()) -> Result<Option<Member>, Infallible> {
+        Ok(None)
+    }
+
+    async fn get_user(&self, id: &u64) -> Result<Option<Member>, Infallible> {
+        Ok(self.0.get(id).cloned())
+    }
+}
+
+fn many_users(c: &mut Criterion, rt: &Runtime) {
+    let n = distinct_sessions(USERS as usize);
+    if wanted("ours/auth_many_users") {
+        let users = members();
+        let (_, layer) = new_layer();
+        let store = Arc::clone(&users);
+        let login = layer.layer(service_fn(move |req: Req| {
+            let session = req.extensions().get::<SessionDict>().expect("SessionLayer");
+            for (k, v) in contents() {
+                session.insert(&k, v).expect("fits");
+            }
+            let user = next_member(&store);
+            tower_session_auth::login_user(session, &user, false).expect("fits");
+            std::future::ready(Ok::<_, Infallible>(ok()))
+        }));
+        let cookies = distinct_cookies(rt, &login, n);
+        let store = Arc::clone(&users);
+        let gate = AuthLayer::builder()
+            .user_loader(move |id: u64| {
+                let store = Arc::clone(&store);
+                async move { store.get(&id).cloned() }
+            })
+            .build()
+            .expect("valid configuration");
+        let svc = ServiceBuilder::new()
+            .layer(layer)
+            .layer(gate)
+            .service_fn(ours_member);
+        let mut g = Group::new(c, "ours");
+        case(&mut g, rt, "auth_many_users", svc, cookies, false);
+        g.finish();
+    }
+    if wanted("axum_login/authenticated_many_users") {
+        use axum_login::tower_sessions::{MemoryStore, SessionManagerLayer};
+        use axum_login::{AuthManagerLayerBuilder, AuthSession};
+        let users = members();
+        let backend = Members(Arc::clone(&users));
+        let sessions = SessionManagerLayer::new(MemoryStore::default());
+        let layer = AuthManagerLayerBuilder::new(backend, sessions).build();
+        let store = Arc::clone(&users);
+        let login = layer.layer(service_fn(move |req: Req| {
+            let mut auth = req
+                .extensions()
+                .get::<AuthSession<Members>>()
+                .cloned()
+                .expect("AuthManagerLayer");
+            let user = next_member(&store);
+            async move {
+                for (k, v) in contents() {
+                    auth.session.insert(&k, v).await.expect("stored");
+                }
+                auth.login(&user).await.expect("logged in");
+                Ok::<_, Infallible>(ok())
+            }
+        }));
+        let cookies: Vec<HeaderValue> = (0..n)
+            .map(|_| cookie_from(&once(rt, &login, None), "id"))
+            .collect();
+        let svc = layer.layer(service_fn(|req: Req| {
+            let auth = req
+                .extensions()
+                .get::<AuthSession<Members>>()
+                .expect("AuthManagerLayer");
+            assert!(auth.user.as_ref().expect("logged in").id >= 1);
+            std::future::ready(Ok::<_, Infallible>(ok()))
+        }));
+        let mut g = Group::new(c, "axum_login");
+        case(&mut g, rt, "authenticated_many_users", svc, cookies, false);
+        g.finish();
+    }
+}
+
+pub(super) fn all(c: &mut Criterion, rt: &Runtime) {
+    uncached(c, rt);
+    hot_set(c, rt);
+    many_users(c, rt);
+}
