@@ -50,8 +50,27 @@ pub(crate) fn random_id() -> String {
     URL_SAFE_NO_PAD.encode(id)
 }
 
+/// `bytes` in lowercase hexadecimal: the ids of registry entries, store records and throttle
+/// counters (one table lookup a nibble; `format!` a byte cost a request thousands of
+/// instructions).
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn hex_is_lowercase_two_digits_a_byte() {
+        assert_eq!(super::hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        assert_eq!(super::hex(&[]), "");
+    }
+
     use super::*;
 
     #[test]

@@ -29,6 +29,7 @@ use serde_json::Value;
 use super::{random_id, remember, USER_ID};
 use crate::key::Purpose;
 use crate::registry::{EntryKind, Registry, RegistryEntry, RegistryError, Removal, Rotation};
+use crate::secret::hex;
 use crate::session::{RememberUpdate, TrackFuture, TrackedLogin, Tracker};
 use crate::token::remember::RememberToken;
 use crate::{AuthUser, Error, SessionDict};
@@ -443,10 +444,6 @@ fn derive(session: &SessionDict, what: &[u8], secret: &str) -> String {
         &[what, b"\0", secret.as_bytes()].concat(),
     );
     URL_SAFE_NO_PAD.encode(&tag.as_ref()[..16])
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A short summary of the request's `User-Agent`: "Firefox on Linux".

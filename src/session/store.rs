@@ -166,9 +166,5 @@ pub(crate) async fn save(
 
 /// The store's id of a record: the SHA-256 of the secret the cookie carries.
 fn record_id(secret: &str) -> String {
-    digest(&SHA256, secret.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::secret::hex(digest(&SHA256, secret.as_bytes()).as_ref())
 }

@@ -334,5 +334,5 @@ fn charge(prefix: &str, id: &Id, budget: super::budget::Budget) -> Charge {
 }
 
 fn hex(id: &Id) -> String {
-    id.iter().map(|b| format!("{b:02x}")).collect()
+    crate::secret::hex(id)
 }
