@@ -1,8 +1,8 @@
 //! A CSRF refusal logs its reason, never a header value (SECURITY.md CSRF-09). Alone in its test
 //! binary: a `tracing` capture shares callsites with every test running beside it.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+#[path = "common/logs.rs"]
+mod logs;
 
 use axum::body::Body;
 use axum::routing::post;
@@ -10,7 +10,6 @@ use axum::Router;
 use http::{Request, StatusCode};
 use tower::ServiceExt;
 use tower_session_auth::{CsrfLayer, CsrfRefusal, Key, SessionLayer, TokenPolicy};
-use tracing_subscriber::fmt::MakeWriter;
 
 fn app(policy: TokenPolicy) -> Router {
     let csrf = CsrfLayer::builder().tokens(policy).build().unwrap();
@@ -29,35 +28,9 @@ fn post_req(uri: &str, headers: &[(&str, &str)], body: &str) -> Request<Body> {
     req.body(Body::from(body.to_owned())).unwrap()
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Captured {
-        self.clone()
-    }
-}
-
 #[tokio::test]
 async fn csrf_09_a_refusal_is_403_with_its_reason_and_an_event_without_header_values() {
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(captured.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = logs::capture_logs();
 
     let cases = [
         (
@@ -92,7 +65,7 @@ async fn csrf_09_a_refusal_is_403_with_its_reason_and_an_event_without_header_va
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{headers:?}");
         assert_eq!(res.extensions().get::<CsrfRefusal>(), Some(&reason));
     }
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert_eq!(
         logs.matches("CSRF check refused a request").count(),
         5,

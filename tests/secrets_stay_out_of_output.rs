@@ -5,50 +5,16 @@
 mod common;
 #[path = "../examples/demo/app.rs"]
 mod demo;
+#[path = "common/logs.rs"]
+mod logs;
 #[path = "../examples/demo/users.rs"]
 mod users;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use common::{key, pyjwt, send, Browser, Expect, SECRET};
-use tracing_subscriber::fmt::MakeWriter;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Captured {
-        self.clone()
-    }
-}
-
-/// Every event of this thread, at every level, into a buffer, until the guard is dropped.
-fn capture_logs() -> (Captured, tracing::subscriber::DefaultGuard) {
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(captured.clone())
-        .with_ansi(false)
-        .finish();
-    let guard = tracing::subscriber::set_default(subscriber);
-    (captured, guard)
-}
 
 #[tokio::test]
 async fn log_01_02_events_name_what_happened_never_the_values() {
-    let (captured, _guard) = capture_logs();
+    let (captured, _guard) = logs::capture_logs();
 
     let app = demo::app(key());
     let mut b = Browser {
@@ -101,7 +67,7 @@ async fn log_01_02_events_name_what_happened_never_the_values() {
     )
     .await;
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     for event in [
         "user logged in",
         "login restored from a remember-me cookie",
@@ -155,7 +121,7 @@ async fn a_loader_error_is_logged_by_its_type_never_its_message() {
     use axum::routing::get;
     use tower_session_auth::{login_user, AuthLayer, SessionDict, SessionLayer};
 
-    let (captured, _guard) = capture_logs();
+    let (captured, _guard) = logs::capture_logs();
 
     let gate = AuthLayer::builder()
         .user_loader(|_id: String| async move {
@@ -181,7 +147,7 @@ async fn a_loader_error_is_logged_by_its_type_never_its_message() {
     assert_eq!(res.status, http::StatusCode::SERVICE_UNAVAILABLE);
     assert!(!res.body.contains("hunter2"), "{}", res.body);
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(
         logs.contains("WARN") && logs.contains("error_type=\"std::io::error::Error\""),
         "{logs}"

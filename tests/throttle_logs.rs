@@ -5,44 +5,18 @@
 mod common;
 #[path = "throttle/helpers.rs"]
 mod helpers;
+#[path = "common/logs.rs"]
+mod logs;
 
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use common::FakeClock;
 use helpers::*;
 use tower_session_auth::{BudgetKind, ThrottleEvent, ThrottleOutcome};
-use tracing_subscriber::fmt::MakeWriter;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Captured {
-        self.clone()
-    }
-}
 
 #[tokio::test]
 async fn thr_09_events_carry_hashes_never_names_addresses_or_cookies() {
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(captured.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = logs::capture_logs();
 
     let clock = FakeClock::at(T0);
     let events: Arc<Mutex<Vec<ThrottleEvent>>> = Arc::default();
@@ -78,7 +52,7 @@ async fn thr_09_events_carry_hashes_never_names_addresses_or_cookies() {
     let account = refused.account.clone().unwrap();
     assert_eq!(account.len(), 32);
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(logs.contains("login attempt throttled"), "{logs}");
     assert!(logs.contains(&account), "{logs}");
     assert!(logs.contains("budget=account"), "{logs}");
