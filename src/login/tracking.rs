@@ -82,6 +82,7 @@ impl Tracker for Tracking {
                     match found.into_iter().next().flatten() {
                         Some(entry) if entry.kind == EntryKind::Session => {
                             session.tracked().login = Some(TrackedLogin {
+                                user_id,
                                 user,
                                 sid,
                                 device: entry.device,
@@ -185,7 +186,11 @@ fn changes(session: &SessionDict) -> Result<Option<Vec<Op>>, RegistryError> {
         return Ok((!ops.is_empty()).then_some(ops));
     };
     let now = session.now();
-    let user = user_key(&user_id);
+    // The loaded login's key, when it is the same user (most requests): no second digest.
+    let user = match &loaded {
+        Some(login) if login.user_id == user_id => login.user.clone(),
+        _ => user_key(&user_id),
+    };
     let unchanged = loaded
         .as_ref()
         .filter(|l| l.user == user && tracked_sid(session, &user).as_deref() == Some(&*l.sid));
@@ -346,6 +351,7 @@ async fn restore_remembered(
         return Ok(());
     }
     token.rid = Some(rid);
+    let user_id = token.user_id.clone();
     if remember::restore_token(session, token).is_none() {
         return Ok(());
     }
@@ -358,6 +364,7 @@ async fn restore_remembered(
         ));
     }
     session.tracked().login = Some(TrackedLogin {
+        user_id,
         user,
         sid,
         device,

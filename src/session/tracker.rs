@@ -37,6 +37,8 @@ pub(crate) struct Tracked {
 /// A login the registry knows.
 #[derive(Clone)]
 pub(crate) struct TrackedLogin {
+    /// The user's id, as the session holds it.
+    pub(crate) user_id: serde_json::Value,
     /// The registry's key of the user.
     pub(crate) user: String,
     /// The `_sid` the cookie carried (a secret: never logged).
