@@ -31,12 +31,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion};
-use http::header::{ACCEPT, COOKIE, HOST, SET_COOKIE, USER_AGENT};
-use http::{HeaderValue, Request, Response};
-use http_body_util::Full;
+use http::header::{COOKIE, SET_COOKIE};
+use http::{HeaderValue, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use tokio::runtime::Runtime;
@@ -45,67 +43,15 @@ use tower::{service_fn, Layer, Service, ServiceBuilder, ServiceExt};
 
 mod many;
 
-type Body = Full<Bytes>;
-type Req = Request<Body>;
-type Res = Response<Body>;
+#[path = "harness.rs"]
+mod harness;
+use harness::*;
 
 /// The session every stack starts from: 96 bytes of JSON.
 const CONTENTS: &str = r#"{"user":"alice","n":42,"theme":"dark","cart":[1,2,3],"lang":"en-GB","last_page":"/orders/1234"}"#;
 
 fn contents() -> Map<String, Value> {
     serde_json::from_str(CONTENTS).expect("valid JSON")
-}
-
-/// The value the write cases store: different on every request, so that no stack can skip
-/// the write as a no-op (tower-sessions does skip inserting an equal value).
-fn next_visit() -> u64 {
-    static VISITS: AtomicU64 = AtomicU64::new(0);
-    VISITS.fetch_add(1, Ordering::Relaxed)
-}
-
-/// The request every case sends, built inside the timed loop.
-fn request(cookie: Option<&HeaderValue>) -> Req {
-    let mut builder = Request::builder()
-        .method("GET")
-        .uri("/account")
-        .header(HOST, HeaderValue::from_static("bench.example"))
-        .header(ACCEPT, HeaderValue::from_static("text/html"))
-        .header(
-            USER_AGENT,
-            HeaderValue::from_static("tower-session-auth-bench"),
-        );
-    if let Some(cookie) = cookie {
-        builder = builder.header(COOKIE, cookie.clone());
-    }
-    builder.body(Body::default()).expect("valid request")
-}
-
-fn ok() -> Res {
-    Response::new(Body::default())
-}
-
-/// `name=value` of the first `Set-Cookie` named `name`, as a request's `Cookie` header.
-fn cookie_from(res: &Res, name: &str) -> HeaderValue {
-    let prefix = format!("{name}=");
-    let set_cookie = res
-        .headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .map(|v| v.to_str().expect("ASCII Set-Cookie"))
-        .find(|v| v.starts_with(&prefix))
-        .unwrap_or_else(|| panic!("no Set-Cookie for {name}: {:?}", res.headers()));
-    let pair = set_cookie.split(';').next().expect("split yields one item");
-    HeaderValue::from_str(pair).expect("valid header")
-}
-
-/// Sends one request (outside any timing).
-fn once<S>(rt: &Runtime, svc: &S, cookie: Option<&HeaderValue>) -> Res
-where
-    S: Service<Req, Response = Res> + Clone,
-    S::Error: Debug,
-{
-    rt.block_on(svc.clone().oneshot(request(cookie)))
-        .expect("infallible")
 }
 
 /// A criterion benchmark group, or (in counting mode) the case to run a fixed number of times.
