@@ -137,7 +137,7 @@ pub(crate) fn json_map_bytes(map: &Map<String, Value>) -> usize {
 
 /// An estimate of the heap a decoded JSON value holds (not counting the `Value` itself). Parsing
 /// limits nesting to 128 levels, which bounds the recursion.
-fn json_value_bytes(value: &Value) -> usize {
+pub(crate) fn json_value_bytes(value: &Value) -> usize {
     match value {
         Value::Null | Value::Bool(_) | Value::Number(_) => 0,
         Value::String(s) => allocation(s.len()),

@@ -17,6 +17,7 @@ use super::config::SessionConfig;
 use super::tracker::Tracked;
 use crate::cookie::parse;
 use crate::key::KeySet;
+use crate::token::members::{Member, Members};
 use crate::token::remember::RememberToken;
 use crate::token::session::CLAIMS;
 use crate::Error;
@@ -72,7 +73,7 @@ struct Shared {
 struct State {
     /// The session as the cookie held it: `None` until the first access decodes the cookie.
     /// Shared with the verified-cookie cache, so never changed in place.
-    base: Option<Arc<Map<String, Value>>>,
+    base: Option<Arc<Members>>,
     /// This request's changes on top of `base`: `Some` sets a key, `None` removes it. Kept apart
     /// so that a write does not copy the shared map.
     changes: BTreeMap<String, Option<Value>>,
@@ -137,7 +138,8 @@ impl SessionDict {
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
         let state = self.load();
         match state.get(key) {
-            Some(value) => T::deserialize(value)
+            Some(member) => member
+                .decode::<T>()
                 .map(Some)
                 .map_err(|_| Error::Deserialize),
             None => Ok(None),
@@ -184,10 +186,10 @@ impl SessionDict {
     pub fn remove<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
         check_public(key)?;
         let mut state = self.load();
-        let Some(value) = state.get(key) else {
+        let Some(member) = state.get(key) else {
             return Ok(None);
         };
-        let typed = T::deserialize(value).map_err(|_| Error::Deserialize)?;
+        let typed = member.decode::<T>().map_err(|_| Error::Deserialize)?;
         state.remove(key);
         Ok(Some(typed))
     }
@@ -213,9 +215,8 @@ impl SessionDict {
     /// The session's keys, in sorted order.
     #[must_use]
     pub fn keys(&self) -> Vec<String> {
-        let mut keys: Vec<String> = self.load().entries().map(|(k, _)| k.clone()).collect();
-        keys.sort_unstable();
-        keys
+        // Entries come in key order.
+        self.load().entries().map(|(k, _)| k.to_owned()).collect()
     }
 
     /// Removes every key, the crate's own too (so a logged-in user is logged out of this session,
@@ -243,7 +244,7 @@ impl SessionDict {
     /// Inserts without the reserved-key check.
     pub(crate) fn insert_value(&self, key: &str, value: Value) -> Result<(), Error> {
         let mut state = self.load();
-        if state.get(key) == Some(&value) {
+        if state.get(key).is_some_and(|member| member.is(&value)) {
             return Ok(());
         }
         let earlier = state.changes.insert(key.to_owned(), Some(value));
@@ -263,7 +264,7 @@ impl SessionDict {
     /// Removes without the reserved-key check.
     pub(crate) fn remove_value(&self, key: &str) -> Option<Value> {
         let mut state = self.load();
-        let old = state.get(key).cloned();
+        let old = state.get(key).map(Member::to_value);
         if old.is_some() {
             state.remove(key);
         }
@@ -288,7 +289,7 @@ impl SessionDict {
         let state = self.load();
         state
             .entries()
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .map(|(k, v)| (k.to_owned(), v.to_value()))
             .collect()
     }
 
@@ -408,7 +409,7 @@ impl SessionDict {
 
     /// The session's value under `key` as JSON, the crate's own keys included.
     pub(crate) fn value(&self, key: &str) -> Option<Value> {
-        self.load().get(key).cloned()
+        self.load().get(key).map(Member::to_value)
     }
 
     // ---- loading ----
@@ -472,7 +473,7 @@ impl SessionDict {
         import: bool,
     ) {
         let mut state = self.lock();
-        state.base = Some(Arc::new(map));
+        state.base = Some(Arc::new(Members::from_map(map)));
         state.created = loaded.created;
         state.reissue = loaded.reissue;
         state.invalid = loaded.invalid;
@@ -533,7 +534,7 @@ impl SessionDict {
                 old: old.map(|(secret, _)| secret),
                 data: state
                     .entries()
-                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .map(|(k, v)| (k.to_owned(), v.to_value()))
                     .collect(),
                 created: state.created,
             },
@@ -615,26 +616,41 @@ impl SessionDict {
 
 impl State {
     /// The value under `key`, this request's changes first.
-    fn get(&self, key: &str) -> Option<&Value> {
+    fn get(&self, key: &str) -> Option<Member<'_>> {
         match self.changes.get(key) {
-            Some(change) => change.as_ref(),
+            Some(change) => change.as_ref().map(Member::Value),
             None => self.base.as_deref().and_then(|base| base.get(key)),
         }
     }
 
-    /// The session's entries: those of `base` that were not changed, then the ones set by this
-    /// request. Does not rely on either map's order, so no key can come out twice.
-    fn entries(&self) -> impl Iterator<Item = (&String, &Value)> {
-        let unchanged = self
-            .base
-            .iter()
-            .flat_map(|base| base.iter())
-            .filter(|(k, _)| !self.changes.contains_key(*k));
-        let set = self
-            .changes
-            .iter()
-            .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)));
-        unchanged.chain(set)
+    /// The session's entries in key order: those of `base`, with this request's changes merged
+    /// in (a change replaces the loaded value; a removal drops it). Both are sorted and each key
+    /// is in each once, so no key comes out twice.
+    fn entries(&self) -> impl Iterator<Item = (&str, Member<'_>)> {
+        use std::cmp::Ordering;
+        let mut base = self.base.iter().flat_map(|base| base.iter()).peekable();
+        let mut changes = self.changes.iter().peekable();
+        std::iter::from_fn(move || loop {
+            let from_base = match (base.peek(), changes.peek()) {
+                (None, None) => return None,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (Some((loaded, _)), Some((changed, _))) => match (*loaded).cmp(changed.as_str()) {
+                    Ordering::Less => true,
+                    Ordering::Greater => false,
+                    Ordering::Equal => {
+                        base.next();
+                        false
+                    }
+                },
+            };
+            if from_base {
+                return base.next();
+            }
+            if let (key, Some(value)) = changes.next()? {
+                return Some((key.as_str(), Member::Value(value)));
+            }
+        })
     }
 
     fn len(&self) -> usize {
@@ -644,16 +660,23 @@ impl State {
         }
     }
 
-    /// The session as compact JSON, without the crate's claims.
+    /// The session as compact JSON, without the crate's claims. Values the request did not
+    /// change are copied as the cookie carried them, not decoded and serialised again.
     fn to_json(&self) -> Vec<u8> {
-        struct Entries<'s>(&'s State);
-        impl Serialize for Entries<'_> {
-            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.collect_map(self.0.entries())
+        let loaded = self.base.as_deref().map_or(0, Members::text_len);
+        let mut out = Vec::with_capacity(loaded + 16 * self.changes.len() + 2);
+        out.push(b'{');
+        for (i, (key, member)) in self.entries().enumerate() {
+            if i > 0 {
+                out.push(b',');
             }
+            // Serialising a string into memory cannot fail.
+            let _ = serde_json::to_writer(&mut out, key);
+            out.push(b':');
+            member.write(&mut out);
         }
-        // Serialising string keys and `Value`s into memory cannot fail.
-        serde_json::to_vec(&Entries(self)).unwrap_or_else(|_| b"{}".to_vec())
+        out.push(b'}');
+        out
     }
 
     /// Removes `key`, which is in the session.
@@ -665,7 +688,7 @@ impl State {
 
     /// Starts over from `map` (a login, a clear), with its JSON when the caller has it.
     fn set_base(&mut self, map: Map<String, Value>, json: Option<Vec<u8>>) {
-        self.base = Some(Arc::new(map));
+        self.base = Some(Arc::new(Members::from_map(map)));
         self.changes.clear();
         self.json = json;
         self.replaced = true;
@@ -678,8 +701,7 @@ impl fmt::Debug for SessionDict {
         let state = self.lock();
         let mut d = f.debug_struct("SessionDict");
         if state.base.is_some() {
-            let mut keys: Vec<&String> = state.entries().map(|(k, _)| k).collect();
-            keys.sort_unstable();
+            let keys: Vec<&str> = state.entries().map(|(k, _)| k).collect();
             d.field("keys", &keys);
         } else {
             d.field("keys", &"<not loaded>");

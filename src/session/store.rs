@@ -51,7 +51,7 @@ pub(crate) async fn load(
 ) -> Result<(), RegistryError> {
     let loaded = session.open_cookie();
     let secret = match loaded.map.get(STORE_ID) {
-        Some(Value::String(secret)) if loaded.map.len() == 1 => Some(secret.clone()),
+        Some(member) if loaded.map.len() == 1 => member.as_string(),
         _ => None,
     };
     match secret {
@@ -74,7 +74,7 @@ pub(crate) async fn load(
             if import {
                 tracing::info!("stateless session cookie imported into the session store");
             }
-            let map = (*loaded.map).clone();
+            let map = loaded.map.to_map();
             session.install(map, &loaded, None, import);
         }
     }

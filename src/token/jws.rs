@@ -94,6 +94,18 @@ impl Verified<'_> {
         self.with_payload(|json| serde_json::from_slice(json).map_err(|_| Rejection::BadPayload))
     }
 
+    /// Decodes the payload's base64 into a string the caller keeps; `None` when it is not base64
+    /// or not UTF-8.
+    pub(crate) fn payload_text(&self) -> Option<String> {
+        // base64 0.22 asks for room for its estimate: 3 bytes for every 4 characters, rounded up.
+        let mut buf = vec![0u8; self.payload_b64.len().div_ceil(4) * 3];
+        let len = URL_SAFE_NO_PAD
+            .decode_slice(self.payload_b64, &mut buf)
+            .ok()?;
+        buf.truncate(len);
+        String::from_utf8(buf).ok()
+    }
+
     /// Decodes the payload's base64 (into a buffer on the stack when it is small: most sessions
     /// are) and hands the bytes to `parse`.
     pub(crate) fn with_payload<T>(

@@ -7,6 +7,7 @@
 pub(crate) mod aead;
 pub(crate) mod claims;
 pub(crate) mod jws;
+pub(crate) mod members;
 pub(crate) mod remember;
 pub(crate) mod session;
 

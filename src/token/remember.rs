@@ -161,11 +161,11 @@ pub(crate) fn is_remember_shaped(map: &Map<String, Value>) -> bool {
 /// present or not, and `other_claims` says whether `nbf`, `iat` or `_created` was (none of which
 /// a remember-me token has).
 pub(crate) fn is_remember_shaped_without_claims(
-    map: &Map<String, Value>,
+    map: &super::members::Members,
     exp: bool,
     other_claims: bool,
 ) -> bool {
     exp && !other_claims
-        && ["user_id", "days"].iter().all(|k| map.contains_key(*k))
-        && map.keys().all(|k| MEMBERS.contains(&k.as_str()))
+        && ["user_id", "days"].iter().all(|k| map.contains_key(k))
+        && map.keys().all(|k| MEMBERS.contains(&k))
 }

@@ -7,8 +7,9 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use super::members::Members;
 use super::{aead, claims, jws, remember, Rejection};
 use crate::decimal::{decimal_len, push_decimal};
 use crate::key::KeySet;
@@ -35,7 +36,7 @@ pub(crate) struct SessionFormat {
 /// What opening one session token established.
 pub(crate) struct Opened {
     /// The application's map and the crate's `_…` keys, without the time claims.
-    pub(crate) map: Arc<Map<String, Value>>,
+    pub(crate) map: Arc<Members>,
     /// 0 for the current key, else a fallback (the cookie must be re-issued).
     pub(crate) key_index: usize,
     /// The absolute-timeout anchor.
@@ -53,7 +54,7 @@ impl std::fmt::Debug for Opened {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Keys only: values may be personal data.
         f.debug_struct("Opened")
-            .field("keys", &self.map.keys().collect::<Vec<_>>())
+            .field("map", &self.map)
             .field("key_index", &self.key_index)
             .field("expires_at", &self.expires_at)
             .finish_non_exhaustive()
@@ -74,52 +75,36 @@ impl Opened {
     }
 }
 
-/// A session payload parsed in one pass: the map without the time claims, and the claims (in the
-/// order of [`CLAIMS`]) set apart as they are met, so the map is neither searched for them nor
-/// shrunk afterwards. Of duplicate members the last counts, as in a parsed `Map`.
+/// A session payload scanned in one pass: the members without the time claims, and the claims
+/// (in the order of [`CLAIMS`]) set apart as they are met, so the members are neither searched
+/// for them nor shrunk afterwards. Of duplicate members the last counts, as in a parsed `Map`.
 struct Payload {
-    map: Map<String, Value>,
+    members: Members,
     claims: [Option<Value>; 4],
 }
 
 impl Payload {
-    /// Parses `json`, which must be one JSON object.
-    fn parse(json: &[u8]) -> Result<Payload, Rejection> {
-        serde_json::from_slice(json).map_err(|_| Rejection::BadPayload)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Payload {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visit;
-        impl<'de> serde::de::Visitor<'de> for Visit {
-            type Value = Payload;
-
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object")
+    /// Scans `json`, which must be one JSON object; `None` when it was not base64 of UTF-8.
+    fn scan(json: Option<String>) -> Result<Payload, Rejection> {
+        let json = json.ok_or(Rejection::Malformed)?;
+        let mut claims: [Option<Value>; 4] = Default::default();
+        let mut bad_claim = false;
+        let members = Members::scan(json, |key, raw| {
+            let Some(i) = CLAIMS.iter().position(|claim| *claim == key) else {
+                return false;
+            };
+            // A claim is decoded at once: it is checked on every request.
+            match serde_json::from_str(raw) {
+                Ok(value) => claims[i] = Some(value),
+                Err(_) => bad_claim = true,
             }
-
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut access: A,
-            ) -> Result<Payload, A::Error> {
-                let mut payload = Payload {
-                    map: Map::new(),
-                    claims: Default::default(),
-                };
-                while let Some(key) = access.next_key::<String>()? {
-                    let value = access.next_value::<Value>()?;
-                    match CLAIMS.iter().position(|claim| *claim == key) {
-                        Some(i) => payload.claims[i] = Some(value),
-                        None => {
-                            payload.map.insert(key, value);
-                        }
-                    }
-                }
-                Ok(payload)
-            }
+            true
+        })
+        .map_err(|_| Rejection::BadPayload)?;
+        if bad_claim {
+            return Err(Rejection::BadPayload);
         }
-        deserializer.deserialize_map(Visit)
+        Ok(Payload { members, claims })
     }
 }
 
@@ -130,13 +115,16 @@ impl SessionFormat {
     pub(crate) fn open(&self, token: &str, now: u64) -> Result<Opened, Rejection> {
         let (payload, key_index) = if self.private {
             let (json, key_index) = aead::open(token, self.keys.all(), &self.cookie_name)?;
-            (Payload::parse(&json), key_index)
+            (Payload::scan(String::from_utf8(json).ok()), key_index)
         } else {
             let verified = jws::verify(token, self.keys.all())?;
-            (verified.with_payload(Payload::parse), verified.key_index)
+            (Payload::scan(verified.payload_text()), verified.key_index)
         };
         // Authentic from here on: what this layer cannot read is left alone.
-        let Payload { map, claims } = payload.map_err(|_| Rejection::Unusable)?;
+        let Payload {
+            members: map,
+            claims,
+        } = payload.map_err(|_| Rejection::Unusable)?;
         let [exp, nbf, iat, created] = &claims;
         let others = nbf.is_some() || iat.is_some() || created.is_some();
         if remember::is_remember_shaped_without_claims(&map, exp.is_some(), others) {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::{Backend, Loaded};
-use crate::cache::{allocation, json_map_bytes, Cache, Weigh};
+use crate::cache::{allocation, Cache, Weigh};
 use crate::cookie::choose::{choose, Choice};
 use crate::cookie::MAX_COOKIE_LEN;
 use crate::token::session::{Opened, SessionFormat};
@@ -20,13 +20,12 @@ pub(crate) struct CookieBackend {
     pub(crate) verified: Cache<Opened>,
 }
 
-/// An opened session holds its map behind an `Arc`, and what the map decoded to.
+/// An opened session holds its members behind an `Arc`: their text and where each lies in it.
 impl Weigh for Opened {
     fn heap_bytes(&self) -> usize {
-        let map = allocation(
-            2 * size_of::<usize>() + size_of::<serde_json::Map<String, serde_json::Value>>(),
-        );
-        map + json_map_bytes(&self.map)
+        let members =
+            allocation(2 * size_of::<usize>() + size_of::<crate::token::members::Members>());
+        members + self.map.heap_bytes()
     }
 }
 
@@ -216,7 +215,7 @@ mod properties {
             let config = config(&keys, private, NOW);
             let token = encode(&map, &config, NOW);
             let decoded = decode_session(&token, &config, NOW).unwrap();
-            prop_assert_eq!(decoded.map.as_ref(), &map);
+            prop_assert_eq!(&decoded.map.to_map(), &map);
             prop_assert_eq!(decoded.key_index, 0);
 
             // (5) What the response writes: cookie-octets, within 4096, parses back.
@@ -382,14 +381,14 @@ mod properties {
                 if let Some(set) = set.filter(|s| !s.starts_with("session=;")) {
                     let cookie = cookie::Cookie::parse(set).unwrap();
                     let decoded = decode_session(cookie.value(), &config, NOW).unwrap();
-                    prop_assert_eq!(decoded.map.as_ref(), &model);
+                    prop_assert_eq!(&decoded.map.to_map(), &model);
                 }
             } else if model.is_empty() {
                 prop_assert!(set.unwrap().starts_with("session=;"), "an emptied session is deleted");
             } else {
                 let cookie = cookie::Cookie::parse(set.unwrap()).unwrap();
                 let decoded = decode_session(cookie.value(), &config, NOW).unwrap();
-                prop_assert_eq!(decoded.map.as_ref(), &model);
+                prop_assert_eq!(&decoded.map.to_map(), &model);
             }
         }
 
@@ -511,7 +510,7 @@ mod cached {
         }
         let before = backend.verified.stats();
         for t in &hot {
-            assert_eq!(backend.open(t, NOW).unwrap().map["theme"], "dark");
+            assert_eq!(backend.open(t, NOW).unwrap().map.to_map()["theme"], "dark");
         }
         let after = backend.verified.stats();
         let hits = after.hits - before.hits;

@@ -15,10 +15,9 @@ mod cookie;
 use std::fmt;
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
-
 pub(crate) use cookie::CookieBackend;
 
+use crate::token::members::Members;
 use crate::Error;
 
 /// A place to keep sessions.
@@ -46,7 +45,7 @@ pub(crate) trait Backend: fmt::Debug + Send + Sync + 'static {
 #[derive(Default)]
 pub(crate) struct Loaded {
     /// The session map, the crate's `_…` keys included, without time claims.
-    pub(crate) map: Arc<Map<String, Value>>,
+    pub(crate) map: Arc<Members>,
     /// When the session began (its absolute-timeout anchor); `None` for a new session.
     pub(crate) created: Option<u64>,
     /// Write the session again even if the request does not change it: it verified under a
@@ -63,7 +62,7 @@ impl fmt::Debug for Loaded {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Keys only: values may be personal data.
         f.debug_struct("Loaded")
-            .field("keys", &self.map.keys().collect::<Vec<_>>())
+            .field("map", &self.map)
             .field("created", &self.created)
             .field("reissue", &self.reissue)
             .field("invalid", &self.invalid)
