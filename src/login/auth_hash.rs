@@ -7,7 +7,9 @@ use base64::Engine as _;
 use serde_json::Value;
 
 use super::{remember, AUTH_HASH, USER_ID};
+use crate::cache::constant_time_eq;
 use crate::key::{KeySet, Purpose};
+use crate::token::members::Memo;
 use crate::SessionDict;
 
 /// Checks the session's stored auth-hash tag against the user's current hash, in constant time
@@ -29,17 +31,22 @@ pub(crate) fn matches(session: &SessionDict, hash: &[u8]) -> bool {
         _ => return false,
     };
     // A tag and hash that verified under the current key need no second HMAC (one per request
-    // otherwise).
+    // otherwise): for this cookie, remembered with the cached session; for a new cookie of the
+    // same login (a write re-issues it), in the layer's cache of verified tags.
+    let verified = |memo: Option<&[u8]>| memo.is_some_and(|m| constant_time_eq(m, hash));
+    if session.memo(Memo::AuthHash, &[AUTH_HASH], verified) {
+        return true;
+    }
     let pair = [stored.as_bytes(), b"\0", hash].concat();
     if session.verified_tags().get(&pair).is_some() {
+        session.set_memo(Memo::AuthHash, &[AUTH_HASH], hash);
         return true;
     }
     match verify(session, &stored, hash) {
         None => false,
         Some(0) => {
-            session
-                .verified_tags()
-                .insert(&pair, std::sync::Arc::new(()));
+            session.verified_tags().insert(&pair, ());
+            session.set_memo(Memo::AuthHash, &[AUTH_HASH], hash);
             true
         }
         Some(_) => {

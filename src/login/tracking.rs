@@ -31,6 +31,7 @@ use crate::key::Purpose;
 use crate::registry::{EntryKind, Registry, RegistryEntry, RegistryError, Removal, Rotation};
 use crate::secret::hex;
 use crate::session::{RememberUpdate, TrackFuture, TrackedLogin, Tracker};
+use crate::token::members::Memo;
 use crate::token::remember::RememberToken;
 use crate::{AuthUser, Error, SessionDict};
 
@@ -71,13 +72,28 @@ impl Tracker for Tracking {
             .flatten();
         match login {
             Some(user_id) => {
-                let user = user_key(&user_id);
-                // Without `_sid`, written by a stateless layer or by Microdot: registered when the
-                // response is written.
-                let sid = tracked_sid(&session, &user)?;
+                // The two digests (and the `_sid` they were checked with), once per cookie:
+                // kept with the cached session.
+                let memo = session.memo(Memo::Tracking, &[USER_ID, SID], |memo| {
+                    let memo = std::str::from_utf8(memo?).ok()?;
+                    let mut parts = memo.splitn(3, ' ').map(str::to_owned);
+                    Some((parts.next()?, parts.next()?, parts.next()?))
+                });
+                let (user, id, sid) = match memo {
+                    Some(memo) => memo,
+                    None => {
+                        let user = user_key(&user_id);
+                        // Without `_sid`, written by a stateless layer or by Microdot: registered
+                        // when the response is written.
+                        let sid = tracked_sid(&session, &user)?;
+                        let id = entry_id(&sid);
+                        let memo = format!("{user} {id} {sid}");
+                        session.set_memo(Memo::Tracking, &[USER_ID, SID], memo.as_bytes());
+                        (user, id, sid)
+                    }
+                };
                 Some(Box::pin(async move {
                     let now = session.now();
-                    let id = entry_id(&sid);
                     let found = registry.get(&user, &[&id], now).await?;
                     match found.into_iter().next().flatten() {
                         Some(entry) if entry.kind == EntryKind::Session => {
@@ -173,6 +189,14 @@ enum Op {
 /// When the session has no room left for its `_sid`: the login cannot be tracked, and the
 /// request is answered as if the registry were down (no cookie changes).
 fn changes(session: &SessionDict) -> Result<Option<Vec<Op>>, RegistryError> {
+    // Most requests: the login the registry knew, untouched by this request, seen recently.
+    // Nothing to decode or compare.
+    if let Some(login) = &session.tracked().login {
+        let seen = session.now() < login.last_seen.saturating_add(seen_period(session));
+        if seen && !session.has_pending_remember() && session.unchanged(&[USER_ID, SID]) {
+            return Ok(None);
+        }
+    }
     let loaded = session.tracked().login.clone();
     let mut ops = Vec::new();
     let Some(user_id) = session.value(USER_ID) else {

@@ -17,7 +17,7 @@ use super::config::SessionConfig;
 use super::tracker::Tracked;
 use crate::cookie::parse;
 use crate::key::KeySet;
-use crate::token::members::{Member, Members};
+use crate::token::members::{Member, Members, Memo};
 use crate::token::remember::RememberToken;
 use crate::token::session::CLAIMS;
 use crate::Error;
@@ -63,7 +63,7 @@ struct Shared {
     /// Values of the cookies with the remember cookie's name, not yet verified.
     remember_candidates: Vec<Box<str>>,
     /// The request's `User-Agent`, kept only when a registry lists sessions by device.
-    user_agent: Option<Box<str>>,
+    user_agent: Option<http::HeaderValue>,
     state: Mutex<State>,
     /// What the registry said of this request's logins (with a registry only).
     tracked: Mutex<Tracked>,
@@ -111,12 +111,12 @@ impl SessionDict {
     pub(crate) fn new(config: Arc<SessionConfig>, headers: &HeaderMap) -> SessionDict {
         let [sent, remember_candidates] =
             parse::find_two(headers, [&config.session_name, &config.remember_name]);
+        // A clone of the header's shared bytes, not a copy: read only when a login is recorded.
         let user_agent = config
             .registry
             .as_ref()
             .and_then(|_| headers.get(http::header::USER_AGENT))
-            .and_then(|v| v.to_str().ok())
-            .map(|ua| ua.chars().take(512).collect());
+            .cloned();
         SessionDict {
             shared: Arc::new(Shared {
                 config,
@@ -224,7 +224,7 @@ impl SessionDict {
     /// [`logout_user`](crate::logout_user) to log out).
     pub fn clear(&self) {
         let mut state = self.load();
-        if state.len() != 0 {
+        if !state.is_empty() {
             state.set_base(Map::new(), None);
             state.change = Change::Modified;
         }
@@ -313,6 +313,43 @@ impl SessionDict {
         self.shared.config.leeway
     }
 
+    /// What the login code kept with the loaded session as memo `which` (see
+    /// [`Memo`]), handed to `read`; `None` when there is none or when one of `keys` changed in
+    /// this request (the memo was made from, or checked against, their loaded values). The
+    /// verified-cookie cache shares the loaded session across the requests that send the same
+    /// cookie, so a memo costs its computation once per cookie.
+    pub(crate) fn memo<R>(
+        &self,
+        which: Memo,
+        keys: &[&str],
+        read: impl FnOnce(Option<&[u8]>) -> R,
+    ) -> R {
+        let state = self.load();
+        let base = state
+            .base
+            .as_ref()
+            .filter(|_| keys.iter().all(|k| !state.changes.contains_key(*k)));
+        read(base.and_then(|base| base.memo(which)))
+    }
+
+    /// Whether the session still holds, under each of `keys`, what it loaded (unless a login,
+    /// `clear` or `delete` replaced it, or the request set or removed one of them).
+    pub(crate) fn unchanged(&self, keys: &[&str]) -> bool {
+        let state = self.load();
+        !state.replaced && keys.iter().all(|k| !state.changes.contains_key(*k))
+    }
+
+    /// Keeps `value` as memo `which` of the loaded session, unless one of `keys` changed in this
+    /// request.
+    pub(crate) fn set_memo(&self, which: Memo, keys: &[&str], value: &[u8]) {
+        let state = self.load();
+        if keys.iter().all(|k| !state.changes.contains_key(*k)) {
+            if let Some(base) = &state.base {
+                base.set_memo(which, value);
+            }
+        }
+    }
+
     /// Auth-hash tags this layer's keys have verified, each with the hash it was checked against.
     pub(crate) fn verified_tags(&self) -> &crate::cache::Cache<()> {
         &self.shared.config.verified_tags
@@ -375,9 +412,12 @@ impl SessionDict {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The request's `User-Agent` (with a registry only).
+    /// The request's `User-Agent`, its first 512 bytes, if it is visible ASCII (with a registry
+    /// only).
     pub(crate) fn user_agent(&self) -> Option<&str> {
-        self.shared.user_agent.as_deref()
+        let ua = self.shared.user_agent.as_ref()?.to_str().ok()?;
+        // ASCII: any byte is a character boundary.
+        Some(&ua[..ua.len().min(512)])
     }
 
     /// The layer's idle and absolute timeouts, in seconds.
@@ -504,7 +544,7 @@ impl SessionDict {
         if !changed {
             return Plan::Nothing;
         }
-        if state.change == Change::Deleted || state.len() == 0 {
+        if state.change == Change::Deleted || state.is_empty() {
             return match stored {
                 Some((secret, _)) => Plan::Delete { secret },
                 None => Plan::Nothing,
@@ -592,7 +632,7 @@ impl SessionDict {
         };
         let sent = !self.shared.sent.is_empty();
         let write = state.change == Change::Modified || state.reissue;
-        let empty = state.len() == 0;
+        let empty = state.is_empty();
         let session = if state.change == Change::Deleted
             || (write && empty && sent && !state.foreign)
             || (state.change == Change::None && state.invalid)
@@ -653,6 +693,13 @@ impl State {
         })
     }
 
+    fn is_empty(&self) -> bool {
+        match &self.base {
+            Some(base) if self.changes.is_empty() => base.is_empty(),
+            _ => self.entries().next().is_none(),
+        }
+    }
+
     fn len(&self) -> usize {
         match &self.base {
             Some(base) if self.changes.is_empty() => base.len(),
@@ -666,14 +713,34 @@ impl State {
         let loaded = self.base.as_deref().map_or(0, Members::text_len);
         let mut out = Vec::with_capacity(loaded + 16 * self.changes.len() + 2);
         out.push(b'{');
-        for (i, (key, member)) in self.entries().enumerate() {
-            if i > 0 {
+        let mut emit = |key: &str, member: Member<'_>| {
+            if out.len() > 1 {
                 out.push(b',');
             }
-            // Serialising a string into memory cannot fail.
-            let _ = serde_json::to_writer(&mut out, key);
+            write_key(&mut out, key);
             out.push(b':');
             member.write(&mut out);
+        };
+        // `entries` merged by hand: both sides sorted, each key once on each.
+        let mut changes = self.changes.iter().peekable();
+        for (key, member) in self.base.iter().flat_map(|base| base.iter()) {
+            while let Some((changed, value)) =
+                changes.next_if(|(changed, _)| changed.as_str() < key)
+            {
+                if let Some(value) = value {
+                    emit(changed, Member::Value(value));
+                }
+            }
+            match changes.next_if(|(changed, _)| changed.as_str() == key) {
+                Some((_, Some(value))) => emit(key, Member::Value(value)),
+                Some((_, None)) => {}
+                None => emit(key, member),
+            }
+        }
+        for (changed, value) in changes {
+            if let Some(value) = value {
+                emit(changed, Member::Value(value));
+            }
         }
         out.push(b'}');
         out
@@ -707,6 +774,21 @@ impl fmt::Debug for SessionDict {
             d.field("keys", &"<not loaded>");
         }
         d.finish_non_exhaustive()
+    }
+}
+
+/// Writes `key` as a JSON string: as it is when it needs no escaping (most keys), else through
+/// `serde_json`.
+fn write_key(out: &mut Vec<u8>, key: &str) {
+    // What `serde_json` escapes: control characters, quotes and backslashes.
+    let plain = key.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\');
+    if plain {
+        out.push(b'"');
+        out.extend_from_slice(key.as_bytes());
+        out.push(b'"');
+    } else {
+        // Serialising a string into memory cannot fail.
+        let _ = serde_json::to_writer(&mut *out, key);
     }
 }
 

@@ -9,6 +9,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::OnceLock;
 
 use serde::de::{DeserializeOwned, DeserializeSeed, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -20,7 +21,24 @@ pub(crate) struct Members {
     /// The JSON the members were scanned from (empty when they were built from values).
     text: String,
     entries: Vec<Entry>,
+    /// What the login code derived from these members or verified them against, kept with
+    /// them so that a cookie the verified-cookie cache holds costs it once, not on every
+    /// request; at most [`MEMO_MAX`] bytes each.
+    memos: [OnceLock<Box<[u8]>>; 2],
 }
+
+/// What a memo holds.
+#[derive(Clone, Copy)]
+pub(crate) enum Memo {
+    /// The credential hash the session's auth-hash tag verified against.
+    AuthHash = 0,
+    /// The login's registry key and entry id, derived (by SHA-256) from `_user_id` and `_sid`,
+    /// and the `_sid` they were checked with.
+    Tracking = 1,
+}
+
+/// The longest memo kept; a longer value is computed again on every request.
+pub(crate) const MEMO_MAX: usize = 160;
 
 struct Entry {
     key: Key,
@@ -36,7 +54,8 @@ enum Key {
 /// A value not yet decoded (its span in `text`), or a decoded one.
 enum Slot {
     Raw(u32, u32),
-    Value(Value),
+    /// Boxed: few members are held decoded, and the table stays small for the cache.
+    Value(Box<Value>),
 }
 
 /// One member's value, as text or decoded.
@@ -112,13 +131,14 @@ impl Members {
             .into_iter()
             .map(|(key, value)| Entry {
                 key: Key::Owned(key.into_boxed_str()),
-                slot: Slot::Value(value),
+                slot: Slot::Value(Box::new(value)),
             })
             .collect();
         entries.sort_by(|a, b| a.key.get("").cmp(b.key.get("")));
         Members {
             text: String::new(),
             entries,
+            memos: Default::default(),
         }
     }
 
@@ -135,20 +155,23 @@ impl Members {
         if u32::try_from(text.len()).is_err() {
             return Err(serde::de::Error::custom("session too large"));
         }
-        let mut entries = Vec::new();
+        // Most sessions have a few members: one allocation, no growth.
+        let mut entries = Vec::with_capacity(8);
+        let mut suspect = false;
         {
             let mut de = serde_json::Deserializer::from_str(&text);
             Scan {
                 base: text.as_ptr() as usize,
                 entries: &mut entries,
                 set_apart: &mut set_apart,
+                suspect: &mut suspect,
             }
             .deserialize(&mut de)?;
             de.end()?;
         }
         // The scan checks the syntax only; decoding checks more. Decode (allocating nothing)
         // only when the text may hold what decoding refuses.
-        if may_not_decode(text.as_bytes()) {
+        if suspect {
             let mut de = serde_json::Deserializer::from_str(&text);
             Decodes.deserialize(&mut de)?;
         }
@@ -168,16 +191,28 @@ impl Members {
             }
             entries = unique;
         }
-        Ok(Members { text, entries })
+        Ok(Members {
+            text,
+            entries,
+            memos: Default::default(),
+        })
     }
 
     /// The member under `key`.
     pub(crate) fn get(&self, key: &str) -> Option<Member<'_>> {
-        let i = self
-            .entries
-            .binary_search_by(|e| e.key.get(&self.text).cmp(key))
-            .ok()?;
-        Some(self.member(&self.entries[i]))
+        let entry = if self.entries.len() <= 16 {
+            // A session's few members: compared by length first, no branches on order.
+            self.entries
+                .iter()
+                .find(|e| e.key.len() == key.len() && e.key.bytes(&self.text) == key.as_bytes())?
+        } else {
+            let i = self
+                .entries
+                .binary_search_by(|e| e.key.get(&self.text).cmp(key))
+                .ok()?;
+            &self.entries[i]
+        };
+        Some(self.member(entry))
     }
 
     /// Whether there is a member under `key`.
@@ -219,7 +254,21 @@ impl Members {
             .collect()
     }
 
-    /// What these members hold on the heap, for the verified-cookie cache's budget.
+    /// The memo `which`, if one was kept.
+    pub(crate) fn memo(&self, which: Memo) -> Option<&[u8]> {
+        self.memos[which as usize].get().map(|memo| &**memo)
+    }
+
+    /// Keeps `value` as the memo `which`, unless there is one already or it is longer than
+    /// [`MEMO_MAX`].
+    pub(crate) fn set_memo(&self, which: Memo, value: &[u8]) {
+        if value.len() <= MEMO_MAX {
+            let _ = self.memos[which as usize].set(value.into());
+        }
+    }
+
+    /// What these members hold on the heap, for the verified-cookie cache's budget (memos
+    /// counted at their largest, as they may come after the cache weighed them).
     pub(crate) fn heap_bytes(&self) -> usize {
         use crate::cache::{allocation, json_value_bytes};
         let entries = self.entries.iter().map(|e| {
@@ -228,13 +277,14 @@ impl Members {
                 Key::Span(..) => 0,
             };
             let value = match &e.slot {
-                Slot::Value(value) => json_value_bytes(value),
+                Slot::Value(value) => allocation(size_of::<Value>()) + json_value_bytes(value),
                 Slot::Raw(..) => 0,
             };
             key + value
         });
         allocation(self.text.capacity())
             + allocation(self.entries.capacity() * size_of::<Entry>())
+            + self.memos.len() * allocation(MEMO_MAX)
             + entries.sum::<usize>()
     }
 
@@ -267,6 +317,24 @@ impl fmt::Debug for Members {
 }
 
 impl Key {
+    fn len(&self) -> usize {
+        match self {
+            Key::Span(start, end) => (end - start) as usize,
+            Key::Owned(key) => key.len(),
+        }
+    }
+
+    /// The key's bytes: no character-boundary checks, for comparisons.
+    fn bytes<'s>(&'s self, text: &'s str) -> &'s [u8] {
+        match self {
+            Key::Span(start, end) => text
+                .as_bytes()
+                .get(*start as usize..*end as usize)
+                .unwrap_or_default(),
+            Key::Owned(key) => key.as_bytes(),
+        }
+    }
+
     fn get<'s>(&'s self, text: &'s str) -> &'s str {
         match self {
             Key::Span(start, end) => &text[*start as usize..*end as usize],
@@ -275,37 +343,62 @@ impl Key {
     }
 }
 
-/// Whether `json` (valid syntax) may hold what `serde_json` refuses to decode: a `\\uD800`–
-/// `\\uDFFF` escape (a lone surrogate unless paired), 100 brackets or more (`serde_json` decodes 127 levels),
-/// or a number beyond `f64`'s range, which needs a run of at least 309 digits or an exponent of
-/// at least three digits. A necessary condition, cheap to test: one pass, no allocation.
+/// Whether `json`, one JSON value of valid syntax, may hold what `serde_json` refuses to
+/// decode: a `\\uD800`–`\\uDFFF` escape (a lone surrogate unless paired), 100 brackets or more
+/// (`serde_json` decodes 127 levels), or a number beyond `f64`'s range, which needs a run of at
+/// least 309 digits or an exponent of at least three digits. A necessary condition, cheap to
+/// test: a scalar is tested alone (a string only when it has an escape), a container byte by
+/// byte.
 fn may_not_decode(json: &[u8]) -> bool {
-    let mut brackets = 0usize;
-    let mut run = 0usize;
-    // The two bytes before the current digit run.
-    let (mut before, mut before2) = (0u8, 0u8);
-    for &b in json {
-        if b.is_ascii_digit() {
-            run += 1;
-            let exponent = matches!(before, b'e' | b'E')
-                || (matches!(before, b'+' | b'-') && matches!(before2, b'e' | b'E'));
-            if run >= 309 || (run == 3 && exponent) {
-                return true;
-            }
-        } else {
-            if run == 0 {
-                before2 = before;
-                before = b;
-            } else {
-                run = 0;
-                before2 = 0;
-                before = b;
-            }
-            brackets += usize::from(b == b'[' || b == b'{');
-        }
+    match json.first() {
+        Some(b'"') => json.contains(&b'\\') && surrogate_escape(json),
+        Some(b't' | b'f' | b'n') | None => false,
+        Some(b'[' | b'{') => may_not_decode_within(json),
+        Some(_) => json.len() >= 309 || exponent(json),
     }
+}
+
+/// [`may_not_decode`] for an array or an object.
+fn may_not_decode_within(json: &[u8]) -> bool {
+    let digit = |b: u8| b.wrapping_sub(b'0') < 10;
+    // `[` is 0x5B and `{` 0x7B.
+    let brackets: usize = json.iter().map(|&b| usize::from(b | 0x20 == b'{')).sum();
+    // A run of 309 digits holds an aligned chunk of 155.
+    let long_run = json
+        .chunks_exact(155)
+        .any(|chunk| chunk.iter().fold(true, |all, &b| all & digit(b)));
     // `serde_json` refuses a 128th level; checking from 100 on leaves a margin.
-    brackets >= 100 || surrogate_escape(json)
+    brackets >= 100
+        || long_run
+        || exponent(json)
+        || (json.contains(&b'\\') && surrogate_escape(json))
+}
+
+/// Whether `json` holds `e` or `E`, an optional sign, and three digits.
+fn exponent(json: &[u8]) -> bool {
+    let digit = |b: u8| b.wrapping_sub(b'0') < 10;
+    if json.len() < 4 {
+        return false;
+    }
+    // Shifted views of the text (the last one padded), so that the loop has no bounds checks
+    // and no early exit: it compiles to vector code.
+    let n = json.len() - 3;
+    let (w0, w1, w2, w3) = (&json[..n], &json[1..=n], &json[2..n + 2], &json[3..n + 3]);
+    let w4 = |i: usize| json.get(i + 4).copied().unwrap_or(0);
+    let mut any = false;
+    for i in 0..n {
+        let e = w0[i] | 0x20 == b'e';
+        let unsigned = digit(w1[i]) & digit(w2[i]) & digit(w3[i]);
+        let sign = (w1[i] == b'+') | (w1[i] == b'-');
+        any |= e & (unsigned | (sign & digit(w2[i]) & digit(w3[i])));
+    }
+    // A sign and three digits: checked only where a sign and two digits were found.
+    any && (0..n).any(|i| {
+        let e = w0[i] | 0x20 == b'e';
+        let sign = (w1[i] == b'+') | (w1[i] == b'-');
+        e & ((digit(w1[i]) & digit(w2[i]) & digit(w3[i]))
+            | (sign & digit(w2[i]) & digit(w3[i]) & digit(w4(i))))
+    })
 }
 
 /// Whether `json` holds an escape of a UTF-16 surrogate (`\\uD8..` to `\\uDF..`).
@@ -371,6 +464,8 @@ struct Scan<'e, F> {
     base: usize,
     entries: &'e mut Vec<Entry>,
     set_apart: &'e mut F,
+    /// Set when a kept value may hold what decoding refuses.
+    suspect: &'e mut bool,
 }
 
 impl<'de, F: FnMut(&str, &str) -> bool> DeserializeSeed<'de> for Scan<'_, F> {
@@ -408,6 +503,7 @@ impl<'de, F: FnMut(&str, &str) -> bool> Visitor<'de> for Scan<'_, F> {
                 Cow::Owned(k) => Key::Owned(k.into_boxed_str()),
             };
             let (start, end) = span(value.get());
+            *self.suspect |= may_not_decode(value.get().as_bytes());
             self.entries.push(Entry {
                 key,
                 slot: Slot::Raw(start, end),
