@@ -19,15 +19,14 @@
 //! that has been used (640 KiB in all). A layer has two caches, of sessions and of auth-hash tags (whose
 //! entries are small: 16,384 of them, with 100-byte hashes, take about 4 MiB).
 //!
-//! An entry is counted when it is inserted: its token, its slot in the shard, the `Arc` and
-//! [`Weigh::heap_bytes`] of the value. For a session that is the decoded map, estimated by walking
-//! the `serde_json::Value` tree once with the sizes measured on 64-bit targets: a 32-byte `Value`,
-//! a 632-byte B-tree leaf for up to 11 members (about 6 members a leaf beyond that), arrays grown
-//! by doubling from 4, and glibc's rounding and header for every allocation. The estimate is at or
-//! above what a counting allocator measured for the shapes in the tests, by at most half. A 3 KB
-//! payload can decode to almost 300 KiB (an array of one-member objects), so an entry costing
-//! more than [`MAX_ENTRY_COST`] (64 KiB) is not kept: it is verified again each time it is sent,
-//! which costs less than holding it would.
+//! An entry is counted when it is inserted: its token, its slot in the shard, and
+//! [`Weigh::heap_bytes`] of the value. For a session that is its members: the payload's text, the
+//! table of where each member lies in it, and room for the login code's memos, each counted with
+//! glibc's rounding and header (members held decoded, which a cached session never has, are
+//! estimated by walking their `serde_json::Value` tree with the sizes measured on 64-bit targets).
+//! An entry costing more than [`MAX_ENTRY_COST`] (64 KiB)
+//! is not kept: it is verified again each time it is sent, which costs less than holding it
+//! would.
 //!
 //! # Eviction and admission
 //!
@@ -49,14 +48,15 @@ use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::mem::size_of;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
 
 const SHARDS: usize = 16;
-/// Entries per shard: 16,384 in all. A small session's entry is counted at about 1.6 KiB (96
-/// bytes of JSON, a 287-byte cookie), so the byte budget binds first, at about 10,000 of them.
+/// Entries per shard: 16,384 in all. A small session's entry is counted at about 1.4 KiB (96
+/// bytes of JSON, a 295-byte cookie, room for the login code's memos), so the byte budget binds
+/// first, at about 12,000 of them.
 const SHARD_ENTRIES: usize = 1024;
 /// The accounted bytes one cache may hold, split evenly across its shards.
 pub(crate) const BUDGET: usize = 16 << 20;
@@ -81,8 +81,9 @@ const DOOR_PROBE_BITS: u32 = (DOOR_WORDS * 64).trailing_zeros();
 const _: () = assert!(DOOR_WORDS.is_power_of_two() && 3 * DOOR_PROBE_BITS <= 64);
 const _: () = assert!(SKETCH_WORDS <= 1 << 10);
 
-/// What a cached value holds on the heap, beyond the `Arc` the cache keeps it in: counted
-/// against the byte budget when it is inserted.
+/// What a cached value holds on the heap, beyond its own bytes in the cache's slot (values are
+/// cheap to clone: a hit hands out a clone): counted against the byte budget when it is
+/// inserted.
 pub(crate) trait Weigh {
     fn heap_bytes(&self) -> usize;
 }
@@ -157,17 +158,16 @@ pub(crate) fn json_value_bytes(value: &Value) -> usize {
 struct Entry<V> {
     hash: u64,
     token: Box<[u8]>,
-    verified: Arc<V>,
+    verified: V,
     /// What this entry was counted as against the shard's budget.
     cost: usize,
 }
 
 /// What an entry of `token_len` bytes holding `verified` is counted as.
-fn entry_cost<V: Weigh>(token_len: usize, verified: &V) -> usize {
+pub(crate) fn entry_cost<V: Weigh>(token_len: usize, verified: &V) -> usize {
     // The slot, and two buckets of the index (kept at most 7/8 full, so about half empty).
     let slot = size_of::<Entry<V>>() + 2 * (size_of::<(u64, u32)>() + 1);
-    let arc = allocation(2 * size_of::<usize>() + size_of::<V>());
-    slot + allocation(token_len) + arc + verified.heap_bytes()
+    slot + allocation(token_len) + verified.heap_bytes()
 }
 
 /// The index's hasher: its keys are already keyed hashes, so it only moves the bits that pick the
@@ -392,7 +392,7 @@ impl<V> Default for Cache<V> {
     }
 }
 
-impl<V: Weigh> Cache<V> {
+impl<V: Weigh + Clone> Cache<V> {
     fn shard(&self, hash: u64) -> MutexGuard<'_, Shard<V>> {
         self.shards[(hash as usize) % SHARDS]
             .lock()
@@ -408,14 +408,14 @@ impl<V: Weigh> Cache<V> {
     }
 
     /// What verifying exactly these bytes established, if cached.
-    pub(crate) fn get(&self, token: impl AsRef<[u8]>) -> Option<Arc<V>> {
+    pub(crate) fn get(&self, token: impl AsRef<[u8]>) -> Option<V> {
         self.lookup(token.as_ref()).ok()
     }
 
     /// What verifying exactly these bytes established, if cached; else where to file them once
     /// they verify ([`insert_missed`](Self::insert_missed)), so the keyed hash is not computed
     /// twice.
-    pub(crate) fn lookup(&self, token: &[u8]) -> Result<Arc<V>, Miss> {
+    pub(crate) fn lookup(&self, token: &[u8]) -> Result<V, Miss> {
         let hash = self.key(token);
         let mut shard = self.shard(hash);
         let found = shard
@@ -423,7 +423,7 @@ impl<V: Weigh> Cache<V> {
             .get(&hash)
             .map(|&slot| &shard.slots[slot as usize])
             .filter(|entry| constant_time_eq(&entry.token, token))
-            .map(|entry| Arc::clone(&entry.verified));
+            .map(|entry| entry.verified.clone());
         if found.is_some() {
             shard.sketch.record(hash);
         }
@@ -437,7 +437,7 @@ impl<V: Weigh> Cache<V> {
 
     /// Remembers that `token` verified, establishing `verified`, unless it costs more than
     /// [`MAX_ENTRY_COST`] or was used no more often than the entry it would displace.
-    pub(crate) fn insert(&self, token: impl AsRef<[u8]>, verified: Arc<V>) {
+    pub(crate) fn insert(&self, token: impl AsRef<[u8]>, verified: V) {
         let token = token.as_ref();
         self.insert_missed(
             Miss {
@@ -454,7 +454,7 @@ impl<V: Weigh> Cache<V> {
     /// among many, the common case under a flood of distinct cookies) costs the use count and
     /// one comparison of estimates, not a walk of its decoded value, a copy of its bytes and the
     /// drop of an evicted entry.
-    pub(crate) fn insert_missed(&self, miss: Miss, token: &[u8], verified: &Arc<V>) {
+    pub(crate) fn insert_missed(&self, miss: Miss, token: &[u8], verified: &V) {
         let hash = miss.hash;
         let mut shard = self.shard(hash);
         // The verification that preceded this insert was a use.
@@ -472,7 +472,7 @@ impl<V: Weigh> Cache<V> {
         }
         let mut cost = None;
         let weigh = |cost: &mut Option<usize>| {
-            *cost.get_or_insert_with(|| entry_cost(token.len(), &**verified))
+            *cost.get_or_insert_with(|| entry_cost(token.len(), verified))
         };
         loop {
             if shard.slots.len() < SHARD_ENTRIES {
@@ -500,7 +500,7 @@ impl<V: Weigh> Cache<V> {
         shard.slots.push(Entry {
             hash,
             token: token.into(),
-            verified: Arc::clone(verified),
+            verified: verified.clone(),
             cost,
         });
         shard.index.insert(hash, slot);
@@ -541,7 +541,7 @@ pub(crate) struct Stats {
 /// without branching; `subtle` then tests that word. (`subtle`'s slice comparison goes a byte at a
 /// time through an optimisation barrier, which made this lookup cost more than the HMAC it saves
 /// a fraction of.)
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
@@ -567,8 +567,8 @@ mod tests {
         }
     }
 
-    fn verified() -> Arc<u32> {
-        Arc::new(7)
+    fn verified() -> u32 {
+        7
     }
 
     #[test]
@@ -615,6 +615,7 @@ mod tests {
     }
 
     /// A value that says it holds this many bytes.
+    #[derive(Clone)]
     struct Heavy(usize);
 
     impl Weigh for Heavy {
@@ -630,7 +631,7 @@ mod tests {
         for i in 0..8192 {
             // Each used twice, so that newer ones displace older ones and the budget is what binds.
             for _ in 0..2 {
-                cache.insert(format!("{tail}{i:040}"), Arc::new(Heavy(40 << 10)));
+                cache.insert(format!("{tail}{i:040}"), Heavy(40 << 10));
             }
         }
         let stats = cache.stats();
@@ -646,8 +647,8 @@ mod tests {
     #[test]
     fn an_entry_costing_more_than_the_cap_is_not_kept() {
         let cache = Cache::<Heavy>::default();
-        cache.insert("a".repeat(64), Arc::new(Heavy(MAX_ENTRY_COST)));
-        cache.insert("b".repeat(64), Arc::new(Heavy(MAX_ENTRY_COST / 2)));
+        cache.insert("a".repeat(64), Heavy(MAX_ENTRY_COST));
+        cache.insert("b".repeat(64), Heavy(MAX_ENTRY_COST / 2));
         assert!(cache.get("a".repeat(64)).is_none());
         assert!(cache.get("b".repeat(64)).is_some());
     }

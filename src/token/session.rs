@@ -33,7 +33,8 @@ pub(crate) struct SessionFormat {
     pub(crate) claimless: bool,
 }
 
-/// What opening one session token established.
+/// What opening one session token established: cheap to clone (the members are shared).
+#[derive(Clone)]
 pub(crate) struct Opened {
     /// The application's map and the crate's `_…` keys, without the time claims.
     pub(crate) map: Arc<Members>,
