@@ -1,6 +1,6 @@
 //! A bounded cache of what verifying a secret established: recently verified session cookies, so
 //! that a session read on every request costs a keyed hash and a constant-time comparison instead
-//! of an HMAC, base64 and JSON parsing; and auth-hash tags already checked against a user's hash.
+//! of an HMAC, base64 and JSON parsing.
 //!
 //! Safety rests on four rules:
 //! - an entry is only ever made from a cookie that fully verified (MAC or AEAD tag, header,
@@ -16,8 +16,7 @@
 //!
 //! 16 shards, each with its own lock, of at most 1,024 entries and 1 MiB: at most 16,384 entries
 //! and [`BUDGET`] (16 MiB) of accounted memory per cache, plus 40 KiB of use counters per shard
-//! that has been used (640 KiB in all). A layer has two caches, of sessions and of auth-hash tags (whose
-//! entries are small: 16,384 of them, with 100-byte hashes, take about 4 MiB).
+//! that has been used (640 KiB in all). A layer has one.
 //!
 //! An entry is counted when it is inserted: its token, its slot in the shard, and
 //! [`Weigh::heap_bytes`] of the value. For a session that is its members: the payload's text, the
@@ -408,6 +407,7 @@ impl<V: Weigh + Clone> Cache<V> {
     }
 
     /// What verifying exactly these bytes established, if cached.
+    #[cfg(test)]
     pub(crate) fn get(&self, token: impl AsRef<[u8]>) -> Option<V> {
         self.lookup(token.as_ref()).ok()
     }
@@ -437,6 +437,7 @@ impl<V: Weigh + Clone> Cache<V> {
 
     /// Remembers that `token` verified, establishing `verified`, unless it costs more than
     /// [`MAX_ENTRY_COST`] or was used no more often than the entry it would displace.
+    #[cfg(test)]
     pub(crate) fn insert(&self, token: impl AsRef<[u8]>, verified: V) {
         let token = token.as_ref();
         self.insert_missed(

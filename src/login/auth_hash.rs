@@ -30,22 +30,16 @@ pub(crate) fn matches(session: &SessionDict, hash: &[u8]) -> bool {
         // No tag, or one that is not a string: not a login of this user.
         _ => return false,
     };
-    // A tag and hash that verified under the current key need no second HMAC (one per request
-    // otherwise): for this cookie, remembered with the cached session; for a new cookie of the
-    // same login (a write re-issues it), in the layer's cache of verified tags.
+    // A tag and hash that verified under the current key need no second HMAC while the browser
+    // sends the same cookie: remembered with the cached session. A new cookie (a write re-issues
+    // it) is verified in full anyway, and pays one HMAC more for its tag.
     let verified = |memo: Option<&[u8]>| memo.is_some_and(|m| constant_time_eq(m, hash));
     if session.memo(Memo::AuthHash, &[AUTH_HASH], verified) {
-        return true;
-    }
-    let pair = [stored.as_bytes(), b"\0", hash].concat();
-    if session.verified_tags().get(&pair).is_some() {
-        session.set_memo(Memo::AuthHash, &[AUTH_HASH], hash);
         return true;
     }
     match verify(session, &stored, hash) {
         None => false,
         Some(0) => {
-            session.verified_tags().insert(&pair, ());
             session.set_memo(Memo::AuthHash, &[AUTH_HASH], hash);
             true
         }

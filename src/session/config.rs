@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use super::backend::Backend;
 use super::tracker::Tracker;
-use crate::cache::Cache;
 use crate::clock::Clock;
 use crate::cookie::scope::CookieScope;
 use crate::key::KeySet;
@@ -38,9 +37,6 @@ pub(crate) struct SessionConfig {
     pub(crate) max_age: Option<u64>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) leeway: u64,
-    /// Auth-hash tags already checked against a user's hash: the key is the tag followed by the
-    /// hash, so a hit proves the same pair verified before (a changed hash misses).
-    pub(crate) verified_tags: Cache<()>,
     /// Accept logins without an auth-hash tag (Microdot's) and tag them on first sight.
     pub(crate) adopt_untagged_logins: bool,
     /// Where logins are tracked; `None` for stateless sessions.

@@ -350,11 +350,6 @@ impl SessionDict {
         }
     }
 
-    /// Auth-hash tags this layer's keys have verified, each with the hash it was checked against.
-    pub(crate) fn verified_tags(&self) -> &crate::cache::Cache<()> {
-        &self.shared.config.verified_tags
-    }
-
     /// Whether logins without an auth-hash tag are accepted and tagged on first sight.
     pub(crate) fn adopts_untagged_logins(&self) -> bool {
         self.shared.config.adopt_untagged_logins

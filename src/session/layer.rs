@@ -8,7 +8,6 @@ use tower_layer::Layer;
 use super::backend::CookieBackend;
 use super::config::{SessionConfig, UnavailableHook};
 use super::SessionService;
-use crate::cache::Cache;
 use crate::clock::{Clock, SystemClock};
 use crate::cookie::scope::{has_prefix, CookieScope, SameSite};
 use crate::cookie::MAX_COOKIE_AGE_SECS;
@@ -658,7 +657,6 @@ impl SessionLayerBuilder {
                 max_age: self.max_age,
                 clock: self.clock,
                 leeway: self.leeway,
-                verified_tags: Cache::default(),
                 adopt_untagged_logins: self.adopt_untagged_logins,
                 tracker: self
                     .registry

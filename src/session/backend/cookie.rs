@@ -177,6 +177,52 @@ mod properties {
         config.format.open(token, now)
     }
 
+    #[test]
+    fn memos_ride_with_the_cached_session_and_are_ignored_once_their_keys_change() {
+        use crate::token::members::Memo;
+        let keys = keys();
+        let config = config(&keys, false, NOW);
+        let request = |map: &Map<String, Value>| {
+            let mut headers = http::HeaderMap::new();
+            let cookie = format!("session={}", encode(map, &config, NOW));
+            headers.insert(http::header::COOKIE, cookie.parse().unwrap());
+            headers
+        };
+        let mut map = Map::new();
+        map.insert("_auth_hash".into(), "tag".into());
+        map.insert("a".into(), 1.into());
+        let headers = request(&map);
+        let memo = |session: &SessionDict| {
+            session.memo(Memo::AuthHash, &["_auth_hash"], |m| m.map(<[u8]>::to_vec))
+        };
+        let first = SessionDict::new(config.shared.clone(), &headers);
+        assert_eq!(memo(&first), None);
+        first.set_memo(Memo::AuthHash, &["_auth_hash"], b"hash");
+        // The next request with the same cookie finds it: the cache shares the session.
+        let second = SessionDict::new(config.shared.clone(), &headers);
+        assert_eq!(memo(&second).as_deref(), Some(&b"hash"[..]));
+        // Not the other memo, nor another cookie.
+        assert!(second.memo(Memo::Tracking, &[], |m| m.is_none()));
+        map.insert("a".into(), 2.into());
+        assert_eq!(
+            memo(&SessionDict::new(config.shared.clone(), &request(&map))),
+            None
+        );
+        // Not once the request changed the key the memo came from, and none is kept then.
+        second.insert_value("_auth_hash", "other".into()).unwrap();
+        assert_eq!(memo(&second), None);
+        second.set_memo(Memo::AuthHash, &["_auth_hash"], b"other hash");
+        assert_eq!(
+            memo(&SessionDict::new(config.shared.clone(), &headers)).as_deref(),
+            Some(&b"hash"[..])
+        );
+        // Nor after a login replaced the whole session.
+        let third = SessionDict::new(config.shared.clone(), &headers);
+        third.clear();
+        assert_eq!(memo(&third), None);
+        assert!(!third.unchanged(&["_auth_hash"]));
+    }
+
     fn json_value() -> impl Strategy<Value = Value> {
         let leaf = prop_oneof![
             Just(Value::Null),
