@@ -401,7 +401,7 @@ fn exponent(json: &[u8]) -> bool {
     })
 }
 
-/// Whether `json` holds an escape of a UTF-16 surrogate (`\\uD8..` to `\\uDF..`).
+/// Whether `json` holds an escape of a surrogate code unit (`\\uD8..` to `\\uDF..`).
 fn surrogate_escape(json: &[u8]) -> bool {
     json.windows(4).any(|w| {
         w[0] == b'\\'
