@@ -15,11 +15,23 @@ fn key() -> &'static Key {
     KEY.get_or_init(crate::token::jws::rfc7515_a1_key)
 }
 
-/// The JWS codec on arbitrary bytes: verify, payload, time claims.
+/// The JWS codec on arbitrary bytes: verify, payload, time claims; and the members scan, which
+/// must accept exactly the JSON objects a decoded map accepts, and read the same members.
 pub fn session_decode(data: &[u8]) {
     let Ok(token) = std::str::from_utf8(data) else {
         return;
     };
+    let decoded = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(token);
+    let scanned = crate::token::members::Members::scan(token.to_owned(), |_, _| false);
+    match (scanned, decoded) {
+        (Ok(scanned), Ok(decoded)) => assert_eq!(scanned.to_map(), decoded),
+        (Err(_), Err(_)) => {}
+        (scanned, decoded) => panic!(
+            "the scan and a decoded map disagree: {:?} against {:?}",
+            scanned.is_ok(),
+            decoded.is_ok()
+        ),
+    }
     if let Ok(verified) = crate::token::jws::verify(token, std::slice::from_ref(key())) {
         if let Ok(map) = verified.payload() {
             let _ = crate::token::claims::check_time_claims(&map, 1_300_819_379, 0);

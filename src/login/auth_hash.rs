@@ -20,6 +20,14 @@ use crate::SessionDict;
 /// user's other sessions. A tag made under a fallback key is made again under the current key,
 /// in the session and in the remember-me cookie, so that retiring the old key logs nobody out.
 pub(crate) fn matches(session: &SessionDict, hash: &[u8]) -> bool {
+    // A tag and hash that verified under the current key need no second HMAC, nor even reading
+    // the tag, while the browser sends the same cookie: remembered with the cached session (and
+    // ignored once this request changed the tag). A new cookie (a write re-issues it) is
+    // verified in full anyway, and pays one HMAC more for its tag.
+    let verified = |memo: Option<&[u8]>| memo.is_some_and(|m| constant_time_eq(m, hash));
+    if session.memo(Memo::AuthHash, &[AUTH_HASH], verified) {
+        return true;
+    }
     let stored = match session.get::<Value>(AUTH_HASH).ok().flatten() {
         None if session.adopts_untagged_logins() => {
             tracing::info!("untagged login adopted: tagged with the user's auth hash");
@@ -30,13 +38,6 @@ pub(crate) fn matches(session: &SessionDict, hash: &[u8]) -> bool {
         // No tag, or one that is not a string: not a login of this user.
         _ => return false,
     };
-    // A tag and hash that verified under the current key need no second HMAC while the browser
-    // sends the same cookie: remembered with the cached session. A new cookie (a write re-issues
-    // it) is verified in full anyway, and pays one HMAC more for its tag.
-    let verified = |memo: Option<&[u8]>| memo.is_some_and(|m| constant_time_eq(m, hash));
-    if session.memo(Memo::AuthHash, &[AUTH_HASH], verified) {
-        return true;
-    }
     match verify(session, &stored, hash) {
         None => false,
         Some(0) => {

@@ -706,7 +706,8 @@ impl State {
     /// change are copied as the cookie carried them, not decoded and serialised again.
     fn to_json(&self) -> Vec<u8> {
         let loaded = self.base.as_deref().map_or(0, Members::text_len);
-        let mut out = Vec::with_capacity(loaded + 16 * self.changes.len() + 2);
+        // Room for the changes and for the claims the cookie backend appends (56 bytes).
+        let mut out = Vec::with_capacity(loaded + 16 * self.changes.len() + 2 + 64);
         out.push(b'{');
         let mut emit = |key: &str, member: Member<'_>| {
             if out.len() > 1 {
