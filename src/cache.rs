@@ -262,7 +262,9 @@ impl Sketch {
         })
     }
 
-    fn record(&mut self, hash: u64) {
+    /// Records a use of `hash`, and returns what [`estimate`](Self::estimate) says of it
+    /// afterwards (computed on the way, not looked up again).
+    fn record(&mut self, hash: u64) -> u64 {
         let t = self.tables.get_or_insert_with(|| {
             Box::new(Tables {
                 counters: [0; SKETCH_WORDS],
@@ -271,17 +273,18 @@ impl Sketch {
             })
         });
         let bits = Tables::door_bits(hash);
-        if t.seen(&bits) {
-            let cells = Tables::cells(hash);
-            let least = t.counted(&cells);
-            if least < 15 {
-                for (word, shift) in cells {
-                    // A cell shared by two of the four grows once: it no longer equals `least`.
-                    if (t.counters[word] >> shift) & 15 == least {
-                        t.counters[word] += 1 << shift;
-                    }
+        let cells = Tables::cells(hash);
+        let least = t.counted(&cells);
+        let mut counted = least;
+        if least < 15 && t.seen(&bits) {
+            for (word, shift) in cells {
+                // A cell shared by two of the four grows once: it no longer equals `least`.
+                if (t.counters[word] >> shift) & 15 == least {
+                    t.counters[word] += 1 << shift;
                 }
             }
+            // Every cell at the least count grew by one: so did the least.
+            counted = least + 1;
         }
         // Marked in the current generation, so a token used in every sample stays seen.
         for (word, mask) in bits {
@@ -295,7 +298,10 @@ impl Sketch {
             t.current ^= 1;
             t.doors[t.current].fill(0);
             self.uses = 0;
+            return self.estimate(hash);
         }
+        // Seen now, in the current generation.
+        counted + 1
     }
 }
 
@@ -459,11 +465,10 @@ impl<V: Weigh + Clone> Cache<V> {
         let hash = miss.hash;
         let mut shard = self.shard(hash);
         // The verification that preceded this insert was a use.
-        shard.sketch.record(hash);
+        let uses = shard.sketch.record(hash);
         if let Some(&slot) = shard.index.get(&hash) {
             shard.remove(slot as usize);
         }
-        let uses = shard.sketch.estimate(hash);
         if uses <= 1 && shard.slots.len() >= SHARD_ENTRIES {
             // Seen for the first time (only the doorkeeper knows it): no entry of a full shard
             // was used less, unless it went unused for two samples, and such an entry is
@@ -579,6 +584,24 @@ mod tests {
         assert!(cache.get("a.b.c").is_some());
         for other in ["a.b.", "a.b.c ", "a.b.d", "A.b.c", ""] {
             assert!(cache.get(other).is_none(), "{other}");
+        }
+    }
+
+    #[test]
+    fn record_returns_the_estimate_after_the_use() {
+        let mut sketch = Sketch::default();
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        // Across several halvings of the counts, with tokens used once, a few times and often.
+        for i in 0..(3 * SKETCH_SAMPLE as u64) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let hash = match i % 4 {
+                0 => x,
+                1 => x % 64,
+                _ => i % 7,
+            };
+            assert_eq!(sketch.record(hash), sketch.estimate(hash), "use {i}");
         }
     }
 

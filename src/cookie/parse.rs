@@ -17,8 +17,8 @@ pub(crate) const MAX_CANDIDATES: usize = 4;
 ///
 /// Values that are empty, longer than a browser keeps, or not UTF-8 are skipped (IN-04). A value
 /// wrapped in double quotes (RFC 6265 allows it) is unwrapped.
-pub(crate) fn find_two(headers: &HeaderMap, names: [&str; 2]) -> [Vec<Box<str>>; 2] {
-    let mut found = [Vec::new(), Vec::new()];
+pub(crate) fn find_two(headers: &HeaderMap, names: [&str; 2]) -> [Values; 2] {
+    let mut found = [Values::None, Values::None];
     // `value` is the text of a UTF-8 header (already validated), or bytes to validate.
     let mut keep = |name: &[u8], value: Result<&str, &[u8]>| {
         let Some(slot) = names.iter().position(|n| n.as_bytes() == name) else {
@@ -64,11 +64,46 @@ pub(crate) fn find_two(headers: &HeaderMap, names: [&str; 2]) -> [Vec<Box<str>>;
     found
 }
 
+/// The values of the cookies of one name, in order. Most requests carry one, which is kept
+/// without a list (one allocation fewer on every request).
+#[derive(Debug, Default)]
+pub(crate) enum Values {
+    #[default]
+    None,
+    One(Box<str>),
+    Many(Vec<Box<str>>),
+}
+
+impl Values {
+    fn push(&mut self, value: Box<str>) {
+        *self = match std::mem::take(self) {
+            Values::None => Values::One(value),
+            Values::One(first) => Values::Many(vec![first, value]),
+            Values::Many(mut all) => {
+                all.push(value);
+                Values::Many(all)
+            }
+        };
+    }
+}
+
+impl std::ops::Deref for Values {
+    type Target = [Box<str>];
+
+    fn deref(&self) -> &[Box<str>] {
+        match self {
+            Values::None => &[],
+            Values::One(value) => std::slice::from_ref(value),
+            Values::Many(all) => all,
+        }
+    }
+}
+
 /// The values of the cookies called exactly `name`; see [`find_two`].
 #[cfg(test)]
 fn find(headers: &HeaderMap, name: &str) -> Vec<Box<str>> {
     let [found, _] = find_two(headers, [name, "\0never a cookie name"]);
-    found
+    found.to_vec()
 }
 
 fn unquote(value: &[u8]) -> &[u8] {

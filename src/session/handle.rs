@@ -59,9 +59,9 @@ pub struct SessionDict {
 struct Shared {
     config: Arc<SessionConfig>,
     /// Values of the cookies with the session's name, not yet verified.
-    sent: Vec<Box<str>>,
+    sent: parse::Values,
     /// Values of the cookies with the remember cookie's name, not yet verified.
-    remember_candidates: Vec<Box<str>>,
+    remember_candidates: parse::Values,
     /// The request's `User-Agent`, kept only when a registry lists sessions by device.
     user_agent: Option<http::HeaderValue>,
     state: Mutex<State>,
