@@ -21,6 +21,8 @@ pub(crate) struct Members {
     /// The JSON the members were scanned from (empty when they were built from values).
     text: String,
     entries: Vec<Entry>,
+    /// The decoded values of members built from a map (empty for scanned ones).
+    values: Vec<Value>,
     /// What the login code derived from these members or verified them against, kept with
     /// them so that a cookie the verified-cookie cache holds costs it once, not on every
     /// request; at most [`MEMO_MAX`] bytes each.
@@ -54,8 +56,9 @@ enum Key {
 /// A value not yet decoded (its span in `text`), or a decoded one.
 enum Slot {
     Raw(u32, u32),
-    /// Boxed: few members are held decoded, and the table stays small for the cache.
-    Value(Box<Value>),
+    /// An index into `values`: the table stays small for the cache, and members built from a
+    /// map (a store's record) need no allocation each.
+    Value(u32),
 }
 
 /// One member's value, as text or decoded.
@@ -127,17 +130,21 @@ impl Members {
     pub(crate) fn from_map(map: Map<String, Value>) -> Members {
         // A `Map` iterates in key order, each key once (serde_json without `preserve_order`);
         // sorted anyway, so the order is this type's own guarantee.
-        let mut entries: Vec<Entry> = map
-            .into_iter()
-            .map(|(key, value)| Entry {
+        let mut entries = Vec::with_capacity(map.len());
+        let mut values = Vec::with_capacity(map.len());
+        for (i, (key, value)) in map.into_iter().enumerate() {
+            entries.push(Entry {
                 key: Key::Owned(key.into_boxed_str()),
-                slot: Slot::Value(Box::new(value)),
-            })
-            .collect();
+                // At most 1 MiB of JSON: fewer members than `u32` counts.
+                slot: Slot::Value(i as u32),
+            });
+            values.push(value);
+        }
         entries.sort_by(|a, b| a.key.get("").cmp(b.key.get("")));
         Members {
             text: String::new(),
             entries,
+            values,
             memos: Default::default(),
         }
     }
@@ -194,6 +201,7 @@ impl Members {
         Ok(Members {
             text,
             entries,
+            values: Vec::new(),
             memos: Default::default(),
         })
     }
@@ -271,19 +279,14 @@ impl Members {
     /// counted at their largest, as they may come after the cache weighed them).
     pub(crate) fn heap_bytes(&self) -> usize {
         use crate::cache::{allocation, json_value_bytes};
-        let entries = self.entries.iter().map(|e| {
-            let key = match &e.key {
-                Key::Owned(key) => allocation(key.len()),
-                Key::Span(..) => 0,
-            };
-            let value = match &e.slot {
-                Slot::Value(value) => allocation(size_of::<Value>()) + json_value_bytes(value),
-                Slot::Raw(..) => 0,
-            };
-            key + value
+        let entries = self.entries.iter().map(|e| match &e.key {
+            Key::Owned(key) => allocation(key.len()),
+            Key::Span(..) => 0,
         });
         allocation(self.text.capacity())
             + allocation(self.entries.capacity() * size_of::<Entry>())
+            + allocation(self.values.capacity() * size_of::<Value>())
+            + self.values.iter().map(json_value_bytes).sum::<usize>()
             + self.memos.len() * allocation(MEMO_MAX)
             + entries.sum::<usize>()
     }
@@ -291,7 +294,7 @@ impl Members {
     fn member<'s>(&'s self, entry: &'s Entry) -> Member<'s> {
         match &entry.slot {
             Slot::Raw(start, end) => Member::Raw(&self.text[*start as usize..*end as usize]),
-            Slot::Value(value) => Member::Value(value),
+            Slot::Value(i) => Member::Value(&self.values[*i as usize]),
         }
     }
 }
