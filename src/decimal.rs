@@ -1,19 +1,9 @@
 //! Decimal integers written straight into byte buffers: the time claims of every issued session
-//! and the `Max-Age` of every `Set-Cookie`, without `format!`.
+//! and the `Max-Age` of every `Set-Cookie`, without `format!` (`itoa`, two digits a step).
 
 /// Appends `n` in decimal.
-pub(crate) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
+pub(crate) fn push_decimal(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 /// How many decimal digits `n` has.

@@ -709,33 +709,48 @@ impl State {
         // Room for the changes and for the claims the cookie backend appends (56 bytes).
         let mut out = Vec::with_capacity(loaded + 16 * self.changes.len() + 2 + 64);
         out.push(b'{');
-        let mut emit = |key: &str, member: Member<'_>| {
+        let emit = |out: &mut Vec<u8>, key: &str, member: Member<'_>| {
             if out.len() > 1 {
                 out.push(b',');
             }
-            write_key(&mut out, key);
+            write_key(out, key);
             out.push(b':');
-            member.write(&mut out);
+            member.write(out);
         };
         // `entries` merged by hand: both sides sorted, each key once on each.
         let mut changes = self.changes.iter().peekable();
-        for (key, member) in self.base.iter().flat_map(|base| base.iter()) {
-            while let Some((changed, value)) =
-                changes.next_if(|(changed, _)| changed.as_str() < key)
-            {
-                if let Some(value) = value {
-                    emit(changed, Member::Value(value));
+        for (key, member, whole) in self.base.iter().flat_map(|base| base.iter_with_text()) {
+            if changes.peek().is_some() {
+                while let Some((changed, value)) =
+                    changes.next_if(|(changed, _)| changed.as_str() < key)
+                {
+                    if let Some(value) = value {
+                        emit(&mut out, changed, Member::Value(value));
+                    }
+                }
+                match changes.next_if(|(changed, _)| changed.as_str() == key) {
+                    Some((_, Some(value))) => {
+                        emit(&mut out, key, Member::Value(value));
+                        continue;
+                    }
+                    Some((_, None)) => continue,
+                    None => {}
                 }
             }
-            match changes.next_if(|(changed, _)| changed.as_str() == key) {
-                Some((_, Some(value))) => emit(key, Member::Value(value)),
-                Some((_, None)) => {}
-                None => emit(key, member),
+            match whole {
+                // A member the request did not change, copied as the cookie carried it.
+                Some(whole) => {
+                    if out.len() > 1 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(whole.as_bytes());
+                }
+                None => emit(&mut out, key, member),
             }
         }
         for (changed, value) in changes {
             if let Some(value) = value {
-                emit(changed, Member::Value(value));
+                emit(&mut out, changed, Member::Value(value));
             }
         }
         out.push(b'}');

@@ -250,6 +250,22 @@ impl Members {
             .map(|e| (e.key.get(&self.text), self.member(e)))
     }
 
+    /// The members in key order, each with its whole text (`"key":value`, as the token had it)
+    /// when it can be copied as one piece: a raw value under a key written without escapes.
+    pub(crate) fn iter_with_text(&self) -> impl Iterator<Item = (&str, Member<'_>, Option<&str>)> {
+        self.entries.iter().map(|e| {
+            let whole = match (&e.key, &e.slot) {
+                // From the key's opening quote (one byte before it, an ASCII `"`) to the end of
+                // the value: only whitespace and the colon lie between them.
+                (Key::Span(start, _), Slot::Raw(_, end)) => (*start as usize)
+                    .checked_sub(1)
+                    .and_then(|quote| self.text.get(quote..*end as usize)),
+                _ => None,
+            };
+            (e.key.get(&self.text), self.member(e), whole)
+        })
+    }
+
     /// The keys in order.
     pub(crate) fn keys(&self) -> impl Iterator<Item = &str> {
         self.entries.iter().map(|e| e.key.get(&self.text))

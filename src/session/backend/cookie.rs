@@ -178,6 +178,35 @@ mod properties {
     }
 
     #[test]
+    fn unchanged_members_are_copied_whole_however_the_token_spaced_them() {
+        use crate::session::commit::SessionCommit;
+        let keys = keys();
+        let config = config(&keys, false, NOW);
+        // Spaces around colons and commas, an escaped key, a duplicate: written by another
+        // key holder, not by serde_json.
+        let text = r#"{ "a" : [1, 2] , "\u0062" : "x" ,"z":0, "z" : {"k" : null} }"#;
+        let token = config.format.seal(text.as_bytes().to_vec(), NOW, NOW);
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::COOKIE,
+            format!("session={token}").parse().unwrap(),
+        );
+        let session = SessionDict::new(config.shared.clone(), &headers);
+        session.insert("c", 3).unwrap();
+        let SessionCommit::Write { json, .. } = session.commit().session else {
+            panic!("a write");
+        };
+        let written: Map<String, Value> = serde_json::from_slice(&json).unwrap();
+        let expected = serde_json::json!({"a": [1, 2], "b": "x", "c": 3, "z": {"k": null}});
+        assert_eq!(
+            Value::Object(written),
+            expected,
+            "{}",
+            String::from_utf8_lossy(&json)
+        );
+    }
+
+    #[test]
     fn memos_ride_with_the_cached_session_and_are_ignored_once_their_keys_change() {
         use crate::token::members::Memo;
         let keys = keys();
