@@ -87,12 +87,6 @@ pub(crate) trait Weigh {
     fn heap_bytes(&self) -> usize;
 }
 
-impl Weigh for () {
-    fn heap_bytes(&self) -> usize {
-        0
-    }
-}
-
 /// What one allocation of `size` bytes takes from the allocator: glibc's 16-byte granules with an
 /// 8-byte header, 32 bytes at least (jemalloc and mimalloc round by size class instead, to a
 /// similar total).

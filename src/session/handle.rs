@@ -314,8 +314,9 @@ impl SessionDict {
     }
 
     /// What the login code kept with the loaded session as memo `which` (see
-    /// [`Memo`]), handed to `read`; `None` when there is none or when one of `keys` changed in
-    /// this request (the memo was made from, or checked against, their loaded values). The
+    /// [`Memo`]), handed to `read`; `None` when there is none, or when this request replaced the
+    /// session or changed one of `keys` (the memo was made from, or checked against, their
+    /// loaded values). The
     /// verified-cookie cache shares the loaded session across the requests that send the same
     /// cookie, so a memo costs its computation once per cookie.
     pub(crate) fn memo<R>(
@@ -325,28 +326,20 @@ impl SessionDict {
         read: impl FnOnce(Option<&[u8]>) -> R,
     ) -> R {
         let state = self.load();
-        let base = state
-            .base
-            .as_ref()
-            .filter(|_| keys.iter().all(|k| !state.changes.contains_key(*k)));
-        read(base.and_then(|base| base.memo(which)))
+        read(state.as_loaded(keys).and_then(|base| base.memo(which)))
     }
 
     /// Whether the session still holds, under each of `keys`, what it loaded (unless a login,
     /// `clear` or `delete` replaced it, or the request set or removed one of them).
     pub(crate) fn unchanged(&self, keys: &[&str]) -> bool {
-        let state = self.load();
-        !state.replaced && keys.iter().all(|k| !state.changes.contains_key(*k))
+        self.load().as_loaded(keys).is_some()
     }
 
-    /// Keeps `value` as memo `which` of the loaded session, unless one of `keys` changed in this
-    /// request.
+    /// Keeps `value` as memo `which` of the loaded session, unless this request replaced the
+    /// session or changed one of `keys`.
     pub(crate) fn set_memo(&self, which: Memo, keys: &[&str], value: &[u8]) {
-        let state = self.load();
-        if keys.iter().all(|k| !state.changes.contains_key(*k)) {
-            if let Some(base) = &state.base {
-                base.set_memo(which, value);
-            }
+        if let Some(base) = self.load().as_loaded(keys) {
+            base.set_memo(which, value);
         }
     }
 
@@ -650,6 +643,13 @@ impl SessionDict {
 }
 
 impl State {
+    /// The session as it was loaded, if this request kept each of `keys` as loaded: no login,
+    /// `clear` or `delete` replaced it, and none of `keys` was set or removed.
+    fn as_loaded(&self, keys: &[&str]) -> Option<&Arc<Members>> {
+        let kept = !self.replaced && keys.iter().all(|k| !self.changes.contains_key(*k));
+        self.base.as_ref().filter(|_| kept)
+    }
+
     /// The value under `key`, this request's changes first.
     fn get(&self, key: &str) -> Option<Member<'_>> {
         match self.changes.get(key) {
@@ -662,28 +662,33 @@ impl State {
     /// in (a change replaces the loaded value; a removal drops it). Both are sorted and each key
     /// is in each once, so no key comes out twice.
     fn entries(&self) -> impl Iterator<Item = (&str, Member<'_>)> {
-        use std::cmp::Ordering;
-        let mut base = self.base.iter().flat_map(|base| base.iter()).peekable();
+        self.entries_with_text()
+            .map(|(key, member, _)| (key, member))
+    }
+
+    /// [`entries`](Self::entries), each loaded one that the request did not change with its
+    /// whole text (`"key":value`) when it can be copied as one piece.
+    fn entries_with_text(&self) -> impl Iterator<Item = (&str, Member<'_>, Option<&str>)> {
+        let mut base = self
+            .base
+            .iter()
+            .flat_map(|base| base.iter_with_text())
+            .peekable();
         let mut changes = self.changes.iter().peekable();
         std::iter::from_fn(move || loop {
-            let from_base = match (base.peek(), changes.peek()) {
+            let next_change = changes.peek().map(|(changed, _)| changed.as_str());
+            match (base.peek(), next_change) {
                 (None, None) => return None,
-                (Some(_), None) => true,
-                (None, Some(_)) => false,
-                (Some((loaded, _)), Some((changed, _))) => match (*loaded).cmp(changed.as_str()) {
-                    Ordering::Less => true,
-                    Ordering::Greater => false,
-                    Ordering::Equal => {
+                (Some(&(loaded, ..)), Some(changed)) if changed <= loaded => {
+                    if changed == loaded {
                         base.next();
-                        false
                     }
-                },
-            };
-            if from_base {
-                return base.next();
+                }
+                (Some(_), _) => return base.next(),
+                (None, Some(_)) => {}
             }
             if let (key, Some(value)) = changes.next()? {
-                return Some((key.as_str(), Member::Value(value)));
+                return Some((key.as_str(), Member::Value(value), None));
             }
         })
     }
@@ -709,48 +714,18 @@ impl State {
         // Room for the changes and for the claims the cookie backend appends (56 bytes).
         let mut out = Vec::with_capacity(loaded + 16 * self.changes.len() + 2 + 64);
         out.push(b'{');
-        let emit = |out: &mut Vec<u8>, key: &str, member: Member<'_>| {
+        for (key, member, whole) in self.entries_with_text() {
             if out.len() > 1 {
                 out.push(b',');
             }
-            write_key(out, key);
-            out.push(b':');
-            member.write(out);
-        };
-        // `entries` merged by hand: both sides sorted, each key once on each.
-        let mut changes = self.changes.iter().peekable();
-        for (key, member, whole) in self.base.iter().flat_map(|base| base.iter_with_text()) {
-            if changes.peek().is_some() {
-                while let Some((changed, value)) =
-                    changes.next_if(|(changed, _)| changed.as_str() < key)
-                {
-                    if let Some(value) = value {
-                        emit(&mut out, changed, Member::Value(value));
-                    }
-                }
-                match changes.next_if(|(changed, _)| changed.as_str() == key) {
-                    Some((_, Some(value))) => {
-                        emit(&mut out, key, Member::Value(value));
-                        continue;
-                    }
-                    Some((_, None)) => continue,
-                    None => {}
-                }
-            }
             match whole {
                 // A member the request did not change, copied as the cookie carried it.
-                Some(whole) => {
-                    if out.len() > 1 {
-                        out.push(b',');
-                    }
-                    out.extend_from_slice(whole.as_bytes());
+                Some(whole) => out.extend_from_slice(whole.as_bytes()),
+                None => {
+                    write_key(&mut out, key);
+                    out.push(b':');
+                    member.write(&mut out);
                 }
-                None => emit(&mut out, key, member),
-            }
-        }
-        for (changed, value) in changes {
-            if let Some(value) = value {
-                emit(&mut out, changed, Member::Value(value));
             }
         }
         out.push(b'}');
