@@ -151,6 +151,25 @@ mod floor {
             .as_secs_f64()
     }
 
+    /// The request's session cookie, found, its header and HMAC checked (ring, constant time), its
+    /// payload base64url-decoded: what both floors do before parsing.
+    fn verified_payload(req: &Req, key: &ring::hmac::Key) -> Vec<u8> {
+        let header = req.headers().get(COOKIE).expect("a Cookie header");
+        let value = header
+            .to_str()
+            .expect("ASCII")
+            .split(';')
+            .find_map(|pair| pair.trim().strip_prefix("session="))
+            .expect("a session cookie");
+        let (signed, sig) = value.rsplit_once('.').expect("a JWS");
+        let (head, payload) = signed.split_once('.').expect("a JWS");
+        assert_eq!(head, HEADER_B64);
+        let mut tag = [0u8; 33];
+        let len = URL_SAFE_NO_PAD.decode_slice(sig, &mut tag).expect("base64");
+        ring::hmac::verify(key, signed.as_bytes(), &tag[..len]).expect("a valid MAC");
+        URL_SAFE_NO_PAD.decode(payload).expect("base64")
+    }
+
     /// A handler, behind no middleware, that verifies the request's session cookie as a reader
     /// without a cache must: find it, check the header and the HMAC (ring, constant time),
     /// base64url-decode the payload, parse it as a JSON map, check `exp`; then read `user`.
@@ -162,20 +181,7 @@ mod floor {
             key.as_bytes(),
         ));
         move |req: Req| {
-            let header = req.headers().get(COOKIE).expect("a Cookie header");
-            let value = header
-                .to_str()
-                .expect("ASCII")
-                .split(';')
-                .find_map(|pair| pair.trim().strip_prefix("session="))
-                .expect("a session cookie");
-            let (signed, sig) = value.rsplit_once('.').expect("a JWS");
-            let (head, payload) = signed.split_once('.').expect("a JWS");
-            assert_eq!(head, HEADER_B64);
-            let mut tag = [0u8; 33];
-            let len = URL_SAFE_NO_PAD.decode_slice(sig, &mut tag).expect("base64");
-            ring::hmac::verify(&key, signed.as_bytes(), &tag[..len]).expect("a valid MAC");
-            let json = URL_SAFE_NO_PAD.decode(payload).expect("base64");
+            let json = verified_payload(&req, &key);
             let map: Map<String, Value> = serde_json::from_slice(&json).expect("a JSON map");
             let exp = map.get("exp").and_then(Value::as_f64).expect("exp");
             assert!(now() < exp, "expired");
@@ -197,20 +203,7 @@ mod floor {
             key.as_bytes(),
         ));
         move |req: Req| {
-            let header = req.headers().get(COOKIE).expect("a Cookie header");
-            let value = header
-                .to_str()
-                .expect("ASCII")
-                .split(';')
-                .find_map(|pair| pair.trim().strip_prefix("session="))
-                .expect("a session cookie");
-            let (signed, sig) = value.rsplit_once('.').expect("a JWS");
-            let (head, payload) = signed.split_once('.').expect("a JWS");
-            assert_eq!(head, HEADER_B64);
-            let mut tag = [0u8; 33];
-            let len = URL_SAFE_NO_PAD.decode_slice(sig, &mut tag).expect("base64");
-            ring::hmac::verify(&key, signed.as_bytes(), &tag[..len]).expect("a valid MAC");
-            let json = URL_SAFE_NO_PAD.decode(payload).expect("base64");
+            let json = verified_payload(&req, &key);
             let members: Vec<(&str, &serde_json::value::RawValue)> =
                 serde_json::from_slice::<RawMembers<'_>>(&json)
                     .expect("a JSON map")
