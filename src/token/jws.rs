@@ -97,13 +97,18 @@ impl Verified<'_> {
     /// Decodes the payload's base64 into a string the caller keeps; `None` when it is not base64
     /// or not UTF-8.
     pub(crate) fn payload_text(&self) -> Option<String> {
+        String::from_utf8(self.payload_vec().ok()?).ok()
+    }
+
+    /// The payload's base64 decoded into a buffer of its own.
+    fn payload_vec(&self) -> Result<Vec<u8>, Rejection> {
         // base64 0.22 asks for room for its estimate: 3 bytes for every 4 characters, rounded up.
         let mut buf = vec![0u8; self.payload_b64.len().div_ceil(4) * 3];
         let len = URL_SAFE_NO_PAD
             .decode_slice(self.payload_b64, &mut buf)
-            .ok()?;
+            .map_err(|_| Rejection::Malformed)?;
         buf.truncate(len);
-        String::from_utf8(buf).ok()
+        Ok(buf)
     }
 
     /// Decodes the payload's base64 (into a buffer on the stack when it is small: most sessions
@@ -116,20 +121,14 @@ impl Verified<'_> {
         /// more to zero than the allocation it saves.
         const ON_STACK: usize = 384;
         // base64 0.22 asks for room for its estimate: 3 bytes for every 4 characters, rounded up.
-        let estimate = self.payload_b64.len().div_ceil(4) * 3;
-        let decode = |buf: &mut [u8]| {
-            URL_SAFE_NO_PAD
-                .decode_slice(self.payload_b64, buf)
-                .map_err(|_| Rejection::Malformed)
-        };
-        if estimate <= ON_STACK {
+        if self.payload_b64.len().div_ceil(4) * 3 <= ON_STACK {
             let mut buf = [0u8; ON_STACK];
-            let len = decode(&mut buf)?;
+            let len = URL_SAFE_NO_PAD
+                .decode_slice(self.payload_b64, &mut buf)
+                .map_err(|_| Rejection::Malformed)?;
             parse(&buf[..len])
         } else {
-            let mut buf = vec![0u8; estimate];
-            let len = decode(&mut buf)?;
-            parse(&buf[..len])
+            parse(&self.payload_vec()?)
         }
     }
 }

@@ -99,10 +99,7 @@ impl<'a> Member<'a> {
 
     /// The value as a string, if it is one.
     pub(crate) fn as_string(self) -> Option<String> {
-        self.decode::<Value>().ok().and_then(|v| match v {
-            Value::String(s) => Some(s),
-            _ => None,
-        })
+        self.decode::<String>().ok()
     }
 
     /// Appends the value as JSON: its text as it came, or the decoded value serialised.
