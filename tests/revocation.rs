@@ -423,6 +423,30 @@ impl Registry for Switch {
     }
 }
 
+// The same three through the `Registry` trait alone: `MemoryRegistry` answers the layer's login
+// check directly, any other registry (this one forwards to a memory registry) through its futures.
+
+#[tokio::test]
+async fn reg_01_two_browsers_log_out_one_device_then_the_others_any_registry() {
+    let registry = Switch::default();
+    two_browsers(registry.clone()).await;
+    assert!(registry.calls() > 0);
+}
+
+#[tokio::test]
+async fn reg_02_parallel_remember_me_requests_share_one_successor_any_registry() {
+    let registry = Switch::default();
+    parallel_remember(registry.clone()).await;
+    assert!(registry.calls() > 0);
+}
+
+#[tokio::test]
+async fn reg_03_a_device_is_revoked_by_its_public_id_any_registry() {
+    let registry = Switch::default();
+    revoke_by_id(registry.clone()).await;
+    assert!(registry.calls() > 0);
+}
+
 #[tokio::test]
 async fn reg_04_an_outage_is_a_503_that_changes_no_cookie_and_logs_nobody_out() {
     let clock = FakeClock::at(NOW);

@@ -1,6 +1,8 @@
 //! Session auth hashes: a keyed tag of the user's credentials (such as the password hash) kept in
 //! the session, so that changing them ends every session of the user (SECURITY.md SES-07).
 
+use std::sync::Arc;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 
@@ -24,8 +26,8 @@ pub(crate) fn matches(session: &SessionDict, hash: &[u8]) -> bool {
     // the tag, while the browser sends the same cookie: remembered with the cached session (and
     // ignored once this request changed the tag). A new cookie (a write re-issues it) is
     // verified in full anyway, and pays one HMAC more for its tag.
-    let verified = |memo: Option<&[u8]>| memo.is_some_and(|m| constant_time_eq(m, hash));
-    if session.memo(Memo::AuthHash, &[AUTH_HASH], verified) {
+    let verified = session.memo::<Vec<u8>>(Memo::AuthHash, &[AUTH_HASH]);
+    if verified.is_some_and(|m| constant_time_eq(&m, hash)) {
         return true;
     }
     let stored = match session.get::<Value>(AUTH_HASH).ok().flatten() {
@@ -41,7 +43,12 @@ pub(crate) fn matches(session: &SessionDict, hash: &[u8]) -> bool {
     match verify(session, &stored, hash) {
         None => false,
         Some(0) => {
-            session.set_memo(Memo::AuthHash, &[AUTH_HASH], hash);
+            session.set_memo(
+                Memo::AuthHash,
+                &[AUTH_HASH],
+                Arc::new(hash.to_vec()),
+                hash.len(),
+            );
             true
         }
         Some(_) => {

@@ -28,9 +28,11 @@ use serde_json::Value;
 
 use super::{random_id, remember, USER_ID};
 use crate::key::Purpose;
-use crate::registry::{EntryKind, Registry, RegistryEntry, RegistryError, Removal, Rotation};
+use crate::registry::{
+    EntryKind, MemoryRegistry, Registry, RegistryEntry, RegistryError, Removal, Rotation,
+};
 use crate::secret::hex;
-use crate::session::{RememberUpdate, TrackFuture, TrackedLogin, Tracker};
+use crate::session::{LoginKeys, RememberUpdate, TrackFuture, TrackedLogin, Tracker};
 use crate::token::members::Memo;
 use crate::token::remember::RememberToken;
 use crate::{AuthUser, Error, SessionDict};
@@ -48,80 +50,103 @@ const SEEN_PERIOD_WITHOUT_IDLE: u64 = 3600;
 /// Browsers keep no cookie longer than 400 days: an entry without a deadline ends then.
 const LONGEST: u64 = 400 * 86_400;
 
-/// The login tracking of a layer with `registry`.
-pub(crate) fn tracker(registry: Arc<dyn Registry>) -> Arc<dyn Tracker> {
-    Arc::new(Tracking { registry })
+/// The login tracking of a layer with `registry`. `local` is the same registry when it is a
+/// [`MemoryRegistry`]: it then answers the check of a live login without a future.
+pub(crate) fn tracker(
+    registry: Arc<dyn Registry>,
+    local: Option<MemoryRegistry>,
+) -> Arc<dyn Tracker> {
+    Arc::new(Tracking { registry, local })
 }
 
 #[derive(Debug)]
 struct Tracking {
     registry: Arc<dyn Registry>,
+    local: Option<MemoryRegistry>,
+}
+
+/// The login a request's session cookie carries, as the registry sees it.
+enum SessionLogin {
+    /// None: no `_user_id`.
+    Absent,
+    /// One without a `_sid` of this user, written by a stateless layer or by Microdot: registered
+    /// when the response is written.
+    Untracked,
+    /// One with a `_sid`.
+    Tracked(Arc<LoginKeys>),
+}
+
+/// The login `session` loaded, with its registry key and id: derived once per cookie, then kept
+/// with the cached session.
+fn session_login(session: &SessionDict) -> SessionLogin {
+    if let Some(keys) = session.memo::<LoginKeys>(Memo::Tracking, &[USER_ID, SID]) {
+        return SessionLogin::Tracked(keys);
+    }
+    let Some(user_id) = session.value(USER_ID) else {
+        return SessionLogin::Absent;
+    };
+    let user = user_key(&user_id);
+    let Some(sid) = tracked_sid(session, &user) else {
+        return SessionLogin::Untracked;
+    };
+    let id = entry_id(&sid);
+    let keys = Arc::new(LoginKeys { user, id, sid });
+    session.set_memo(
+        Memo::Tracking,
+        &[USER_ID, SID],
+        Arc::clone(&keys),
+        keys.bytes(),
+    );
+    SessionLogin::Tracked(keys)
 }
 
 impl Tracker for Tracking {
     fn check(&self, session: &SessionDict) -> Option<TrackFuture> {
         let remember_sent = !session.remember_candidates().is_empty();
-        if !session.session_cookie_sent() && !remember_sent {
+        let login = if session.session_cookie_sent() {
+            session_login(session)
+        } else if remember_sent {
+            SessionLogin::Absent
+        } else {
             return None;
+        };
+        let keys = match login {
+            SessionLogin::Tracked(keys) => keys,
+            SessionLogin::Untracked => return None,
+            SessionLogin::Absent if remember_sent => return Some(self.run(session, restore)),
+            SessionLogin::Absent => return None,
+        };
+        if let Some(local) = &self.local {
+            // Most requests of a single-instance site: answered at once, with no future.
+            return match local.live_session(&keys.user, &keys.id, session.now()) {
+                Some((device, last_seen)) => {
+                    session.tracked().login = Some(TrackedLogin {
+                        keys,
+                        device,
+                        last_seen,
+                    });
+                    None
+                }
+                None => Some(self.run(session, unknown_login)),
+            };
         }
         let registry = Arc::clone(&self.registry);
         let session = session.clone();
-        let login = session
-            .session_cookie_sent()
-            .then(|| session.value(USER_ID))
-            .flatten();
-        match login {
-            Some(user_id) => {
-                // The two digests (and the `_sid` they were checked with), once per cookie:
-                // kept with the cached session.
-                let memo = session.memo(Memo::Tracking, &[USER_ID, SID], |memo| {
-                    let memo = std::str::from_utf8(memo?).ok()?;
-                    let mut parts = memo.splitn(3, ' ').map(str::to_owned);
-                    Some((parts.next()?, parts.next()?, parts.next()?))
-                });
-                let (user, id, sid) = match memo {
-                    Some(memo) => memo,
-                    None => {
-                        let user = user_key(&user_id);
-                        // Without `_sid`, written by a stateless layer or by Microdot: registered
-                        // when the response is written.
-                        let sid = tracked_sid(&session, &user)?;
-                        let id = entry_id(&sid);
-                        let memo = format!("{user} {id} {sid}");
-                        session.set_memo(Memo::Tracking, &[USER_ID, SID], memo.as_bytes());
-                        (user, id, sid)
-                    }
-                };
-                Some(Box::pin(async move {
-                    let now = session.now();
-                    let found = registry.get(&user, &[&id], now).await?;
-                    match found.into_iter().next().flatten() {
-                        Some(entry) if entry.kind == EntryKind::Session => {
-                            session.tracked().login = Some(TrackedLogin {
-                                user_id,
-                                user,
-                                sid,
-                                device: entry.device,
-                                last_seen: entry.last_seen,
-                            });
-                            Ok(())
-                        }
-                        _ => {
-                            tracing::info!(
-                                "session login unknown to the registry (logged out, revoked or \
-                                 expired); read as no session"
-                            );
-                            session.refuse_loaded();
-                            restore_remembered(&*registry, &session).await
-                        }
-                    }
-                }))
+        Some(Box::pin(async move {
+            let now = session.now();
+            let found = registry.get(&keys.user, &[&keys.id], now).await?;
+            match found.into_iter().next().flatten() {
+                Some(entry) if entry.kind == EntryKind::Session => {
+                    session.tracked().login = Some(TrackedLogin {
+                        keys,
+                        device: entry.device,
+                        last_seen: entry.last_seen,
+                    });
+                    Ok(())
+                }
+                _ => unknown_login(registry, session).await,
             }
-            None if remember_sent => Some(Box::pin(async move {
-                restore_remembered(&*registry, &session).await
-            })),
-            None => None,
-        }
+        }))
     }
 
     fn commit(&self, session: &SessionDict) -> Option<TrackFuture> {
@@ -155,6 +180,39 @@ impl Tracker for Tracking {
             Ok(())
         }))
     }
+}
+
+impl Tracking {
+    /// The future of `work` on this layer's registry and a handle on `session`.
+    fn run<F>(
+        &self,
+        session: &SessionDict,
+        work: fn(Arc<dyn Registry>, SessionDict) -> F,
+    ) -> TrackFuture
+    where
+        F: std::future::Future<Output = Result<(), RegistryError>> + Send + 'static,
+    {
+        Box::pin(work(Arc::clone(&self.registry), session.clone()))
+    }
+}
+
+/// Reads a session login the registry does not know as no session, then tries the remember-me
+/// cookie.
+async fn unknown_login(
+    registry: Arc<dyn Registry>,
+    session: SessionDict,
+) -> Result<(), RegistryError> {
+    tracing::info!(
+        "session login unknown to the registry (logged out, revoked or expired); read as no \
+         session"
+    );
+    session.refuse_loaded();
+    restore_remembered(&*registry, &session).await
+}
+
+/// Restores a login from the request's remember-me cookie (see [`restore_remembered`]).
+async fn restore(registry: Arc<dyn Registry>, session: SessionDict) -> Result<(), RegistryError> {
+    restore_remembered(&*registry, &session).await
 }
 
 /// A write to the registry.
@@ -203,27 +261,27 @@ fn changes(session: &SessionDict) -> Result<Option<Vec<Op>>, RegistryError> {
         // Logged out (or refused by the gate): this device's session and remember-me cookie go.
         if let Some(login) = loaded {
             ops.push(Op::Remove {
-                user: login.user,
+                user: login.keys.user.clone(),
                 which: Removal::Device(login.device),
             });
         }
         return Ok((!ops.is_empty()).then_some(ops));
     };
     let now = session.now();
-    // The loaded login's key, when it is the same user (most requests): no second digest.
+    // The loaded login's key, when this request kept its user (most requests): no second digest.
     let user = match &loaded {
-        Some(login) if login.user_id == user_id => login.user.clone(),
+        Some(login) if session.unchanged(&[USER_ID]) => login.keys.user.clone(),
         _ => user_key(&user_id),
     };
-    let unchanged = loaded
-        .as_ref()
-        .filter(|l| l.user == user && tracked_sid(session, &user).as_deref() == Some(&*l.sid));
+    let unchanged = loaded.as_ref().filter(|l| {
+        l.keys.user == user && tracked_sid(session, &user).as_deref() == Some(&*l.keys.sid)
+    });
     let device = match (unchanged, &loaded) {
         (Some(login), _) => {
             if now >= login.last_seen.saturating_add(seen_period(session)) {
                 ops.push(Op::Touch {
                     user: user.clone(),
-                    id: entry_id(&login.sid),
+                    id: login.keys.id.clone(),
                 });
             }
             login.device.clone()
@@ -240,7 +298,7 @@ fn changes(session: &SessionDict) -> Result<Option<Vec<Op>>, RegistryError> {
                     "session too large to carry its registry id",
                 ));
             }
-            let same_user = loaded.as_ref().filter(|login| login.user == user);
+            let same_user = loaded.as_ref().filter(|login| login.keys.user == user);
             let device = same_user.map_or_else(random_id, |login| login.device.clone());
             // The new id is added before the old one goes, so a failure in between never leaves
             // the login without an id.
@@ -252,11 +310,11 @@ fn changes(session: &SessionDict) -> Result<Option<Vec<Op>>, RegistryError> {
             match (loaded, same_user.is_some()) {
                 (Some(login), true) => ops.push(Op::Supersede {
                     user: user.clone(),
-                    old: entry_id(&login.sid),
+                    old: login.keys.id.clone(),
                     new: entry_id(&sid),
                 }),
                 (Some(login), false) => ops.push(Op::Remove {
-                    user: login.user.clone(),
+                    user: login.keys.user.clone(),
                     which: Removal::Device(login.device.clone()),
                 }),
                 (None, _) => {}
@@ -375,7 +433,6 @@ async fn restore_remembered(
         return Ok(());
     }
     token.rid = Some(rid);
-    let user_id = token.user_id.clone();
     if remember::restore_token(session, token).is_none() {
         return Ok(());
     }
@@ -388,9 +445,11 @@ async fn restore_remembered(
         ));
     }
     session.tracked().login = Some(TrackedLogin {
-        user_id,
-        user,
-        sid,
+        keys: Arc::new(LoginKeys {
+            user,
+            id: sid_id,
+            sid,
+        }),
         device,
         last_seen: now,
     });
@@ -574,7 +633,7 @@ fn current_device(session: &SessionDict, user: &str) -> Option<String> {
         .tracked()
         .login
         .as_ref()
-        .filter(|l| l.user == user)
+        .filter(|l| l.keys.user == user)
         .map(|l| l.device.clone())
 }
 

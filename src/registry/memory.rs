@@ -1,6 +1,6 @@
 //! `MemoryRegistry`: the registry in the process's memory.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -33,9 +33,13 @@ pub struct MemoryRegistry {
     inner: Arc<Inner>,
 }
 
+/// One user's entries, by id. Ordered rather than hashed: a user has a handful, found by a few
+/// comparisons of their ids where hashing an id would read all 64 bytes of it.
+type Entries = BTreeMap<String, RegistryEntry>;
+
 #[derive(Default)]
 struct Inner {
-    users: Mutex<HashMap<String, HashMap<String, RegistryEntry>>>,
+    users: Mutex<HashMap<String, Entries>>,
     writes: AtomicU64,
 }
 
@@ -45,7 +49,7 @@ impl fmt::Debug for MemoryRegistry {
         let users = self.lock();
         f.debug_struct("MemoryRegistry")
             .field("users", &users.len())
-            .field("entries", &users.values().map(HashMap::len).sum::<usize>())
+            .field("entries", &users.values().map(BTreeMap::len).sum::<usize>())
             .finish()
     }
 }
@@ -57,7 +61,7 @@ impl MemoryRegistry {
         MemoryRegistry::default()
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, HashMap<String, RegistryEntry>>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Entries>> {
         // Every change below is complete before anything can panic, so a poisoned map is sound.
         self.inner
             .users
@@ -67,12 +71,7 @@ impl MemoryRegistry {
 
     /// Runs `write` on `user`'s live entries, then drops the user if none are left, and sweeps
     /// every user now and then.
-    fn write<T>(
-        &self,
-        user: &str,
-        now: u64,
-        write: impl FnOnce(&mut HashMap<String, RegistryEntry>) -> T,
-    ) -> T {
+    fn write<T>(&self, user: &str, now: u64, write: impl FnOnce(&mut Entries) -> T) -> T {
         let mut users = self.lock();
         if self.inner.writes.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
             users.retain(|_, entries| {
@@ -90,13 +89,21 @@ impl MemoryRegistry {
     }
 }
 
+impl MemoryRegistry {
+    /// The device and `last_seen` of the live session entry `id` of `user`, if there is one:
+    /// what [`Registry::get`] answers for a session login, without a future, a `Vec` or a copy
+    /// of the entry (the login check of a layer that tracks logins here).
+    pub(crate) fn live_session(&self, user: &str, id: &str, now: u64) -> Option<(String, u64)> {
+        let users = self.lock();
+        let entry = users.get(user)?.get(id)?;
+        let live = entry.kind == EntryKind::Session && entry.expires > now && !is_tombstone(entry);
+        live.then(|| (entry.device.clone(), entry.last_seen))
+    }
+}
+
 /// Removes the live entries `which` selects (a remember-me entry leaves a tombstone); returns
 /// how many went.
-fn bury(
-    entries: &mut HashMap<String, RegistryEntry>,
-    which: impl Fn(&RegistryEntry) -> bool,
-    now: u64,
-) -> usize {
+fn bury(entries: &mut Entries, which: impl Fn(&RegistryEntry) -> bool, now: u64) -> usize {
     let mut n = 0;
     entries.retain(|_, e| {
         if is_tombstone(e) || !which(e) {

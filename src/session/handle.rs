@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use http::HeaderMap;
 use serde::de::DeserializeOwned;
@@ -67,6 +67,8 @@ struct Shared {
     state: Mutex<State>,
     /// What the registry said of this request's logins (with a registry only).
     tracked: Mutex<Tracked>,
+    /// The layer's clock, read once for the request (at its first use).
+    now: OnceLock<u64>,
 }
 
 #[derive(Default)]
@@ -125,6 +127,7 @@ impl SessionDict {
                 user_agent,
                 state: Mutex::new(State::default()),
                 tracked: Mutex::new(Tracked::default()),
+                now: OnceLock::new(),
             }),
         }
     }
@@ -303,9 +306,10 @@ impl SessionDict {
         &self.shared.config.keys
     }
 
-    /// The current time, from the layer's clock.
+    /// The request's time: the layer's clock, read at the first call and then kept, so that
+    /// the cookie's checks, the registry's and the login code agree on one instant.
     pub(crate) fn now(&self) -> u64 {
-        self.shared.config.now()
+        *self.shared.now.get_or_init(|| self.shared.config.now())
     }
 
     /// The tolerance for clock skew when checking time claims, in seconds.
@@ -313,20 +317,17 @@ impl SessionDict {
         self.shared.config.leeway
     }
 
-    /// What the login code kept with the loaded session as memo `which` (see
-    /// [`Memo`]), handed to `read`; `None` when there is none, or when this request replaced the
-    /// session or changed one of `keys` (the memo was made from, or checked against, their
-    /// loaded values). The
-    /// verified-cookie cache shares the loaded session across the requests that send the same
-    /// cookie, so a memo costs its computation once per cookie.
-    pub(crate) fn memo<R>(
+    /// What the login code kept with the loaded session as memo `which` (see [`Memo`]); `None`
+    /// when there is none, or when this request replaced the session or changed one of `keys`
+    /// (the memo was made from, or checked against, their loaded values). The verified-cookie
+    /// cache shares the loaded session across the requests that send the same cookie, so a memo
+    /// costs its computation once per cookie.
+    pub(crate) fn memo<T: std::any::Any + Send + Sync>(
         &self,
         which: Memo,
         keys: &[&str],
-        read: impl FnOnce(Option<&[u8]>) -> R,
-    ) -> R {
-        let state = self.load();
-        read(state.as_loaded(keys).and_then(|base| base.memo(which)))
+    ) -> Option<Arc<T>> {
+        self.load().as_loaded(keys)?.memo(which)
     }
 
     /// Whether the session still holds, under each of `keys`, what it loaded (unless a login,
@@ -337,9 +338,15 @@ impl SessionDict {
 
     /// Keeps `value` as memo `which` of the loaded session, unless this request replaced the
     /// session or changed one of `keys`.
-    pub(crate) fn set_memo(&self, which: Memo, keys: &[&str], value: &[u8]) {
+    pub(crate) fn set_memo<T: std::any::Any + Send + Sync>(
+        &self,
+        which: Memo,
+        keys: &[&str],
+        value: Arc<T>,
+        bytes: usize,
+    ) {
         if let Some(base) = self.load().as_loaded(keys) {
-            base.set_memo(which, value);
+            base.set_memo(which, value, bytes);
         }
     }
 
@@ -456,7 +463,7 @@ impl SessionDict {
         let mut state = self.lock();
         if state.base.is_none() {
             let config = &self.shared.config;
-            let loaded = config.backend.load(&self.shared.sent, config.now());
+            let loaded = config.backend.load(&self.shared.sent, self.now());
             state.base = Some(loaded.map);
             state.created = loaded.created;
             state.reissue = loaded.reissue;
@@ -478,7 +485,7 @@ impl SessionDict {
                 }),
             };
         }
-        config.backend.check_size(json_len, created, config.now())
+        config.backend.check_size(json_len, created, self.now())
     }
 
     // ---- server-side placement, for the store step ----
@@ -486,8 +493,10 @@ impl SessionDict {
     /// What the session cookie carries, verified (the id cookie, with a store), without loading
     /// the session from it.
     pub(super) fn open_cookie(&self) -> super::backend::Loaded {
-        let config = &self.shared.config;
-        config.backend.load(&self.shared.sent, config.now())
+        self.shared
+            .config
+            .backend
+            .load(&self.shared.sent, self.now())
     }
 
     /// Makes `map` the session the request loaded: the record under `stored` (secret id,

@@ -12,7 +12,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::cookie::scope::{has_prefix, CookieScope, SameSite};
 use crate::cookie::MAX_COOKIE_AGE_SECS;
 use crate::key::KeySet;
-use crate::registry::Registry;
+use crate::registry::{MemoryRegistry, Registry};
 use crate::store::{SessionStore, StoreFailure};
 use crate::token::session::SessionFormat;
 use crate::{ConfigError, Error, Key};
@@ -82,6 +82,7 @@ impl SessionLayer {
             claimless_sessions: false,
             adopt_untagged_logins: false,
             registry: None,
+            local_registry: None,
             store: None,
             store_failure: StoreFailure::default(),
             unavailable: None,
@@ -119,6 +120,8 @@ pub struct SessionLayerBuilder {
     claimless_sessions: bool,
     adopt_untagged_logins: bool,
     registry: Option<Arc<dyn Registry>>,
+    /// The same registry, when it is a [`MemoryRegistry`].
+    local_registry: Option<MemoryRegistry>,
     store: Option<Arc<dyn SessionStore>>,
     store_failure: StoreFailure,
     unavailable: Option<UnavailableHook>,
@@ -498,6 +501,10 @@ impl SessionLayerBuilder {
     /// # Ok::<(), tower_session_auth::Error>(())
     /// ```
     pub fn registry(mut self, registry: impl Registry) -> Self {
+        // The crate's own in-memory registry answers a login check without a future.
+        self.local_registry = (&registry as &dyn std::any::Any)
+            .downcast_ref::<MemoryRegistry>()
+            .cloned();
         self.registry = Some(Arc::new(registry));
         self
     }
@@ -661,7 +668,7 @@ impl SessionLayerBuilder {
                 tracker: self
                     .registry
                     .as_ref()
-                    .map(|r| crate::login::tracker(Arc::clone(r))),
+                    .map(|r| crate::login::tracker(Arc::clone(r), self.local_registry.clone())),
                 registry: self.registry,
                 store: self.store,
                 store_failure: self.store_failure,

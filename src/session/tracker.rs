@@ -5,6 +5,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use crate::registry::RegistryError;
 use crate::SessionDict;
@@ -37,12 +38,8 @@ pub(crate) struct Tracked {
 /// A login the registry knows.
 #[derive(Clone)]
 pub(crate) struct TrackedLogin {
-    /// The user's id, as the session holds it.
-    pub(crate) user_id: serde_json::Value,
-    /// The registry's key of the user.
-    pub(crate) user: String,
-    /// The `_sid` the cookie carried (a secret: never logged).
-    pub(crate) sid: String,
+    /// Its registry key, entry id and `_sid` (shared with the cached session's memo).
+    pub(crate) keys: Arc<LoginKeys>,
     /// The public id of its device.
     pub(crate) device: String,
     /// When the registry last saw it.
@@ -51,11 +48,37 @@ pub(crate) struct TrackedLogin {
 
 impl fmt::Debug for TrackedLogin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Never the `_sid`: it is the login's secret.
         f.debug_struct("TrackedLogin")
-            .field("user", &self.user)
+            .field("keys", &self.keys)
             .field("device", &self.device)
             .field("last_seen", &self.last_seen)
+            .finish()
+    }
+}
+
+/// What a tracked login is known by in the registry, derived from the session's `_user_id` and
+/// `_sid`.
+pub(crate) struct LoginKeys {
+    /// The registry's key of the user.
+    pub(crate) user: String,
+    /// The registry's id of the login: the SHA-256 of `sid`.
+    pub(crate) id: String,
+    /// The `_sid` the cookie carried (a secret: never logged).
+    pub(crate) sid: String,
+}
+
+impl LoginKeys {
+    /// What the keys hold on the heap, give or take the allocator's rounding.
+    pub(crate) fn bytes(&self) -> usize {
+        self.user.len() + self.id.len() + self.sid.len()
+    }
+}
+
+impl fmt::Debug for LoginKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the `_sid`: it is the login's secret.
+        f.debug_struct("LoginKeys")
+            .field("user", &self.user)
             .finish_non_exhaustive()
     }
 }

@@ -7,9 +7,10 @@
 //! value), keeps the text and where each member's value lies in it, and a read decodes that one
 //! value straight into the handler's type. A write copies the unchanged members' text as it is.
 
+use std::any::Any;
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use serde::de::{DeserializeOwned, DeserializeSeed, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -26,16 +27,16 @@ pub(crate) struct Members {
     /// What the login code derived from these members or verified them against, kept with
     /// them so that a cookie the verified-cookie cache holds costs it once, not on every
     /// request; at most [`MEMO_MAX`] bytes each.
-    memos: [OnceLock<Box<[u8]>>; 2],
+    memos: [OnceLock<Arc<dyn Any + Send + Sync>>; 2],
 }
 
 /// What a memo holds.
 #[derive(Clone, Copy)]
 pub(crate) enum Memo {
-    /// The credential hash the session's auth-hash tag verified against.
+    /// The credential hash the session's auth-hash tag verified against (a `Vec<u8>`).
     AuthHash = 0,
     /// The login's registry key and entry id, derived (by SHA-256) from `_user_id` and `_sid`,
-    /// and the `_sid` they were checked with.
+    /// and the `_sid` they were checked with (a `LoginKeys`).
     Tracking = 1,
 }
 
@@ -275,16 +276,18 @@ impl Members {
             .collect()
     }
 
-    /// The memo `which`, if one was kept.
-    pub(crate) fn memo(&self, which: Memo) -> Option<&[u8]> {
-        self.memos[which as usize].get().map(|memo| &**memo)
+    /// The memo `which`, if one of type `T` was kept.
+    pub(crate) fn memo<T: Any + Send + Sync>(&self, which: Memo) -> Option<Arc<T>> {
+        Arc::clone(self.memos[which as usize].get()?)
+            .downcast()
+            .ok()
     }
 
-    /// Keeps `value` as the memo `which`, unless there is one already or it is longer than
-    /// [`MEMO_MAX`].
-    pub(crate) fn set_memo(&self, which: Memo, value: &[u8]) {
-        if value.len() <= MEMO_MAX {
-            let _ = self.memos[which as usize].set(value.into());
+    /// Keeps `value` as the memo `which`, unless there is one already or it holds more than
+    /// [`MEMO_MAX`] bytes (`bytes`, as the caller counts them).
+    pub(crate) fn set_memo<T: Any + Send + Sync>(&self, which: Memo, value: Arc<T>, bytes: usize) {
+        if bytes <= MEMO_MAX {
+            let _ = self.memos[which as usize].set(value);
         }
     }
 

@@ -222,16 +222,25 @@ mod properties {
         map.insert("a".into(), 1.into());
         let headers = request(&map);
         let memo = |session: &SessionDict| {
-            session.memo(Memo::AuthHash, &["_auth_hash"], |m| m.map(<[u8]>::to_vec))
+            session
+                .memo::<Vec<u8>>(Memo::AuthHash, &["_auth_hash"])
+                .map(|m| m.to_vec())
         };
         let first = SessionDict::new(config.shared.clone(), &headers);
         assert_eq!(memo(&first), None);
-        first.set_memo(Memo::AuthHash, &["_auth_hash"], b"hash");
+        first.set_memo(
+            Memo::AuthHash,
+            &["_auth_hash"],
+            Arc::new(b"hash".to_vec()),
+            4,
+        );
         // The next request with the same cookie finds it: the cache shares the session.
         let second = SessionDict::new(config.shared.clone(), &headers);
         assert_eq!(memo(&second).as_deref(), Some(&b"hash"[..]));
         // Not the other memo, nor another cookie.
-        assert!(second.memo(Memo::Tracking, &[], |m| m.is_none()));
+        assert!(second.memo::<Vec<u8>>(Memo::Tracking, &[]).is_none());
+        // Nor the same memo read as another type.
+        assert!(second.memo::<String>(Memo::AuthHash, &[]).is_none());
         map.insert("a".into(), 2.into());
         assert_eq!(
             memo(&SessionDict::new(config.shared.clone(), &request(&map))),
@@ -240,7 +249,12 @@ mod properties {
         // Not once the request changed the key the memo came from, and none is kept then.
         second.insert_value("_auth_hash", "other".into()).unwrap();
         assert_eq!(memo(&second), None);
-        second.set_memo(Memo::AuthHash, &["_auth_hash"], b"other hash");
+        second.set_memo(
+            Memo::AuthHash,
+            &["_auth_hash"],
+            Arc::new(b"other hash".to_vec()),
+            10,
+        );
         assert_eq!(
             memo(&SessionDict::new(config.shared.clone(), &headers)).as_deref(),
             Some(&b"hash"[..])
