@@ -93,7 +93,12 @@ async fn api_get(client: &mut TestClient<Router>, headers: &[(&str, &str)]) -> T
 
 /// Whether each of users 1, 2 and 3 gets the page behind `check`.
 async fn who_passes(check: Authorize<User>) -> [bool; 3] {
-    let (app, sessions) = app(session_gate().authorize(check).build().unwrap());
+    who_passes_gate(session_gate().authorize(check).build().unwrap()).await
+}
+
+/// Whether each of users 1, 2 and 3 gets the page behind `gate`.
+async fn who_passes_gate(gate: AuthLayer<User>) -> [bool; 3] {
+    let (app, sessions) = app(gate);
     let mut passes = [false; 3];
     for (i, pass) in passes.iter_mut().enumerate() {
         let mut b = TestClient::new(app.clone());
@@ -109,6 +114,38 @@ async fn who_passes(check: Authorize<User>) -> [bool; 3] {
         *pass = res.status == StatusCode::OK;
     }
     passes
+}
+
+#[tokio::test]
+async fn loaders_and_checks_that_wait_decide_as_those_that_answer_at_once() {
+    // The gate settles a loader or a check that is ready when first polled inside `call`; one
+    // that waits is finished by the response future. Both give the same answers.
+    let waiting_loader = || {
+        AuthLayer::builder().user_loader(|id: u64| async move {
+            tokio::task::yield_now().await;
+            find(id)
+        })
+    };
+    let waiting_admin = || {
+        Authorize::predicate(|u: User| async move {
+            tokio::task::yield_now().await;
+            u.admin
+        })
+    };
+    let admins = [true, false, true];
+    let gates = [
+        session_gate().authorize(admin()),
+        waiting_loader().authorize(admin()),
+        session_gate().authorize(waiting_admin()),
+        waiting_loader().authorize(waiting_admin()),
+    ];
+    for gate in gates {
+        assert_eq!(who_passes_gate(gate.build().unwrap()).await, admins);
+    }
+    assert_eq!(
+        who_passes_gate(waiting_loader().build().unwrap()).await,
+        [true; 3]
+    );
 }
 
 #[tokio::test]

@@ -823,6 +823,39 @@ fn auth_layer_configuration_is_checked() {
 }
 
 #[tokio::test]
+async fn a_loader_that_answers_at_once_calls_the_instance_polled_ready() {
+    use tower::{Layer, Service, ServiceExt};
+    let (mock, mut handle) = tower_test::mock::pair::<Request<Body>, http::Response<Body>>();
+    let gate = AuthLayer::builder()
+        .user_loader(|id: String| async move { users::by_id(&id) })
+        .build()
+        .unwrap();
+    let mut svc = SessionLayer::new(key()).layer(gate.layer(mock));
+    let mut b = demo_browser();
+    b.post_form(&demo_app(), "/login", "username=susan&password=hello")
+        .await;
+    for _ in 0..2 {
+        handle.allow(1);
+        svc.ready().await.unwrap();
+        let req = Request::get("/")
+            .header(
+                "cookie",
+                b.jar.cookie_header(&"/".parse().unwrap()).unwrap(),
+            )
+            .body(Body::empty())
+            .unwrap();
+        // The gate settles the loader inside `call` and calls its inner service there: the
+        // instance polled ready (tower-test's mock panics on any other).
+        let fut = tokio::spawn(svc.call(req));
+        let (req, send_response) = handle.next_request().await.expect("called");
+        let user = req.extensions().get::<CurrentUser<users::User>>().unwrap();
+        assert_eq!(user.username, "susan");
+        send_response.send_response(http::Response::new(Body::from("inner")));
+        assert_eq!(fut.await.unwrap().unwrap().status(), StatusCode::OK);
+    }
+}
+
+#[tokio::test]
 async fn poll_ready_and_clone_and_swap_with_tower_test() {
     use tower::{Layer, Service, ServiceExt};
     let (mock, mut handle) = tower_test::mock::pair::<Request<Body>, http::Response<Body>>();

@@ -4,7 +4,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{ready, Context, Poll};
+use std::task::{ready, Context, Poll, Waker};
 
 use bytes::Bytes;
 use http::header::{
@@ -139,13 +139,23 @@ where
             };
         }
         let state = match authenticate(&self.config, &req) {
-            Decision::Load(pending) => {
+            Decision::Load(mut pending) => {
+                // A loader that answers at once (a map in memory, a cache) is settled here, and
+                // the request goes straight to the inner service. Polling with a waker that does
+                // nothing is sound: a future that is not ready wakes the waker of its latest
+                // poll, which will be the response future's.
+                let mut now = Context::from_waker(Waker::noop());
+                if let Poll::Ready(looked) = pending.user.as_mut().poll(&mut now) {
+                    let next = after_lookup(&self.config, pending.settle(looked));
+                    return AuthFuture {
+                        state: next.start(&mut self.inner, req, &self.config),
+                    };
+                }
                 // The loader runs before the inner service is called: hand the future the
                 // service that was polled ready and keep a fresh clone here.
-                let clone = self.inner.clone();
                 State::Loading {
                     pending,
-                    inner: Some(std::mem::replace(&mut self.inner, clone)),
+                    inner: Some(take_ready(&mut self.inner)),
                     req: Some(req),
                     config: Arc::clone(&self.config),
                 }
@@ -390,9 +400,9 @@ fn forbidden<ResBody: From<Bytes>>(headers: &HeaderMap) -> Response<ResBody> {
 /// page made for a logged-in user must not come back from a shared cache, nor from the browser's
 /// back/forward cache after a logout.
 fn keep_out_of_caches(headers: &mut HeaderMap) {
-    if !headers.contains_key(CACHE_CONTROL) {
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
+    headers
+        .entry(CACHE_CONTROL)
+        .or_insert_with(|| HeaderValue::from_static("no-store"));
 }
 
 fn default_rejection<U: AuthUser, ResBody: From<Bytes>>(
@@ -497,6 +507,96 @@ fn authorized(answer: Answered<bool>) -> Result<(), Reason> {
     }
 }
 
+/// The inner service, which was polled ready, for a future that calls it later; a clone stays
+/// in its place.
+fn take_ready<S: Clone>(inner: &mut S) -> S {
+    let clone = inner.clone();
+    std::mem::replace(inner, clone)
+}
+
+/// What the gate does once it knows the user.
+enum Next<U> {
+    /// Calls the inner service, with the user when there is one (an optional gate lets
+    /// anonymous requests through).
+    Call(Option<U>),
+    /// Runs the gate's authorization check first.
+    Authorize(BoxFuture<Answered<bool>>, U),
+    /// Answers without calling the inner service.
+    Reject(Reason),
+}
+
+/// What follows the user loader's (or verifier's) settled answer.
+fn after_lookup<U: AuthUser>(config: &AuthConfig<U>, outcome: Result<U, Reason>) -> Next<U> {
+    match outcome {
+        Ok(user) => match &config.authorize {
+            Some(check) => {
+                Next::Authorize(check.run(user.clone(), config.permissions.clone()), user)
+            }
+            None => Next::Call(Some(user)),
+        },
+        Err(reason) => refused(config, reason),
+    }
+}
+
+/// A refusal, which an optional gate turns into an anonymous call (unless the user store did not
+/// answer: that is a `503` either way).
+fn refused<U: AuthUser>(config: &AuthConfig<U>, reason: Reason) -> Next<U> {
+    if config.optional && reason != Reason::Unavailable {
+        Next::Call(None)
+    } else {
+        Next::Reject(reason)
+    }
+}
+
+impl<U: AuthUser> Next<U> {
+    /// The state that carries it out. `inner` was polled ready; a check that is ready at once is
+    /// acted on here too.
+    fn start<S, ReqBody, ResBody>(
+        self,
+        inner: &mut S,
+        mut req: Request<ReqBody>,
+        config: &Arc<AuthConfig<U>>,
+    ) -> State<S, ReqBody, U>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+        ResBody: From<Bytes>,
+    {
+        match self {
+            Next::Call(Some(user)) => {
+                req.extensions_mut().insert(CurrentUser(user));
+                State::Calling {
+                    fut: inner.call(req),
+                    private: true,
+                }
+            }
+            Next::Call(None) => State::Calling {
+                fut: inner.call(req),
+                private: false,
+            },
+            Next::Reject(reason) => State::Done {
+                res: Some(reject(config, reason, &req)),
+            },
+            Next::Authorize(mut check, user) => {
+                let mut now = Context::from_waker(Waker::noop());
+                if let Poll::Ready(answer) = check.as_mut().poll(&mut now) {
+                    let next = match authorized(answer) {
+                        Ok(()) => Next::Call(Some(user)),
+                        Err(reason) => refused(config, reason),
+                    };
+                    return next.start(inner, req, config);
+                }
+                State::Authorizing {
+                    check,
+                    user: Some(user),
+                    inner: Some(take_ready(inner)),
+                    req: Some(req),
+                    config: Arc::clone(config),
+                }
+            }
+        }
+    }
+}
+
 pin_project! {
     /// The response future of [`AuthService`].
     pub struct AuthFuture<S, ReqBody, U>
@@ -543,7 +643,7 @@ pin_project! {
 
 impl<S, U, ReqBody, ResBody> Future for AuthFuture<S, ReqBody, U>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
     U: AuthUser,
     ResBody: From<Bytes>,
 {
@@ -571,27 +671,14 @@ where
                     config,
                 } => {
                     let answer = ready!(check.as_mut().poll(cx));
-                    let mut req = req.take().expect("polled after completion");
+                    let req = req.take().expect("polled after completion");
                     let mut inner = inner.take().expect("polled after completion");
-                    match authorized(answer) {
-                        Ok(()) => {
-                            let user = user.take().expect("polled after completion");
-                            req.extensions_mut().insert(CurrentUser(user));
-                            State::Calling {
-                                fut: inner.call(req),
-                                private: true,
-                            }
-                        }
-                        Err(reason) if config.optional && reason != Reason::Unavailable => {
-                            State::Calling {
-                                fut: inner.call(req),
-                                private: false,
-                            }
-                        }
-                        Err(reason) => State::Done {
-                            res: Some(reject(config, reason, &req)),
-                        },
-                    }
+                    let user = user.take().expect("polled after completion");
+                    let next = match authorized(answer) {
+                        Ok(()) => Next::Call(Some(user)),
+                        Err(reason) => refused(config, reason),
+                    };
+                    next.start(&mut inner, req, config)
                 }
                 StateProj::Loading {
                     pending,
@@ -599,37 +686,11 @@ where
                     req,
                     config,
                 } => {
-                    let user = ready!(pending.user.as_mut().poll(cx));
-                    let outcome = pending.settle(user);
-                    let mut req = req.take().expect("polled after completion");
+                    let looked = ready!(pending.user.as_mut().poll(cx));
+                    let next = after_lookup(config, pending.settle(looked));
+                    let req = req.take().expect("polled after completion");
                     let mut inner = inner.take().expect("polled after completion");
-                    match outcome {
-                        Ok(user) => match &config.authorize {
-                            Some(check) => State::Authorizing {
-                                check: check.run(user.clone(), config.permissions.clone()),
-                                user: Some(user),
-                                inner: Some(inner),
-                                req: Some(req),
-                                config: Arc::clone(config),
-                            },
-                            None => {
-                                req.extensions_mut().insert(CurrentUser(user));
-                                State::Calling {
-                                    fut: inner.call(req),
-                                    private: true,
-                                }
-                            }
-                        },
-                        Err(reason) if config.optional && reason != Reason::Unavailable => {
-                            State::Calling {
-                                fut: inner.call(req),
-                                private: false,
-                            }
-                        }
-                        Err(reason) => State::Done {
-                            res: Some(reject(config, reason, &req)),
-                        },
-                    }
+                    next.start(&mut inner, req, config)
                 }
             };
             state.set(next);

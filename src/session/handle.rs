@@ -5,7 +5,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use http::HeaderMap;
 use serde::de::DeserializeOwned;
@@ -67,8 +68,8 @@ struct Shared {
     state: Mutex<State>,
     /// What the registry said of this request's logins (with a registry only).
     tracked: Mutex<Tracked>,
-    /// The layer's clock, read once for the request (at its first use).
-    now: OnceLock<u64>,
+    /// The layer's clock, read once for the request (at its first use); 0 until then.
+    now: AtomicU64,
 }
 
 #[derive(Default)]
@@ -127,7 +128,7 @@ impl SessionDict {
                 user_agent,
                 state: Mutex::new(State::default()),
                 tracked: Mutex::new(Tracked::default()),
-                now: OnceLock::new(),
+                now: AtomicU64::new(0),
             }),
         }
     }
@@ -309,7 +310,14 @@ impl SessionDict {
     /// The request's time: the layer's clock, read at the first call and then kept, so that
     /// the cookie's checks, the registry's and the login code agree on one instant.
     pub(crate) fn now(&self) -> u64 {
-        *self.shared.now.get_or_init(|| self.shared.config.now())
+        match self.shared.now.load(Ordering::Relaxed) {
+            0 => {
+                let now = self.shared.config.now();
+                self.shared.now.store(now, Ordering::Relaxed);
+                now
+            }
+            now => now,
+        }
     }
 
     /// The tolerance for clock skew when checking time claims, in seconds.
