@@ -53,9 +53,9 @@ use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
 
 const SHARDS: usize = 16;
-/// Entries per shard: 16,384 in all. A small session's entry is counted at about 1.4 KiB (96
+/// Entries per shard: 16,384 in all. A small session's entry is counted at about 1.5 KiB (96
 /// bytes of JSON, a 295-byte cookie, room for the login code's memos), so the byte budget binds
-/// first, at about 12,000 of them.
+/// first, at about 11,000 of them.
 const SHARD_ENTRIES: usize = 1024;
 /// The accounted bytes one cache may hold, split evenly across its shards.
 pub(crate) const BUDGET: usize = 16 << 20;

@@ -824,34 +824,59 @@ fn auth_layer_configuration_is_checked() {
 
 #[tokio::test]
 async fn a_loader_that_answers_at_once_calls_the_instance_polled_ready() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
     use tower::{Layer, Service, ServiceExt};
-    let (mock, mut handle) = tower_test::mock::pair::<Request<Body>, http::Response<Body>>();
-    let gate = AuthLayer::builder()
-        .user_loader(|id: String| async move { users::by_id(&id) })
-        .build()
-        .unwrap();
-    let mut svc = SessionLayer::new(key()).layer(gate.layer(mock));
+    use tower_session_auth::Authorize;
+
     let mut b = demo_browser();
     b.post_form(&demo_app(), "/login", "username=susan&password=hello")
         .await;
-    for _ in 0..2 {
-        handle.allow(1);
-        svc.ready().await.unwrap();
-        let req = Request::get("/")
-            .header(
-                "cookie",
-                b.jar.cookie_header(&"/".parse().unwrap()).unwrap(),
-            )
-            .body(Body::empty())
-            .unwrap();
-        // The gate settles the loader inside `call` and calls its inner service there: the
-        // instance polled ready (tower-test's mock panics on any other).
-        let fut = tokio::spawn(svc.call(req));
-        let (req, send_response) = handle.next_request().await.expect("called");
-        let user = req.extensions().get::<CurrentUser<users::User>>().unwrap();
-        assert_eq!(user.username, "susan");
-        send_response.send_response(http::Response::new(Body::from("inner")));
-        assert_eq!(fut.await.unwrap().unwrap().status(), StatusCode::OK);
+    let waiting_check = Authorize::predicate(|_: users::User| async move {
+        tokio::task::yield_now().await;
+        true
+    });
+    let gates = [
+        AuthLayer::builder().user_loader(|id: String| async move { users::by_id(&id) }),
+        AuthLayer::builder()
+            .user_loader(|id: String| async move { users::by_id(&id) })
+            .authorize(waiting_check),
+    ];
+    for (waits, gate) in gates.into_iter().enumerate() {
+        let (mock, mut handle) = tower_test::mock::pair::<Request<Body>, http::Response<Body>>();
+        let mut svc = SessionLayer::new(key()).layer(gate.build().unwrap().layer(mock));
+        for _ in 0..2 {
+            handle.allow(1);
+            svc.ready().await.unwrap();
+            let req = Request::get("/")
+                .header(
+                    "cookie",
+                    b.jar.cookie_header(&"/".parse().unwrap()).unwrap(),
+                )
+                .body(Body::empty())
+                .unwrap();
+            // The instance polled ready is the one called (tower-test's mock panics on any
+            // other), by `call` itself when nothing waits: the request reaches the inner
+            // service before the response future is first polled.
+            let fut = svc.call(req);
+            let mut next = std::pin::pin!(handle.next_request());
+            let called = next.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+            assert_eq!(called.is_ready(), waits == 0, "gate {waits}");
+            let fut = tokio::spawn(fut);
+            let (req, send_response) = match called {
+                Poll::Ready(called) => called,
+                // Bounded, so that a call on the wrong instance (which panics in the spawned
+                // task) fails the test instead of hanging it.
+                Poll::Pending => tokio::time::timeout(std::time::Duration::from_secs(10), next)
+                    .await
+                    .expect("the inner service is called"),
+            }
+            .expect("called");
+            let user = req.extensions().get::<CurrentUser<users::User>>().unwrap();
+            assert_eq!(user.username, "susan");
+            send_response.send_response(http::Response::new(Body::from("inner")));
+            assert_eq!(fut.await.unwrap().unwrap().status(), StatusCode::OK);
+        }
     }
 }
 

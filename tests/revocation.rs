@@ -447,6 +447,111 @@ async fn reg_03_a_device_is_revoked_by_its_public_id_any_registry() {
     assert!(registry.calls() > 0);
 }
 
+/// A login made after the handler has worked for a while (a password hash, a throttle) is
+/// registered and written with the same instant: the registry keeps it exactly as long as its
+/// cookie lives, not a few seconds less.
+#[tokio::test]
+async fn ses_04_a_tracked_login_made_late_in_a_slow_request_ends_with_its_cookie() {
+    let clock = FakeClock::at(NOW);
+    let sessions = SessionLayer::builder(key())
+        .registry(tower_session_auth::MemoryRegistry::new())
+        .clock(clock.clone())
+        .idle_timeout(None)
+        .absolute_timeout(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let slow = clock.clone();
+    let gate = AuthLayer::builder()
+        .user_loader(|id: u64| async move { (id == 7).then(member) })
+        .redirect_to_login(false)
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route("/me", get(|| async { "member 7" }))
+        .route_layer(gate)
+        .route(
+            "/slow-login",
+            post(move |session: SessionDict| async move {
+                let _ = session.get::<u64>("n").unwrap();
+                slow.advance(Duration::from_secs(5)); // verifying the password
+                login_user(&session, &member(), false).unwrap();
+                "in"
+            }),
+        )
+        .layer(sessions);
+    let mut b = Browser::new();
+    b.post_form(&app, "/slow-login", "").await;
+    let cookie = payload(b.jar.get("session").unwrap());
+    let deadline = cookie.get("exp").and_then(|e| e.as_u64());
+    let deadline = deadline.unwrap_or_else(|| panic!("{cookie:?}"));
+    assert!(deadline >= NOW + 3600, "{cookie:?}");
+    clock.set(deadline - 2);
+    assert_eq!(
+        me(&app, &mut b).await,
+        StatusCode::OK,
+        "known to the registry"
+    );
+    clock.set(deadline);
+    assert_ne!(me(&app, &mut b).await, StatusCode::OK);
+}
+
+/// A browser that logs in as another user moves its device to that user: each user lists their
+/// own, and the first user's old cookie is refused.
+#[tokio::test]
+async fn reg_01_logging_in_as_another_user_in_one_browser_moves_the_device() {
+    let clock = FakeClock::at(NOW);
+    let layer = SessionLayer::builder(key())
+        .registry(tower_session_auth::MemoryRegistry::new())
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let other = || Member {
+        id: 8,
+        hash: b"another hash".to_vec(),
+    };
+    let gate = AuthLayer::builder()
+        .user_loader(move |id: u64| async move {
+            match id {
+                7 => Some(member()),
+                8 => Some(other()),
+                _ => None,
+            }
+        })
+        .redirect_to_login(false)
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route("/me", get(|| async { "someone" }))
+        .route(
+            "/sessions",
+            get(|session: SessionDict| async move { Json(list_sessions(&session).await.unwrap()) }),
+        )
+        .route_layer(gate)
+        .route(
+            "/login/{id}",
+            post(
+                move |session: SessionDict, Path(id): Path<u64>| async move {
+                    let user = if id == 7 { member() } else { other() };
+                    login_user(&session, &user, false).unwrap();
+                    "in"
+                },
+            ),
+        )
+        .layer(layer);
+    let mut b = Browser::new();
+    b.post_form(&app, "/login/7", "").await;
+    let first = holding(&b, &["session"]);
+    assert_eq!(sessions(&app, &mut b).await.len(), 1);
+    b.post_form(&app, "/login/8", "").await;
+    let listed = sessions(&app, &mut b).await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["current"], true);
+    let mut first = first;
+    assert_eq!(me(&app, &mut first).await, StatusCode::UNAUTHORIZED);
+    b.post_form(&app, "/login/7", "").await;
+    assert_eq!(sessions(&app, &mut b).await.len(), 1);
+}
+
 #[tokio::test]
 async fn reg_04_an_outage_is_a_503_that_changes_no_cookie_and_logs_nobody_out() {
     let clock = FakeClock::at(NOW);

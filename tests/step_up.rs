@@ -116,6 +116,38 @@ async fn fresh_within_holds_at_its_boundary_and_not_a_second_after() {
     assert_eq!(b.get("/fresh").await.status, StatusCode::OK);
 }
 
+/// The window is judged by the clock when it is asked, not when the request began: a
+/// long-running handler (a stream, an upload) that asks again after the window sees it closed.
+#[tokio::test]
+async fn fresh_within_is_judged_when_asked_in_a_long_request() {
+    let clock = FakeClock::at(T0);
+    let sessions = SessionLayer::builder(key())
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let later = clock.clone();
+    let app = Router::new()
+        .route(
+            "/login",
+            get(|s: SessionDict| async move {
+                login_user(&s, &User { id: 1 }, false).unwrap();
+                "logged in"
+            }),
+        )
+        .route(
+            "/long",
+            get(move |s: SessionDict| async move {
+                let before = is_fresh_within(&s, FIVE_MINUTES);
+                later.advance(Duration::from_secs(301));
+                format!("{before} {}", is_fresh_within(&s, FIVE_MINUTES))
+            }),
+        )
+        .layer(sessions);
+    let mut b = client(&app, &clock);
+    b.get("/login").await;
+    assert_eq!(b.get("/long").await.text(), "true false");
+}
+
 #[tokio::test]
 async fn api_clients_get_an_rfc_9470_challenge_with_max_age() {
     let clock = FakeClock::at(T0);

@@ -9,9 +9,9 @@ use base64::Engine as _;
 use serde_json::Value;
 
 use super::{remember, AUTH_HASH, USER_ID};
-use crate::cache::constant_time_eq;
+use crate::cache::{allocation, constant_time_eq};
 use crate::key::{KeySet, Purpose};
-use crate::token::members::Memo;
+use crate::token::members::{arc_heap_bytes, Memo};
 use crate::SessionDict;
 
 /// Checks the session's stored auth-hash tag against the user's current hash, in constant time
@@ -43,12 +43,8 @@ pub(crate) fn matches(session: &SessionDict, hash: &[u8]) -> bool {
     match verify(session, &stored, hash) {
         None => false,
         Some(0) => {
-            session.set_memo(
-                Memo::AuthHash,
-                &[AUTH_HASH],
-                Arc::new(hash.to_vec()),
-                hash.len(),
-            );
+            let bytes = arc_heap_bytes::<Vec<u8>>() + allocation(hash.len());
+            session.set_memo(Memo::AuthHash, &[AUTH_HASH], Arc::new(hash.to_vec()), bytes);
             true
         }
         Some(_) => {

@@ -36,5 +36,6 @@ pub(crate) fn last_credentials_login(session: &SessionDict) -> Option<u64> {
 /// Whether the logged-in user typed their credentials at most `max_age` seconds ago (by the
 /// session layer's clock). A stamp from the future (a clock set back) counts as now.
 pub(crate) fn within(session: &SessionDict, max_age: u64) -> bool {
-    last_credentials_login(session).is_some_and(|t| session.now().saturating_sub(t) <= max_age)
+    last_credentials_login(session)
+        .is_some_and(|t| session.clock_now().saturating_sub(t) <= max_age)
 }

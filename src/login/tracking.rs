@@ -95,7 +95,7 @@ fn session_login(session: &SessionDict) -> SessionLogin {
         Memo::Tracking,
         &[USER_ID, SID],
         Arc::clone(&keys),
-        keys.bytes(),
+        keys.heap_bytes(),
     );
     SessionLogin::Tracked(keys)
 }
@@ -581,7 +581,32 @@ pub(crate) fn summarize(ua: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::summarize;
+    use serde_json::json;
+
+    use super::{entry_id, new_sid, summarize, user_key, LoginKeys};
+    use crate::token::members::{arc_heap_bytes, Memo};
+
+    #[test]
+    fn a_logins_keys_fit_the_memo_budget_the_cache_counts() {
+        // Kept with the cached cookie only when they fit: else derived on every request.
+        for id in [json!(7), json!("alice@example.com"), json!("x".repeat(200))] {
+            let user = user_key(&id);
+            let sid = new_sid(&user);
+            let keys = LoginKeys {
+                id: entry_id(&sid),
+                user,
+                sid,
+            };
+            let bytes = keys.heap_bytes();
+            assert!(bytes > arc_heap_bytes::<LoginKeys>() + 3 * 32, "{bytes}");
+            assert!(bytes <= Memo::Tracking.budget(), "{bytes}");
+        }
+        // The auth-hash memo: an Argon2 PHC string fits.
+        let argon2 = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$\
+                      aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
+        let bytes = arc_heap_bytes::<Vec<u8>>() + crate::cache::allocation(argon2.len());
+        assert!(bytes <= Memo::AuthHash.budget(), "{bytes}");
+    }
 
     #[test]
     fn user_agents_are_summarised() {
@@ -666,7 +691,7 @@ pub async fn list_sessions(session: &SessionDict) -> Result<Vec<SessionInfo>, Er
     };
     let current = current_device(session, &user);
     let entries = registry
-        .list(&user, session.now())
+        .list(&user, session.clock_now())
         .await
         .map_err(Error::Registry)?;
     let mut devices: Vec<SessionInfo> = Vec::new();
@@ -723,7 +748,7 @@ pub async fn revoke_session(session: &SessionDict, id: &str) -> Result<bool, Err
         return Ok(false);
     };
     let removed = registry
-        .remove(&user, &Removal::Device(id.to_owned()), session.now())
+        .remove(&user, &Removal::Device(id.to_owned()), session.clock_now())
         .await
         .map_err(Error::Registry)?;
     if current_device(session, &user).as_deref() == Some(id) {
@@ -763,7 +788,7 @@ pub async fn revoke_other_sessions(session: &SessionDict) -> Result<usize, Error
         None => Removal::AllDevicesBut(String::new()),
     };
     registry
-        .remove(&user, &which, session.now())
+        .remove(&user, &which, session.clock_now())
         .await
         .map_err(Error::Registry)
 }
@@ -824,7 +849,7 @@ pub async fn update_session_auth_hash<U: AuthUser>(
         if let Some(old) = superseded {
             let which = Removal::Ids(vec![entry_id(&old)]);
             registry
-                .remove(&user_key(&id), &which, session.now())
+                .remove(&user_key(&id), &which, session.clock_now())
                 .await
                 .map_err(Error::Registry)?;
         }

@@ -263,3 +263,63 @@ impl Registry for MemoryRegistry {
         ready(listed)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::task::{Context, Poll, Waker};
+
+    use super::*;
+
+    /// The answer of a memory registry's future, which is ready at once.
+    fn answer<T>(mut future: RegistryFuture<'_, T>) -> T {
+        let mut cx = Context::from_waker(Waker::noop());
+        match future.as_mut().poll(&mut cx) {
+            Poll::Ready(answer) => answer.expect("a memory registry always answers"),
+            Poll::Pending => panic!("a memory registry's future is ready at once"),
+        }
+    }
+
+    fn entry(kind: EntryKind, device: &str, expires: u64) -> RegistryEntry {
+        RegistryEntry {
+            kind,
+            device: device.into(),
+            created: 100,
+            last_seen: 150,
+            expires,
+            user_agent: "Firefox on Linux".into(),
+            rotated: None,
+        }
+    }
+
+    #[test]
+    fn live_session_answers_as_get_does_for_session_logins() {
+        let registry = MemoryRegistry::new();
+        let entries = [
+            ("session", entry(EntryKind::Session, "d1", 1_000)),
+            ("short", entry(EntryKind::Session, "d2", 300)),
+            ("remember", entry(EntryKind::Remember, "d1", 1_000)),
+            ("revoked", entry(EntryKind::Remember, "d3", 1_000)),
+        ];
+        for (id, e) in &entries {
+            answer(registry.insert("u", id, e, 200));
+        }
+        // A revoked remember-me entry leaves a tombstone.
+        let revoked = Removal::Ids(vec!["revoked".into()]);
+        assert_eq!(answer(registry.remove("u", &revoked, 200)), 1);
+        for now in [200, 299, 300, 999, 1_000] {
+            for id in ["session", "short", "remember", "revoked", "unknown"] {
+                let by_get = answer(registry.get("u", &[id], now))
+                    .pop()
+                    .flatten()
+                    .filter(|e| e.kind == EntryKind::Session)
+                    .map(|e| (e.device, e.last_seen));
+                assert_eq!(registry.live_session("u", id, now), by_get, "{id} at {now}");
+            }
+            assert_eq!(registry.live_session("other user", "session", now), None);
+        }
+        assert_eq!(
+            registry.live_session("u", "session", 999),
+            Some(("d1".into(), 150))
+        );
+    }
+}

@@ -52,4 +52,7 @@ pub(crate) struct Commit {
     pub(crate) remember: RememberUpdate,
     /// Whether the session was read: the response then depends on the request's cookies.
     pub(crate) read: bool,
+    /// The request's instant ([`SessionDict::now`](crate::SessionDict)): the written cookies'
+    /// times agree with what the registry and the store were told.
+    pub(crate) now: u64,
 }

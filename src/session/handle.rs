@@ -307,17 +307,29 @@ impl SessionDict {
         &self.shared.config.keys
     }
 
-    /// The request's time: the layer's clock, read at the first call and then kept, so that
-    /// the cookie's checks, the registry's and the login code agree on one instant.
+    /// The request's instant: the layer's clock, read at the first call and then kept, so that
+    /// loading the cookie, the registry's check and commit, the store and the cookies the
+    /// response writes agree on one time. Functions a handler calls to decide something
+    /// later in a long request (a step-up window, listing or revoking devices) read the clock
+    /// itself: [`clock_now`](Self::clock_now).
     pub(crate) fn now(&self) -> u64 {
-        match self.shared.now.load(Ordering::Relaxed) {
+        let kept = &self.shared.now;
+        match kept.load(Ordering::Relaxed) {
             0 => {
+                // Two tasks sharing the handle agree on the first reading stored.
                 let now = self.shared.config.now();
-                self.shared.now.store(now, Ordering::Relaxed);
-                now
+                match kept.compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed) {
+                    Ok(_) => now,
+                    Err(first) => first,
+                }
             }
             now => now,
         }
+    }
+
+    /// The layer's clock, read now.
+    pub(crate) fn clock_now(&self) -> u64 {
+        self.shared.config.now()
     }
 
     /// The tolerance for clock skew when checking time claims, in seconds.
@@ -618,6 +630,7 @@ impl SessionDict {
     /// What this request's changes come to, for the response writer; the handle keeps nothing
     /// of them.
     pub(crate) fn commit(&self) -> Commit {
+        let now = self.now();
         let mut state = self.lock();
         let remember = std::mem::take(&mut state.remember);
         if state.keep_cookies {
@@ -625,6 +638,7 @@ impl SessionDict {
                 session: SessionCommit::Unchanged,
                 remember: RememberUpdate::None,
                 read: state.base.is_some(),
+                now,
             };
         }
         let Some(_) = state.base else {
@@ -633,6 +647,7 @@ impl SessionDict {
                 session: SessionCommit::Unchanged,
                 remember,
                 read: false,
+                now,
             };
         };
         let sent = !self.shared.sent.is_empty();
@@ -655,6 +670,7 @@ impl SessionDict {
             session,
             remember,
             read: true,
+            now,
         }
     }
 }

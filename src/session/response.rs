@@ -24,7 +24,7 @@ fn write(config: &SessionConfig, commit: Commit, headers: &mut HeaderMap) {
             headers.append(SET_COOKIE, scope.removal_cookie(&config.session_name));
         }
         SessionCommit::Write { json, created } => {
-            let now = config.now();
+            let now = commit.now;
             match config.backend.seal(json, created.unwrap_or(now), now) {
                 Some(value) => {
                     headers.append(
@@ -52,7 +52,7 @@ fn write(config: &SessionConfig, commit: Commit, headers: &mut HeaderMap) {
         RememberUpdate::None => {}
         RememberUpdate::Set(token) => {
             let value = token.seal(&config.keys);
-            let max_age = token.max_age(config.now());
+            let max_age = token.max_age(commit.now);
             headers.append(
                 SET_COOKIE,
                 scope.set_cookie(&config.remember_name, &value, Some(max_age)),

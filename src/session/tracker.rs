@@ -68,9 +68,13 @@ pub(crate) struct LoginKeys {
 }
 
 impl LoginKeys {
-    /// What the keys hold on the heap, give or take the allocator's rounding.
-    pub(crate) fn bytes(&self) -> usize {
-        self.user.len() + self.id.len() + self.sid.len()
+    /// What the keys take on the heap in an `Arc`, with the allocator's rounding.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        use crate::cache::allocation;
+        crate::token::members::arc_heap_bytes::<LoginKeys>()
+            + allocation(self.user.capacity())
+            + allocation(self.id.capacity())
+            + allocation(self.sid.capacity())
     }
 }
 

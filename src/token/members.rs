@@ -26,7 +26,7 @@ pub(crate) struct Members {
     values: Vec<Value>,
     /// What the login code derived from these members or verified them against, kept with
     /// them so that a cookie the verified-cookie cache holds costs it once, not on every
-    /// request; at most [`MEMO_MAX`] bytes each.
+    /// request; each within its [`Memo::budget`].
     memos: [OnceLock<Arc<dyn Any + Send + Sync>>; 2],
 }
 
@@ -40,8 +40,23 @@ pub(crate) enum Memo {
     Tracking = 1,
 }
 
-/// The longest memo kept; a longer value is computed again on every request.
-pub(crate) const MEMO_MAX: usize = 160;
+impl Memo {
+    /// The most heap a memo of this kind may take (with the allocator's rounding): what the verified-cookie cache counts for it whether or not it is made. A
+    /// larger one is computed again on every request instead. Room for a 120-byte credential
+    /// hash (an Argon2 PHC string is about 100); for a login's keys, a 32- and a 64-byte digest
+    /// in hex and a `_sid` of up to 56 bytes.
+    pub(crate) const fn budget(self) -> usize {
+        match self {
+            Memo::AuthHash => 176,
+            Memo::Tracking => 304,
+        }
+    }
+}
+
+/// The heap an `Arc<T>` takes: its counts and `T`, in one allocation.
+pub(crate) fn arc_heap_bytes<T>() -> usize {
+    crate::cache::allocation(2 * size_of::<usize>() + size_of::<T>())
+}
 
 struct Entry {
     key: Key,
@@ -283,10 +298,10 @@ impl Members {
             .ok()
     }
 
-    /// Keeps `value` as the memo `which`, unless there is one already or it holds more than
-    /// [`MEMO_MAX`] bytes (`bytes`, as the caller counts them).
+    /// Keeps `value` as the memo `which`, unless there is one already or it takes more than the
+    /// kind's [`Memo::budget`] (`bytes`: what it holds on the heap, its `Arc` included).
     pub(crate) fn set_memo<T: Any + Send + Sync>(&self, which: Memo, value: Arc<T>, bytes: usize) {
-        if bytes <= MEMO_MAX {
+        if bytes <= which.budget() {
             let _ = self.memos[which as usize].set(value);
         }
     }
@@ -303,7 +318,8 @@ impl Members {
             + allocation(self.entries.capacity() * size_of::<Entry>())
             + allocation(self.values.capacity() * size_of::<Value>())
             + self.values.iter().map(json_value_bytes).sum::<usize>()
-            + self.memos.len() * allocation(MEMO_MAX)
+            + Memo::AuthHash.budget()
+            + Memo::Tracking.budget()
             + entries.sum::<usize>()
     }
 
