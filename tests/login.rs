@@ -848,13 +848,7 @@ async fn a_loader_that_answers_at_once_calls_the_instance_polled_ready() {
         for _ in 0..2 {
             handle.allow(1);
             svc.ready().await.unwrap();
-            let req = Request::get("/")
-                .header(
-                    "cookie",
-                    b.jar.cookie_header(&"/".parse().unwrap()).unwrap(),
-                )
-                .body(Body::empty())
-                .unwrap();
+            let req = get_with_cookies(&b);
             // The instance polled ready is the one called (tower-test's mock panics on any
             // other), by `call` itself when nothing waits: the request reaches the inner
             // service before the response future is first polled.
@@ -902,13 +896,7 @@ async fn poll_ready_and_clone_and_swap_with_tower_test() {
     let mut b = demo_browser();
     b.post_form(&demo_app(), "/login", "username=susan&password=hello")
         .await;
-    let req = Request::get("/")
-        .header(
-            "cookie",
-            b.jar.cookie_header(&"/".parse().unwrap()).unwrap(),
-        )
-        .body(Body::empty())
-        .unwrap();
+    let req = get_with_cookies(&b);
     // `call` hands the future the instance that was polled ready (tower-test's mock panics if a
     // clone that was not polled ready is called), and the user reaches the inner service.
     let fut = tokio::spawn(svc.call(req));
@@ -930,21 +918,22 @@ async fn poll_ready_and_clone_and_swap_with_tower_test() {
     // The inner service's error comes through unchanged.
     handle.allow(1);
     svc.ready().await.unwrap();
-    let fut = tokio::spawn(
-        svc.call(
-            Request::get("/")
-                .header(
-                    "cookie",
-                    b.jar.cookie_header(&"/".parse().unwrap()).unwrap(),
-                )
-                .body(Body::empty())
-                .unwrap(),
-        ),
-    );
+    let fut = tokio::spawn(svc.call(get_with_cookies(&b)));
     let (_, send_response) = handle.next_request().await.unwrap();
     send_response.send_error(std::io::Error::other("inner failure"));
     let err = fut.await.unwrap().unwrap_err();
     assert_eq!(err.to_string(), "inner failure");
+}
+
+/// `GET /` with the cookies `b` holds for it.
+fn get_with_cookies(b: &Browser) -> Request<Body> {
+    Request::get("/")
+        .header(
+            "cookie",
+            b.jar.cookie_header(&"/".parse().unwrap()).unwrap(),
+        )
+        .body(Body::empty())
+        .unwrap()
 }
 
 fn futures_poll_ready<S: tower::Service<R>, R>(

@@ -29,6 +29,15 @@ fn member() -> Member {
     }
 }
 
+/// A gate that knows member 7 and answers `401` (no login redirect).
+fn member_gate() -> AuthLayer<Member> {
+    AuthLayer::builder()
+        .user_loader(|id: u64| async move { (id == 7).then(member) })
+        .redirect_to_login(false)
+        .build()
+        .unwrap()
+}
+
 /// An app whose logins are tracked in `registry`.
 pub fn app(registry: impl Registry, clock: &FakeClock) -> Router {
     app_with(
@@ -42,11 +51,7 @@ pub fn app(registry: impl Registry, clock: &FakeClock) -> Router {
 
 /// The same app over the session layer `sessions`.
 fn app_with(sessions: SessionLayer) -> Router {
-    let gate = AuthLayer::builder()
-        .user_loader(|id: u64| async move { (id == 7).then(member) })
-        .redirect_to_login(false)
-        .build()
-        .unwrap();
+    let gate = member_gate();
     Router::new()
         .route("/me", get(|| async { "member 7" }))
         .route(
@@ -461,11 +466,7 @@ async fn ses_04_a_tracked_login_made_late_in_a_slow_request_ends_with_its_cookie
         .build()
         .unwrap();
     let slow = clock.clone();
-    let gate = AuthLayer::builder()
-        .user_loader(|id: u64| async move { (id == 7).then(member) })
-        .redirect_to_login(false)
-        .build()
-        .unwrap();
+    let gate = member_gate();
     let app = Router::new()
         .route("/me", get(|| async { "member 7" }))
         .route_layer(gate)
@@ -715,13 +716,7 @@ async fn reg_01_login_as_mints_a_tracked_login_that_logout_revokes() {
         .unwrap();
     let app = Router::new()
         .route("/me", get(|| async { "member 7" }))
-        .route_layer(
-            AuthLayer::builder()
-                .user_loader(|id: u64| async move { (id == 7).then(member) })
-                .redirect_to_login(false)
-                .build()
-                .unwrap(),
-        )
+        .route_layer(member_gate())
         .route(
             "/logout",
             post(|session: SessionDict| async move { logout_user(&session) }),

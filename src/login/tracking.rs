@@ -119,12 +119,8 @@ impl Tracker for Tracking {
         if let Some(local) = &self.local {
             // Most requests of a single-instance site: answered at once, with no future.
             return match local.live_session(&keys.user, &keys.id, session.now()) {
-                Some((device, last_seen)) => {
-                    session.tracked().login = Some(TrackedLogin {
-                        keys,
-                        device,
-                        last_seen,
-                    });
+                Some(live) => {
+                    known_login(session, keys, live);
                     None
                 }
                 None => Some(self.run(session, unknown_login)),
@@ -135,16 +131,13 @@ impl Tracker for Tracking {
         Some(Box::pin(async move {
             let now = session.now();
             let found = registry.get(&keys.user, &[&keys.id], now).await?;
-            match found.into_iter().next().flatten() {
-                Some(entry) if entry.kind == EntryKind::Session => {
-                    session.tracked().login = Some(TrackedLogin {
-                        keys,
-                        device: entry.device,
-                        last_seen: entry.last_seen,
-                    });
+            let live = found.into_iter().next().flatten();
+            match live.filter(|entry| entry.kind == EntryKind::Session) {
+                Some(entry) => {
+                    known_login(&session, keys, (entry.device, entry.last_seen));
                     Ok(())
                 }
-                _ => unknown_login(registry, session).await,
+                None => unknown_login(registry, session).await,
             }
         }))
     }
@@ -194,6 +187,15 @@ impl Tracking {
     {
         Box::pin(work(Arc::clone(&self.registry), session.clone()))
     }
+}
+
+/// Records the session login the registry knows, with its device and `last_seen`.
+fn known_login(session: &SessionDict, keys: Arc<LoginKeys>, (device, last_seen): (String, u64)) {
+    session.tracked().login = Some(TrackedLogin {
+        keys,
+        device,
+        last_seen,
+    });
 }
 
 /// Reads a session login the registry does not know as no session, then tries the remember-me

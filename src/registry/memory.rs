@@ -87,18 +87,22 @@ impl MemoryRegistry {
         }
         result
     }
-}
 
-impl MemoryRegistry {
     /// The device and `last_seen` of the live session entry `id` of `user`, if there is one:
     /// what [`Registry::get`] answers for a session login, without a future, a `Vec` or a copy
     /// of the entry (the login check of a layer that tracks logins here).
     pub(crate) fn live_session(&self, user: &str, id: &str, now: u64) -> Option<(String, u64)> {
         let users = self.lock();
         let entry = users.get(user)?.get(id)?;
-        let live = entry.kind == EntryKind::Session && entry.expires > now && !is_tombstone(entry);
-        live.then(|| (entry.device.clone(), entry.last_seen))
+        (entry.kind == EntryKind::Session && is_live(entry, now))
+            .then(|| (entry.device.clone(), entry.last_seen))
     }
+}
+
+/// Whether `entry` reads as present at `now`: not expired, not a revoked remember-me entry's
+/// tombstone.
+fn is_live(entry: &RegistryEntry, now: u64) -> bool {
+    entry.expires > now && !is_tombstone(entry)
 }
 
 /// Removes the live entries `which` selects (a remember-me entry leaves a tombstone); returns
@@ -139,7 +143,7 @@ impl Registry for MemoryRegistry {
             .map(|id| {
                 entries
                     .and_then(|e| e.get(*id))
-                    .filter(|e| e.expires > now && !is_tombstone(e))
+                    .filter(|e| is_live(e, now))
                     .cloned()
             })
             .collect();
@@ -257,7 +261,7 @@ impl Registry for MemoryRegistry {
             .get(user)
             .into_iter()
             .flatten()
-            .filter(|(_, e)| e.expires > now && !is_tombstone(e))
+            .filter(|(_, e)| is_live(e, now))
             .map(|(id, e)| (id.clone(), e.clone()))
             .collect();
         ready(listed)

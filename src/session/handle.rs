@@ -213,7 +213,7 @@ impl SessionDict {
     /// Whether the session holds nothing.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.load().len() == 0
+        self.load().is_empty()
     }
 
     /// The session's keys, in sorted order.
