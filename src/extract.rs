@@ -48,12 +48,15 @@ impl MissingLayer {
     /// that let the request through without a user.
     fn no_current_user<U>(parts: &Parts) -> MissingLayer {
         let wanted = std::any::type_name::<U>();
-        let kind = match parts.extensions.get::<GateUser>() {
+        // A gate notes its user type in the session handle, or without one in an extension.
+        let gate = parts
+            .extensions
+            .get::<GateUser>()
+            .map(|gate| gate.type_name)
+            .or_else(|| parts.extensions.get::<SessionDict>()?.gate_user());
+        let kind = match gate {
             None => return MissingLayer::new("CurrentUser", "AuthLayer"),
-            Some(gate) if gate.type_name != wanted => Kind::WrongUserType {
-                wanted,
-                gate: gate.type_name,
-            },
+            Some(gate) if gate != wanted => Kind::WrongUserType { wanted, gate },
             Some(_) => Kind::NoUser { wanted },
         };
         MissingLayer { kind }

@@ -434,3 +434,40 @@ async fn a_verifier_error_is_a_503_not_a_refusal() {
         assert!(!res.body.contains("hunter2"), "{}", res.body);
     }
 }
+
+#[tokio::test]
+async fn a_gate_without_a_session_layer_still_names_its_user_type() {
+    // An API-only gate, with no `SessionLayer` to note its user type in: the extractor for
+    // another type still names both.
+    #[derive(Clone)]
+    struct Other;
+    let gate = AuthLayer::builder()
+        .basic("api", |u, p| async move { users::verify_password(&u, &p) })
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route(
+            "/other",
+            get(|_: CurrentUser<Other>| async { "unreachable" }),
+        )
+        .route(
+            "/me",
+            get(|CurrentUser(u): CurrentUser<users::User>| async move { u.username }),
+        )
+        .route_layer(gate);
+    let auth = basic("susan", "hello");
+    let res = get_with(&app, "/me", &[("authorization", &auth)]).await;
+    assert_eq!((res.status, res.body.as_str()), (StatusCode::OK, "susan"));
+    let res = get_with(&app, "/other", &[("authorization", &auth)]).await;
+    assert_eq!(res.status, StatusCode::INTERNAL_SERVER_ERROR);
+    let (user, other) = (
+        std::any::type_name::<users::User>(),
+        std::any::type_name::<Other>(),
+    );
+    assert!(
+        res.body.contains(&format!("`CurrentUser<{other}>`"))
+            && res.body.contains(&format!("built for `{user}`")),
+        "{}",
+        res.body
+    );
+}

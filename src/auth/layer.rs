@@ -161,6 +161,8 @@ impl<U: AuthUser> AuthLayer<U> {
                 redirect: true,
                 gate_options: false,
                 unauthorized: None,
+                #[cfg(feature = "axum")]
+                user_type: super::gate_user_number::<U>(),
             },
         }
     }
@@ -808,6 +810,9 @@ pub(crate) struct AuthConfig<U: AuthUser> {
     /// Gate `OPTIONS` requests too (by default they pass, as CORS preflights must).
     pub(crate) gate_options: bool,
     pub(crate) unauthorized: Option<Hook>,
+    /// The gate's user type as the session handle notes it (see `gate_user_number`).
+    #[cfg(feature = "axum")]
+    pub(crate) user_type: usize,
 }
 
 impl<U: AuthUser> Clone for AuthConfig<U> {
@@ -827,6 +832,8 @@ impl<U: AuthUser> Clone for AuthConfig<U> {
             redirect: self.redirect,
             gate_options: self.gate_options,
             unauthorized: self.unauthorized.clone(),
+            #[cfg(feature = "axum")]
+            user_type: self.user_type,
         }
     }
 }

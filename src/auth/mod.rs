@@ -16,7 +16,7 @@ pub use lookup::UserLookup;
 pub use service::{AuthFuture, AuthService};
 pub use user::CurrentUser;
 #[cfg(feature = "axum")]
-pub(crate) use user::GateUser;
+pub(crate) use user::{gate_user_number, gate_user_type, GateUser};
 
 /// The username of the request's one well-formed `Authorization: Basic` header, parsed as the
 /// gate parses it; for the login throttle.

@@ -60,23 +60,25 @@ enum Decision<U> {
 /// A user loader's or verifier's future, and what to do with its answer.
 struct Pending<U> {
     user: BoxFuture<Looked<U>>,
-    /// For a session login: logged out if the user is unknown or their auth hash changed.
-    session: Option<SessionDict>,
+    /// A session login (else credentials): logged out if the user is unknown or their auth hash
+    /// changed. The session is the request's, taken from it when the answer comes.
+    session_login: bool,
     /// The reason given when the future answers `None`.
     failure: Reason,
 }
 
 impl<U: AuthUser> Pending<U> {
-    /// Accepts or refuses what the future answered. An error changes nothing: not knowing the
-    /// user is no reason to log them out.
-    fn settle(&self, looked: Looked<U>) -> Result<U, Reason> {
+    /// Accepts or refuses what the future answered, for the request `req`. An error changes
+    /// nothing: not knowing the user is no reason to log them out.
+    fn settle<B>(&self, looked: Looked<U>, req: &Request<B>) -> Result<U, Reason> {
         let user = match looked {
             Ok(user) => user,
             Err(error_type) => {
                 // The type name only: the message may quote a connection string or a query.
-                let source = match self.session {
-                    Some(_) => "user loader",
-                    None => "credential verifier",
+                let source = if self.session_login {
+                    "user loader"
+                } else {
+                    "credential verifier"
                 };
                 tracing::warn!(
                     source,
@@ -86,7 +88,8 @@ impl<U: AuthUser> Pending<U> {
                 return Err(Reason::Unavailable);
             }
         };
-        let Some(session) = &self.session else {
+        let session = req.extensions().get::<SessionDict>();
+        let Some(session) = session.filter(|_| self.session_login) else {
             return user.ok_or(self.failure);
         };
         let Some(user) = user else {
@@ -120,15 +123,8 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        // Only the axum extractors read it, to name the user type a gate was built for.
         #[cfg(feature = "axum")]
-        let req = {
-            let mut req = req;
-            req.extensions_mut().insert(super::GateUser {
-                type_name: std::any::type_name::<U>(),
-            });
-            req
-        };
+        let req = note_gate(&self.config, req);
         if req.method() == Method::OPTIONS && !self.config.gate_options {
             // CORS preflights carry no credentials: a 401 would fail the real request.
             return AuthFuture {
@@ -146,7 +142,7 @@ where
                 // poll, which will be the response future's.
                 let mut now = Context::from_waker(Waker::noop());
                 if let Poll::Ready(looked) = pending.user.as_mut().poll(&mut now) {
-                    let next = after_lookup(&self.config, pending.settle(looked));
+                    let next = after_lookup(&self.config, pending.settle(looked, &req));
                     return AuthFuture {
                         state: next.start(&mut self.inner, req, &self.config),
                     };
@@ -178,6 +174,21 @@ where
     }
 }
 
+/// Records the gate's user type for the axum extractors, which name it when a handler asks for
+/// another type: in the session handle when there is one, else in an extension of its own.
+#[cfg(feature = "axum")]
+fn note_gate<U: AuthUser, B>(config: &AuthConfig<U>, mut req: Request<B>) -> Request<B> {
+    match req.extensions().get::<SessionDict>() {
+        Some(session) => session.note_gate(config.user_type),
+        None => {
+            req.extensions_mut().insert(super::GateUser {
+                type_name: std::any::type_name::<U>(),
+            });
+        }
+    }
+    req
+}
+
 /// Finds who the request claims to be, without awaiting anything. Credentials for a configured
 /// API scheme decide when present; otherwise the session does.
 fn authenticate<U: AuthUser, B>(config: &Arc<AuthConfig<U>>, req: &Request<B>) -> Decision<U> {
@@ -187,23 +198,23 @@ fn authenticate<U: AuthUser, B>(config: &Arc<AuthConfig<U>>, req: &Request<B>) -
     let Some(loader) = &config.session else {
         return Decision::Reject(Reason::NotLoggedIn);
     };
-    let Some(session) = req.extensions().get::<SessionDict>().cloned() else {
+    let Some(session) = req.extensions().get::<SessionDict>() else {
         return Decision::Misconfigured;
     };
-    let Some(id) = current_user_id::<U::Id>(&session) else {
+    let Some(id) = current_user_id::<U::Id>(session) else {
         return Decision::Reject(Reason::NotLoggedIn);
     };
-    if config.fresh && !is_fresh(&session) {
+    if config.fresh && !is_fresh(session) {
         return Decision::Reject(Reason::NotFresh);
     }
     if let Some(max_age) = config.fresh_within {
-        if !fresh_within(&session, max_age) {
+        if !fresh_within(session, max_age) {
             return Decision::Reject(Reason::NotFresh);
         }
     }
     Decision::Load(Pending {
         user: loader(id),
-        session: Some(session),
+        session_login: true,
         failure: Reason::NotLoggedIn,
     })
 }
@@ -220,7 +231,7 @@ fn api_credentials<U: AuthUser>(
     let verify = |user: BoxFuture<Looked<U>>| {
         Some(Decision::Load(Pending {
             user,
-            session: None,
+            session_login: false,
             failure: Reason::InvalidCredentials,
         }))
     };
@@ -687,8 +698,8 @@ where
                     config,
                 } => {
                     let looked = ready!(pending.user.as_mut().poll(cx));
-                    let next = after_lookup(config, pending.settle(looked));
                     let req = req.take().expect("polled after completion");
+                    let next = after_lookup(config, pending.settle(looked, &req));
                     let mut inner = inner.take().expect("polled after completion");
                     next.start(&mut inner, req, config)
                 }

@@ -26,8 +26,10 @@ pub(crate) fn matches(session: &SessionDict, hash: &[u8]) -> bool {
     // the tag, while the browser sends the same cookie: remembered with the cached session (and
     // ignored once this request changed the tag). A new cookie (a write re-issues it) is
     // verified in full anyway, and pays one HMAC more for its tag.
-    let verified = session.memo::<Vec<u8>>(Memo::AuthHash, &[AUTH_HASH]);
-    if verified.is_some_and(|m| constant_time_eq(&m, hash)) {
+    let verified = session.with_memo(Memo::AuthHash, &[AUTH_HASH], |m: &Vec<u8>| {
+        constant_time_eq(m, hash)
+    });
+    if verified == Some(true) {
         return true;
     }
     let stored = match session.get::<Value>(AUTH_HASH).ok().flatten() {

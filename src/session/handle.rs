@@ -70,6 +70,11 @@ struct Shared {
     tracked: Mutex<Tracked>,
     /// The layer's clock, read once for the request (at its first use); 0 until then.
     now: AtomicU64,
+    /// The user type of the latest gate the request passed, as a number (0: none), for the
+    /// extractors' messages: kept here rather than as an extension of its own, which would cost
+    /// every gated request an allocation and a map insert.
+    #[cfg(feature = "axum")]
+    gate_user: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Default)]
@@ -129,6 +134,8 @@ impl SessionDict {
                 state: Mutex::new(State::default()),
                 tracked: Mutex::new(Tracked::default()),
                 now: AtomicU64::new(0),
+                #[cfg(feature = "axum")]
+                gate_user: std::sync::atomic::AtomicUsize::new(0),
             }),
         }
     }
@@ -302,6 +309,19 @@ impl SessionDict {
         &self.shared.config
     }
 
+    /// Notes that a gate built for the user type numbered `user_type` let this request in, or
+    /// refused it (the extractors name it when a handler asks for another type).
+    #[cfg(feature = "axum")]
+    pub(crate) fn note_gate(&self, user_type: usize) {
+        self.shared.gate_user.store(user_type, Ordering::Relaxed);
+    }
+
+    /// The user type of the latest gate noted by [`note_gate`](Self::note_gate).
+    #[cfg(feature = "axum")]
+    pub(crate) fn gate_user(&self) -> Option<&'static str> {
+        crate::auth::gate_user_type(self.shared.gate_user.load(Ordering::Relaxed))
+    }
+
     /// The layer's keys: what login signs remember-me tokens and auth-hash tags with.
     pub(crate) fn key_set(&self) -> &KeySet {
         &self.shared.config.keys
@@ -348,6 +368,17 @@ impl SessionDict {
         keys: &[&str],
     ) -> Option<Arc<T>> {
         self.load().as_loaded(keys)?.memo(which)
+    }
+
+    /// [`memo`](Self::memo), lent to `f` rather than shared: no reference count changes hands,
+    /// for a memo only compared with something.
+    pub(crate) fn with_memo<T: std::any::Any + Send + Sync, R>(
+        &self,
+        which: Memo,
+        keys: &[&str],
+        f: impl FnOnce(&T) -> R,
+    ) -> Option<R> {
+        self.load().as_loaded(keys)?.memo_ref(which).map(f)
     }
 
     /// Whether the session still holds, under each of `keys`, what it loaded (unless a login,

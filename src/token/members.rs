@@ -298,6 +298,11 @@ impl Members {
             .ok()
     }
 
+    /// The memo `which`, borrowed, if one of type `T` was kept.
+    pub(crate) fn memo_ref<T: Any + Send + Sync>(&self, which: Memo) -> Option<&T> {
+        self.memos[which as usize].get()?.downcast_ref()
+    }
+
     /// Keeps `value` as the memo `which`, unless there is one already or it takes more than the
     /// kind's [`Memo::budget`] (`bytes`: what it holds on the heap, its `Arc` included).
     pub(crate) fn set_memo<T: Any + Send + Sync>(&self, which: Memo, value: Arc<T>, bytes: usize) {

@@ -1,8 +1,6 @@
 //! The cookie backend: the whole session in the cookie, signed (Microdot's format) or encrypted,
 //! with a bounded cache of the cookies it has verified.
 
-use std::sync::Arc;
-
 use super::{Backend, Loaded};
 use crate::cache::{allocation, Cache, Weigh};
 use crate::cookie::choose::{choose, Choice};
@@ -92,7 +90,7 @@ impl Backend for CookieBackend {
             tracing::debug!(fallback_key, "session cookie re-issued");
         }
         Loaded {
-            map: Arc::clone(&opened.map),
+            map: opened.map,
             created: opened.created,
             reissue,
             invalid: false,
