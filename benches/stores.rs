@@ -146,7 +146,8 @@ fn case<S>(
     );
     if let Some((_, iters)) = counting {
         rt.block_on(timed(svc.clone(), cookie.clone(), 1));
-        let elapsed = rt.block_on(timed(svc, cookie, *iters));
+        // A clone, as criterion's loop gets: the service is dropped after the count.
+        let elapsed = rt.block_on(timed(svc.clone(), cookie.clone(), *iters));
         eprintln!("{full_name}: {iters} iterations in {elapsed:?}");
         return;
     }
