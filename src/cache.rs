@@ -149,7 +149,6 @@ pub(crate) fn json_value_bytes(value: &Value) -> usize {
 }
 
 struct Entry<V> {
-    hash: u64,
     token: Box<[u8]>,
     verified: V,
     /// What this entry was counted as against the shard's budget.
@@ -158,8 +157,9 @@ struct Entry<V> {
 
 /// What an entry of `token_len` bytes holding `verified` is counted as.
 pub(crate) fn entry_cost<V: Weigh>(token_len: usize, verified: &V) -> usize {
-    // The slot, and two buckets of the index (kept at most 7/8 full, so about half empty).
-    let slot = size_of::<Entry<V>>() + 2 * (size_of::<(u64, u32)>() + 1);
+    // The slot and its hash, and two buckets of the index (kept at most 7/8 full, so about half
+    // empty).
+    let slot = size_of::<Entry<V>>() + size_of::<u64>() + 2 * (size_of::<(u64, u32)>() + 1);
     slot + allocation(token_len) + verified.heap_bytes()
 }
 
@@ -304,6 +304,10 @@ impl Sketch {
 struct Shard<V> {
     index: HashMap<u64, u32, BuildHasherDefault<Prehashed>>,
     slots: Vec<Entry<V>>,
+    /// The keyed hash of each slot's entry, apart from the entries: drawing victims reads 8 bytes
+    /// a draw from one small array rather than a line of the slab each, which a miss under a
+    /// flood of new cookies does on every request.
+    hashes: Vec<u64>,
     /// The sum of the entries' costs.
     bytes: usize,
     sketch: Sketch,
@@ -320,6 +324,7 @@ impl<V> Shard<V> {
         Shard {
             index: HashMap::default(),
             slots: Vec::new(),
+            hashes: Vec::new(),
             bytes: 0,
             sketch: Sketch::default(),
             rng: seed | 1,
@@ -339,24 +344,26 @@ impl<V> Shard<V> {
         x.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 
-    /// The least used of a few entries drawn at random; the shard is not empty.
-    fn victim(&mut self) -> usize {
-        let len = self.slots.len() as u64;
+    /// The least used of a few entries drawn at random, with its estimated uses; the shard is
+    /// not empty.
+    fn victim(&mut self) -> (u64, usize) {
+        let len = self.hashes.len() as u64;
         let mut best = (u64::MAX, 0);
         for _ in 0..VICTIM_SAMPLES {
             let slot = (((self.random() >> 32) * len) >> 32) as usize;
-            let uses = self.sketch.estimate(self.slots[slot].hash);
+            let uses = self.sketch.estimate(self.hashes[slot]);
             best = best.min((uses, slot));
         }
-        best.1
+        best
     }
 
     fn remove(&mut self, slot: usize) {
         let entry = self.slots.swap_remove(slot);
-        self.index.remove(&entry.hash);
+        let hash = self.hashes.swap_remove(slot);
+        self.index.remove(&hash);
         self.bytes -= entry.cost;
-        if let Some(moved) = self.slots.get(slot) {
-            self.index.insert(moved.hash, slot as u32);
+        if let Some(&moved) = self.hashes.get(slot) {
+            self.index.insert(moved, slot as u32);
         }
     }
 }
@@ -486,8 +493,8 @@ impl<V: Weigh + Clone> Cache<V> {
             }
             // Full by count or by bytes, so not empty: an empty shard holds no bytes, and an
             // entry's cost is below the shard's budget.
-            let victim = shard.victim();
-            if shard.sketch.estimate(shard.slots[victim].hash) >= uses {
+            let (victim_uses, victim) = shard.victim();
+            if victim_uses >= uses {
                 return;
             }
             if weigh(&mut cost) > MAX_ENTRY_COST {
@@ -497,8 +504,8 @@ impl<V: Weigh + Clone> Cache<V> {
         }
         let cost = weigh(&mut cost);
         let slot = shard.slots.len() as u32;
+        shard.hashes.push(hash);
         shard.slots.push(Entry {
-            hash,
             token: token.into(),
             verified: verified.clone(),
             cost,

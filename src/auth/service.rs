@@ -122,9 +122,8 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        #[cfg(feature = "axum")]
-        let req = note_gate(&self.config, req);
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        note_gate(&self.config, &mut req);
         if req.method() == Method::OPTIONS && !self.config.gate_options {
             // CORS preflights carry no credentials: a 401 would fail the real request.
             return AuthFuture {
@@ -177,7 +176,7 @@ where
 /// Records the gate's user type for the axum extractors, which name it when a handler asks for
 /// another type: in the session handle when there is one, else in an extension of its own.
 #[cfg(feature = "axum")]
-fn note_gate<U: AuthUser, B>(config: &AuthConfig<U>, mut req: Request<B>) -> Request<B> {
+fn note_gate<U: AuthUser, B>(config: &AuthConfig<U>, req: &mut Request<B>) {
     match req.extensions().get::<SessionDict>() {
         Some(session) => session.note_gate(config.user_type),
         None => {
@@ -186,8 +185,11 @@ fn note_gate<U: AuthUser, B>(config: &AuthConfig<U>, mut req: Request<B>) -> Req
             });
         }
     }
-    req
 }
+
+/// Without axum, no extractor asks.
+#[cfg(not(feature = "axum"))]
+fn note_gate<U: AuthUser, B>(_config: &AuthConfig<U>, _req: &mut Request<B>) {}
 
 /// Finds who the request claims to be, without awaiting anything. Credentials for a configured
 /// API scheme decide when present; otherwise the session does.
@@ -665,11 +667,13 @@ where
         loop {
             let next = match state.as_mut().project() {
                 StateProj::Calling { fut, private } => {
-                    let mut response = ready!(fut.poll(cx))?;
-                    if *private {
-                        keep_out_of_caches(response.headers_mut());
-                    }
-                    return Poll::Ready(Ok(response));
+                    let private = *private;
+                    return fut.poll(cx).map_ok(|mut response| {
+                        if private {
+                            keep_out_of_caches(response.headers_mut());
+                        }
+                        response
+                    });
                 }
                 StateProj::Done { res } => {
                     return Poll::Ready(Ok(res.take().expect("polled after completion")))
