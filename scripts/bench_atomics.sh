@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Atomic read-modify-write operations per request for cases of benches/compare.rs: the `lock`
-# instructions (and `xchg` with memory) the request executes, which instruction counts show as
-# one each although an uncontended one costs about 20 cycles.
+# instructions (and `xchg` with memory) the request executes in the bench binary's own code
+# (the crate, its dependencies and the peers; not libc), which instruction counts show as one
+# each although an uncontended one costs about 20 cycles.
 #
 #   bash scripts/bench_atomics.sh ours/auth_loader axum_login/authenticated
 #
@@ -28,8 +29,9 @@ for tool in valgrind objdump; do
     fi
 done
 
+mkdir -p "$OUT"
 BIN="$(cargo bench --manifest-path benches/Cargo.toml --bench compare --no-run \
-    --message-format=json 2>/dev/null |
+    --message-format=json 2>"$OUT/build.log" |
     python3 -c '
 import json, sys
 for line in sys.stdin:
@@ -37,7 +39,7 @@ for line in sys.stdin:
     if msg.get("reason") == "compiler-artifact" and msg["target"]["name"] == "compare" \
             and msg.get("executable"):
         print(msg["executable"])
-')"
+')" || true
 if [ -z "$BIN" ] || [ ! -x "$BIN" ]; then
     echo "could not build compare; run: cargo bench --manifest-path benches/Cargo.toml --bench compare --no-run" >&2
     exit 1
@@ -46,9 +48,16 @@ mkdir -p "$OUT"
 
 for case in "$@"; do
     file="$OUT/${case//\//__}.callgrind"
-    BENCH_COUNT="$case=$ITERS" valgrind --tool=callgrind --dump-instr=yes \
+    if ! BENCH_COUNT="$case=$ITERS" valgrind --tool=callgrind --dump-instr=yes \
         --callgrind-out-file="$file" --collect-atstart=no '--toggle-collect=*compare::timed*' \
-        "$BIN" --bench >/dev/null 2>&1
+        "$BIN" --bench >"$file.log" 2>&1; then
+        echo "$case failed: see $file.log" >&2
+        exit 1
+    fi
+    if ! grep -q "iterations in" "$file.log"; then
+        echo "$case: no such case, or it did not run (see $file.log)" >&2
+        exit 1
+    fi
     echo "== $case"
     # `timed` runs once with one request, then with ITERS, both inside the collection window.
     python3 scripts/bench_atomics.py "$file" "$BIN" "$((ITERS + 1))"

@@ -48,12 +48,19 @@ impl MissingLayer {
     /// that let the request through without a user.
     fn no_current_user<U>(parts: &Parts) -> MissingLayer {
         let wanted = std::any::type_name::<U>();
-        // A gate notes its user type in the session handle, or without one in an extension.
+        // A gate notes its user type in the session handle, or without one in an extension. The
+        // handle's note first: an extension can only come from a gate outside the `SessionLayer`,
+        // so a gate with a note is the nearer one.
         let gate = parts
             .extensions
-            .get::<GateUser>()
-            .map(|gate| gate.type_name)
-            .or_else(|| parts.extensions.get::<SessionDict>()?.gate_user());
+            .get::<SessionDict>()
+            .and_then(SessionDict::gate_user)
+            .or_else(|| {
+                parts
+                    .extensions
+                    .get::<GateUser>()
+                    .map(|gate| gate.type_name)
+            });
         let kind = match gate {
             None => return MissingLayer::new("CurrentUser", "AuthLayer"),
             Some(gate) if gate != wanted => Kind::WrongUserType { wanted, gate },

@@ -471,3 +471,78 @@ async fn a_gate_without_a_session_layer_still_names_its_user_type() {
         res.body
     );
 }
+
+#[tokio::test]
+async fn the_nearest_gate_names_the_user_type() {
+    // An API gate outside the `SessionLayer` notes its user type in an extension, an optional
+    // session gate inside it in the session handle: the extractors answer for the inner one.
+    #[derive(Clone)]
+    struct Other;
+    let api = AuthLayer::builder()
+        .basic("api", |u, p| async move { users::verify_password(&u, &p) })
+        .build()
+        .unwrap();
+    let visitors = AuthLayer::builder()
+        .user_loader(|id: String| async move { Some(Named(id)) })
+        .optional(true)
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route(
+            "/maybe",
+            get(|v: Option<CurrentUser<Named>>| async move { format!("{}", v.is_some()) }),
+        )
+        .route(
+            "/other",
+            get(|_: CurrentUser<Other>| async { "unreachable" }),
+        )
+        .route_layer(visitors)
+        .layer(SessionLayer::new(key()))
+        .layer(api);
+    let auth = basic("susan", "hello");
+    let res = get_with(&app, "/maybe", &[("authorization", &auth)]).await;
+    assert_eq!((res.status, res.body.as_str()), (StatusCode::OK, "false"));
+    let res = get_with(&app, "/other", &[("authorization", &auth)]).await;
+    assert_eq!(res.status, StatusCode::INTERNAL_SERVER_ERROR);
+    let named = std::any::type_name::<Named>();
+    assert!(
+        res.body.contains(&format!("built for `{named}`")),
+        "{}",
+        res.body
+    );
+}
+
+#[tokio::test]
+async fn a_gate_noted_behind_two_session_layers_is_still_named() {
+    // A gate between two `SessionLayer`s: the inner layer's handle takes the outer one's note.
+    #[derive(Clone)]
+    struct Other;
+    let gate = AuthLayer::builder()
+        .user_loader(|id: String| async move { users::by_id(&id) })
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route(
+            "/other",
+            get(|_: CurrentUser<Other>| async { "unreachable" }),
+        )
+        .layer(SessionLayer::new(key()))
+        .route_layer(gate)
+        .route(
+            "/login",
+            get(|s: SessionDict| async move {
+                login_user(&s, &users::by_id("user001").unwrap(), false).unwrap()
+            }),
+        )
+        .layer(SessionLayer::new(key()));
+    let mut b = Browser::new();
+    b.get(&app, "/login").await;
+    let res = b.get(&app, "/other").await;
+    assert_eq!(res.status, StatusCode::INTERNAL_SERVER_ERROR);
+    let user = std::any::type_name::<users::User>();
+    assert!(
+        res.body.contains(&format!("built for `{user}`")),
+        "{}",
+        res.body
+    );
+}

@@ -88,9 +88,12 @@ impl<U: AuthUser> Pending<U> {
                 return Err(Reason::Unavailable);
             }
         };
-        let session = req.extensions().get::<SessionDict>();
-        let Some(session) = session.filter(|_| self.session_login) else {
-            return user.ok_or(self.failure);
+        let session = match (self.session_login, req.extensions().get::<SessionDict>()) {
+            (false, _) => return user.ok_or(self.failure),
+            (true, Some(session)) => session,
+            // Not reached: `authenticate` starts a session login only with a session. Refused
+            // rather than accepted without the checks below.
+            (true, None) => return Err(self.failure),
         };
         let Some(user) = user else {
             tracing::info!("logged-in user unknown to the user loader; logged out");

@@ -316,6 +316,16 @@ impl SessionDict {
         self.shared.gate_user.store(user_type, Ordering::Relaxed);
     }
 
+    /// Takes the gate noted in `outer`, the handle of a `SessionLayer` further out, unless this
+    /// one has its own.
+    #[cfg(feature = "axum")]
+    pub(crate) fn inherit_gate(&self, outer: &SessionDict) {
+        let noted = outer.shared.gate_user.load(Ordering::Relaxed);
+        if noted != 0 && self.shared.gate_user.load(Ordering::Relaxed) == 0 {
+            self.note_gate(noted);
+        }
+    }
+
     /// The user type of the latest gate noted by [`note_gate`](Self::note_gate).
     #[cfg(feature = "axum")]
     pub(crate) fn gate_user(&self) -> Option<&'static str> {
@@ -371,13 +381,14 @@ impl SessionDict {
     }
 
     /// [`memo`](Self::memo), lent to `f` rather than shared: no reference count changes hands,
-    /// for a memo only compared with something.
-    pub(crate) fn with_memo<T: std::any::Any + Send + Sync, R>(
+    /// for a memo only compared with something. `f` runs under the session's lock: it must not
+    /// touch this session (it would wait for itself).
+    pub(crate) fn with_memo<T: std::any::Any + Send + Sync>(
         &self,
         which: Memo,
         keys: &[&str],
-        f: impl FnOnce(&T) -> R,
-    ) -> Option<R> {
+        f: impl FnOnce(&T) -> bool,
+    ) -> Option<bool> {
         self.load().as_loaded(keys)?.memo_ref(which).map(f)
     }
 

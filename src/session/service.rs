@@ -36,7 +36,13 @@ where
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let session = SessionDict::new(Arc::clone(&self.config), req.headers());
-        req.extensions_mut().insert(session.clone());
+        // Behind another `SessionLayer`, the gates that layer's handle noted still count for the
+        // extractors' messages.
+        #[cfg_attr(not(feature = "axum"), allow(unused_variables))]
+        if let Some(outer) = req.extensions_mut().insert(session.clone()) {
+            #[cfg(feature = "axum")]
+            session.inherit_gate(&outer);
+        }
         let check = checks(&self.config, &session);
         match check {
             // The registry answers before the inner service is called: hand the future the
