@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::extract::Path;
 use axum::routing::get;
@@ -859,4 +861,58 @@ fn key_05_config_debug_shows_no_secret() {
         !shown.contains(std::str::from_utf8(&SECRET[..10]).unwrap()),
         "{shown}"
     );
+}
+
+#[tokio::test]
+async fn a_handle_kept_past_the_response_still_gets_its_cookie() {
+    // The response writer commits without the session's lock when it holds the last handle; a
+    // handler that keeps one (a task it spawned, here a list) takes the locked path. Both write
+    // the same changes.
+    let kept: Arc<std::sync::Mutex<Vec<SessionDict>>> = Arc::default();
+    let (keeper, peeker) = (Arc::clone(&kept), Arc::clone(&kept));
+    let app = Router::new()
+        .route(
+            "/peek",
+            get(move |s: SessionDict| async move {
+                let value = s.get::<String>("kept").unwrap().unwrap_or_default();
+                peeker.lock().unwrap().push(s);
+                value
+            }),
+        )
+        .route(
+            "/keep/{value}",
+            get(move |s: SessionDict, Path(value): Path<String>| {
+                let keeper = Arc::clone(&keeper);
+                async move {
+                    s.insert("kept", &value).unwrap();
+                    keeper.lock().unwrap().push(s);
+                }
+            }),
+        )
+        .route(
+            "/drop/{value}",
+            get(|s: SessionDict, Path(value): Path<String>| async move {
+                s.insert("dropped", &value).unwrap();
+            }),
+        )
+        .route(
+            "/get/{key}",
+            get(|s: SessionDict, Path(key): Path<String>| async move {
+                s.get::<String>(&key).unwrap().unwrap_or_default()
+            }),
+        )
+        .layer(SessionLayer::new(key()));
+    let mut b = Browser::new();
+    let res = b.get(&app, "/keep/a").await;
+    assert!(res.set_cookie("session").is_some(), "{:?}", res.set_cookies);
+    assert_eq!(kept.lock().unwrap().len(), 1);
+    let res = b.get(&app, "/drop/b").await;
+    assert!(res.set_cookie("session").is_some(), "{:?}", res.set_cookies);
+    assert_eq!(b.get(&app, "/get/kept").await.body, "a");
+    assert_eq!(b.get(&app, "/get/dropped").await.body, "b");
+    // A read through a kept handle writes no cookie, as through a dropped one.
+    let res = b.get(&app, "/peek").await;
+    assert_eq!(res.body, "a");
+    assert!(res.set_cookie("session").is_none(), "{:?}", res.set_cookies);
+    assert_eq!(kept.lock().unwrap().len(), 2);
 }

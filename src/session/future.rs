@@ -150,7 +150,7 @@ fn commits(session: &SessionDict) -> Option<CommitFuture> {
 /// Writes the session's cookies on `response`.
 fn finish<B>(session: Option<SessionDict>, mut response: Response<B>) -> Response<B> {
     if let Some(session) = session {
-        response::finish(&session, response.headers_mut());
+        response::finish_owned(session, response.headers_mut());
     }
     response
 }
@@ -190,7 +190,7 @@ fn unavailable<B: From<Bytes>>(
     }
     if let Some(session) = session {
         session.leave_cookies_alone();
-        response::finish(&session, response.headers_mut());
+        response::finish_owned(session, response.headers_mut());
     }
     response
 }

@@ -673,17 +673,43 @@ impl SessionDict {
     /// of them.
     pub(crate) fn commit(&self) -> Commit {
         let now = self.now();
-        let mut state = self.lock();
-        let remember = std::mem::take(&mut state.remember);
-        if state.keep_cookies {
+        let sent = !self.shared.sent.is_empty();
+        self.lock().commit(sent, now)
+    }
+
+    /// [`commit`](Self::commit) by the handle's last holder, the response future once the
+    /// handler has let go of its own: the state is reached without taking the lock (one atomic
+    /// operation fewer than locking and unlocking it). `None` when another holder remains, such
+    /// as a task the handler spawned: the caller then commits through the lock.
+    pub(crate) fn commit_unshared(&mut self) -> Option<Commit> {
+        let shared = Arc::get_mut(&mut self.shared)?;
+        let now = match *shared.now.get_mut() {
+            0 => shared.config.now(),
+            now => now,
+        };
+        let sent = !shared.sent.is_empty();
+        let state = shared
+            .state
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Some(state.commit(sent, now))
+    }
+}
+
+impl State {
+    /// What the request's changes call for (see [`SessionDict::commit`]); `sent`: a session
+    /// cookie came with the request.
+    fn commit(&mut self, sent: bool, now: u64) -> Commit {
+        let remember = std::mem::take(&mut self.remember);
+        if self.keep_cookies {
             return Commit {
                 session: SessionCommit::Unchanged,
                 remember: RememberUpdate::None,
-                read: state.base.is_some(),
+                read: self.base.is_some(),
                 now,
             };
         }
-        let Some(_) = state.base else {
+        let Some(_) = self.base else {
             // Never read: nothing to write, and the response does not depend on the cookie.
             return Commit {
                 session: SessionCommit::Unchanged,
@@ -692,18 +718,17 @@ impl SessionDict {
                 now,
             };
         };
-        let sent = !self.shared.sent.is_empty();
-        let write = state.change == Change::Modified || state.reissue;
-        let empty = state.is_empty();
-        let session = if state.change == Change::Deleted
-            || (write && empty && sent && !state.foreign)
-            || (state.change == Change::None && state.invalid)
+        let write = self.change == Change::Modified || self.reissue;
+        let empty = self.is_empty();
+        let session = if self.change == Change::Deleted
+            || (write && empty && sent && !self.foreign)
+            || (self.change == Change::None && self.invalid)
         {
             SessionCommit::Delete
         } else if write && !empty {
             SessionCommit::Write {
-                json: state.json.take().unwrap_or_else(|| state.to_json()),
-                created: state.created,
+                json: self.json.take().unwrap_or_else(|| self.to_json()),
+                created: self.created,
             }
         } else {
             SessionCommit::Unchanged
@@ -715,9 +740,7 @@ impl SessionDict {
             now,
         }
     }
-}
 
-impl State {
     /// The session as it was loaded, if this request kept each of `keys` as loaded: no login,
     /// `clear` or `delete` replaced it, and none of `keys` was set or removed.
     fn as_loaded(&self, keys: &[&str]) -> Option<&Arc<Members>> {

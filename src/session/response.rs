@@ -14,6 +14,15 @@ pub(crate) fn finish(session: &SessionDict, headers: &mut HeaderMap) {
     write(session.config(), session.commit(), headers);
 }
 
+/// [`finish`] by the response future, which gives up its handle: when no other holder remains,
+/// the session is committed without its lock.
+pub(crate) fn finish_owned(mut session: SessionDict, headers: &mut HeaderMap) {
+    match session.commit_unshared() {
+        Some(commit) => write(session.config(), commit, headers),
+        None => finish(&session, headers),
+    }
+}
+
 /// Adds the headers `commit` calls for to a response's `headers`.
 fn write(config: &SessionConfig, commit: Commit, headers: &mut HeaderMap) {
     let scope = &config.scope;
