@@ -13,6 +13,8 @@
 # (binutils).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/bench_binary.sh
+. scripts/bench_binary.sh
 
 ITERS="${ITERS:-2000}"
 TARGET="${CARGO_TARGET_DIR:-benches/target}"
@@ -30,21 +32,7 @@ for tool in valgrind objdump; do
 done
 
 mkdir -p "$OUT"
-BIN="$(cargo bench --manifest-path benches/Cargo.toml --bench compare --no-run \
-    --message-format=json 2>"$OUT/build.log" |
-    python3 -c '
-import json, sys
-for line in sys.stdin:
-    msg = json.loads(line)
-    if msg.get("reason") == "compiler-artifact" and msg["target"]["name"] == "compare" \
-            and msg.get("executable"):
-        print(msg["executable"])
-')" || true
-if [ -z "$BIN" ] || [ ! -x "$BIN" ]; then
-    echo "could not build compare; run: cargo bench --manifest-path benches/Cargo.toml --bench compare --no-run" >&2
-    exit 1
-fi
-mkdir -p "$OUT"
+BIN="$(bench_binary compare)"
 
 for case in "$@"; do
     file="$OUT/${case//\//__}.callgrind"

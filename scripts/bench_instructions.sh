@@ -17,6 +17,8 @@
 # more than a load), but they do not move with the machine's other load.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/bench_binary.sh
+. scripts/bench_binary.sh
 
 ITERS="${ITERS:-2000}"
 TARGET="${CARGO_TARGET_DIR:-benches/target}"
@@ -30,20 +32,7 @@ if ! command -v valgrind >/dev/null 2>&1; then
 fi
 
 echo "==> building benches/compare.rs (release)"
-BIN="$(cargo bench --manifest-path benches/Cargo.toml --bench compare --no-run \
-    --message-format=json 2>/dev/null |
-    python3 -c '
-import json, sys
-for line in sys.stdin:
-    msg = json.loads(line)
-    if msg.get("reason") == "compiler-artifact" and msg["target"]["name"] == "compare" \
-            and msg.get("executable"):
-        print(msg["executable"])
-')"
-if [ -z "$BIN" ] || [ ! -x "$BIN" ]; then
-    echo "could not build compare; run: cargo bench --manifest-path benches/Cargo.toml --bench compare --no-run" >&2
-    exit 1
-fi
+BIN="$(bench_binary compare)"
 
 if [ "$#" -gt 0 ]; then
     CASES=("$@")

@@ -18,6 +18,8 @@
 # numbers are for comparing the stacks with each other, not absolute capacity.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/bench_binary.sh
+. scripts/bench_binary.sh
 
 DURATION="${DURATION:-10}"
 SESSIONS="${SESSIONS:-10000}"
@@ -32,20 +34,7 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 
 echo "==> building benches/load_server.rs (release)"
-BIN="$(cargo bench --manifest-path benches/Cargo.toml --bench load_server --no-run \
-    --message-format=json 2>/dev/null |
-    python3 -c '
-import json, sys
-for line in sys.stdin:
-    msg = json.loads(line)
-    if msg.get("reason") == "compiler-artifact" and msg["target"]["name"] == "load_server" \
-            and msg.get("executable"):
-        print(msg["executable"])
-')"
-if [ -z "$BIN" ] || [ ! -x "$BIN" ]; then
-    echo "could not build load_server; run: cargo bench --manifest-path benches/Cargo.toml --bench load_server --no-run" >&2
-    exit 1
-fi
+BIN="$(bench_binary load_server)"
 
 WORK="$(mktemp -d)"
 STACKS=11

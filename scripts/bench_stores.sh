@@ -17,6 +17,8 @@
 # <target>/bench-stores/instructions.tsv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/bench_binary.sh
+. scripts/bench_binary.sh
 
 ITERS="${ITERS:-2000}"
 TARGET="${CARGO_TARGET_DIR:-benches/target}"
@@ -28,20 +30,7 @@ command -v valgrind >/dev/null 2>&1 || {
 }
 
 echo "==> building benches/stores.rs (release)"
-BIN="$(cargo bench --manifest-path benches/Cargo.toml --bench stores --no-run \
-    --message-format=json 2>/dev/null |
-    python3 -c '
-import json, sys
-for line in sys.stdin:
-    msg = json.loads(line)
-    if msg.get("reason") == "compiler-artifact" and msg["target"]["name"] == "stores" \
-            and msg.get("executable"):
-        print(msg["executable"])
-')"
-if [ -z "$BIN" ] || [ ! -x "$BIN" ]; then
-    echo "could not build stores; run: cargo bench --manifest-path benches/Cargo.toml --bench stores --no-run" >&2
-    exit 1
-fi
+BIN="$(bench_binary stores)"
 
 if [ "$#" -gt 0 ]; then
     CASES=("$@")
