@@ -54,7 +54,7 @@ use crate::Error;
 /// ```
 #[derive(Clone)]
 pub struct SessionDict {
-    shared: Arc<Shared>,
+    shared: triomphe::Arc<Shared>,
 }
 
 struct Shared {
@@ -126,7 +126,7 @@ impl SessionDict {
             .and_then(|_| headers.get(http::header::USER_AGENT))
             .cloned();
         SessionDict {
-            shared: Arc::new(Shared {
+            shared: triomphe::Arc::new(Shared {
                 config,
                 sent,
                 remember_candidates,
@@ -678,11 +678,12 @@ impl SessionDict {
     }
 
     /// [`commit`](Self::commit) by the handle's last holder, the response future once the
-    /// handler has let go of its own: the state is reached without taking the lock (one atomic
-    /// operation fewer than locking and unlocking it). `None` when another holder remains, such
-    /// as a task the handler spawned: the caller then commits through the lock.
+    /// handler has let go of its own: the state is reached without taking the lock, and knowing
+    /// it is the last holder costs a load (the handle's `Arc` has no weak count to lock), where
+    /// locking and unlocking take two atomic read-modify-writes. `None` when another holder
+    /// remains, such as a task the handler spawned: the caller then commits through the lock.
     pub(crate) fn commit_unshared(&mut self) -> Option<Commit> {
-        let shared = Arc::get_mut(&mut self.shared)?;
+        let shared = triomphe::Arc::get_mut(&mut self.shared)?;
         let now = match *shared.now.get_mut() {
             0 => shared.config.now(),
             now => now,
