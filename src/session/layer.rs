@@ -690,6 +690,6 @@ impl SessionLayerBuilder {
             absolute_timeout: self.absolute_timeout,
             claimless: self.claimless_sessions,
         };
-        CookieBackend::new(format, self.refresh_share)
+        CookieBackend::new(format, self.refresh_share, self.registry.is_some())
     }
 }

@@ -28,6 +28,9 @@ pub(crate) struct Members {
     /// them so that a cookie the verified-cookie cache holds costs it once, not on every
     /// request; each within its [`Memo::budget`].
     memos: [OnceLock<Arc<dyn Any + Send + Sync>>; 2],
+    /// Whether a [`Memo::Tracking`] may be kept (and so is counted): only the login tracking of
+    /// a layer with a registry makes one.
+    keeps_tracking: bool,
 }
 
 /// What a memo holds.
@@ -159,6 +162,7 @@ impl Members {
             entries,
             values,
             memos: Default::default(),
+            keeps_tracking: true,
         }
     }
 
@@ -216,6 +220,7 @@ impl Members {
             entries,
             values: Vec::new(),
             memos: Default::default(),
+            keeps_tracking: true,
         })
     }
 
@@ -303,11 +308,25 @@ impl Members {
         self.memos[which as usize].get()?.downcast_ref()
     }
 
-    /// Keeps `value` as the memo `which`, unless there is one already or it takes more than the
-    /// kind's [`Memo::budget`] (`bytes`: what it holds on the heap, its `Arc` included).
+    /// Keeps `value` as the memo `which`, unless there is one already, it takes more than the
+    /// kind's [`Memo::budget`] (`bytes`: what it holds on the heap, its `Arc` included), or these
+    /// members keep no memo of that kind.
     pub(crate) fn set_memo<T: Any + Send + Sync>(&self, which: Memo, value: Arc<T>, bytes: usize) {
-        if bytes <= which.budget() {
+        if bytes <= which.budget() && self.keeps(which) {
             let _ = self.memos[which as usize].set(value);
+        }
+    }
+
+    /// Keeps no [`Memo::Tracking`], nor room for one: for a layer without a registry, whose
+    /// sessions never make one. (The verified-cookie cache then counts 304 bytes less for each.)
+    pub(crate) fn without_tracking_memo(&mut self) {
+        self.keeps_tracking = false;
+    }
+
+    fn keeps(&self, which: Memo) -> bool {
+        match which {
+            Memo::AuthHash => true,
+            Memo::Tracking => self.keeps_tracking,
         }
     }
 
@@ -323,8 +342,11 @@ impl Members {
             + allocation(self.entries.capacity() * size_of::<Entry>())
             + allocation(self.values.capacity() * size_of::<Value>())
             + self.values.iter().map(json_value_bytes).sum::<usize>()
-            + Memo::AuthHash.budget()
-            + Memo::Tracking.budget()
+            + [Memo::AuthHash, Memo::Tracking]
+                .into_iter()
+                .filter(|&which| self.keeps(which))
+                .map(Memo::budget)
+                .sum::<usize>()
             + entries.sum::<usize>()
     }
 

@@ -7,6 +7,7 @@ use crate::cookie::choose::{choose, Choice};
 use crate::cookie::MAX_COOKIE_LEN;
 use crate::token::session::{Opened, SessionFormat};
 use crate::Error;
+use std::sync::Arc;
 
 /// Sessions kept in the cookie itself.
 #[derive(Debug)]
@@ -16,6 +17,8 @@ pub(crate) struct CookieBackend {
     pub(crate) refresh_share: f64,
     /// Cookies this backend has verified; a new configuration (a new key set) starts empty.
     pub(crate) verified: Cache<Opened>,
+    /// The layer tracks logins in a registry: a cached session may keep the tracking memo.
+    pub(crate) tracking: bool,
 }
 
 /// An opened session holds its members behind an `Arc`: their text and where each lies in it.
@@ -28,11 +31,12 @@ impl Weigh for Opened {
 }
 
 impl CookieBackend {
-    pub(crate) fn new(format: SessionFormat, refresh_share: f64) -> CookieBackend {
+    pub(crate) fn new(format: SessionFormat, refresh_share: f64, tracking: bool) -> CookieBackend {
         CookieBackend {
             format,
             refresh_share,
             verified: Cache::default(),
+            tracking,
         }
     }
 
@@ -40,10 +44,16 @@ impl CookieBackend {
     fn open(&self, token: &str, now: u64) -> Result<Opened, crate::token::Rejection> {
         match self.verified.lookup(token.as_bytes()) {
             Ok(hit) => hit.check_time(now).map(|()| hit),
-            Err(miss) => self
-                .format
-                .open(token, now)
-                .inspect(|opened| self.verified.insert_missed(miss, token.as_bytes(), opened)),
+            Err(miss) => self.format.open(token, now).map(|mut opened| {
+                if !self.tracking {
+                    // Just made: the only reference.
+                    if let Some(members) = Arc::get_mut(&mut opened.map) {
+                        members.without_tracking_memo();
+                    }
+                }
+                self.verified.insert_missed(miss, token.as_bytes(), &opened);
+                opened
+            }),
         }
     }
 
@@ -571,10 +581,6 @@ mod cached {
         assert!(stats.entries > 0 && stats.hits > 0, "{stats:?}");
     }
 
-    /// A site's recurring sessions keep their place in the cache through a flood of valid
-    /// one-off cookies: after 65,536 earlier sessions (so that the cache's use counts are halved
-    /// during the flood), 2,048 sessions seen twice, then 100,000 sessions each sent once (as a
-    /// crawler or a load of first visits would), then the 2,048 again: the hits are counted.
     #[test]
     fn a_small_sessions_entry_is_counted_small_enough_for_11_000_in_the_budget() {
         let backend = SessionLayer::builder(Key::generate()).cookie_backend();
@@ -583,7 +589,8 @@ mod cached {
         let token = backend.format.seal(json.as_bytes().to_vec(), NOW, NOW);
         let opened = backend.open(&token, NOW).unwrap();
         let cost = crate::cache::entry_cost(token.len(), &opened);
-        // Counted with room for both memos of the login code: 1,522 bytes for a 295-byte cookie.
+        // Counted with room for the auth-hash memo (a layer without a registry makes no tracking
+        // memo): 1,234 bytes for a 295-byte cookie.
         assert!(
             (1_000..=1_600).contains(&cost),
             "{cost} bytes for a {}-byte cookie",
@@ -592,6 +599,40 @@ mod cached {
         assert!(crate::cache::BUDGET / cost >= 11_000);
     }
 
+    /// Only a layer with a registry makes the login-tracking memo, so only its cached sessions
+    /// are counted with room for one; another layer's sessions refuse one. A logged-in session
+    /// (a 381-byte cookie) is counted at about 1.4 KB, so 10,000 of them fit in the budget.
+    #[test]
+    fn the_tracking_memo_is_counted_and_kept_only_with_a_registry() {
+        use crate::token::members::Memo;
+        let key = Key::generate();
+        let plain = SessionLayer::builder(key.clone()).cookie_backend();
+        let tracked = SessionLayer::builder(key)
+            .registry(crate::MemoryRegistry::new())
+            .cookie_backend();
+        let json = r#"{"_auth_hash":"1JH_twDjTpopfENBaNvTD3O79OcAeqDaDl80J5-3th0","_fresh":true,"_id":"5e48wuE-mASrNNSPI-HLmg","_user_id":4242}"#;
+        let token = plain.format.seal(json.as_bytes().to_vec(), NOW, NOW);
+        let (a, b) = (
+            plain.open(&token, NOW).unwrap(),
+            tracked.open(&token, NOW).unwrap(),
+        );
+        let cost = |opened| crate::cache::entry_cost(token.len(), opened);
+        assert_eq!(cost(&b) - cost(&a), Memo::Tracking.budget());
+        assert!(crate::cache::BUDGET / cost(&a) >= 10_000, "{}", cost(&a));
+        for opened in [&a, &b] {
+            opened.map.set_memo(Memo::Tracking, Arc::new(7u64), 32);
+        }
+        assert!(a.map.memo::<u64>(Memo::Tracking).is_none());
+        assert_eq!(b.map.memo::<u64>(Memo::Tracking).as_deref(), Some(&7));
+        // Both keep the auth-hash memo.
+        a.map.set_memo(Memo::AuthHash, Arc::new(vec![1u8]), 64);
+        assert!(a.map.memo::<Vec<u8>>(Memo::AuthHash).is_some());
+    }
+
+    /// A site's recurring sessions keep their place in the cache through a flood of valid
+    /// one-off cookies: after 65,536 earlier sessions (so that the cache's use counts are halved
+    /// during the flood), 2,048 sessions seen twice, then 100,000 sessions each sent once (as a
+    /// crawler or a load of first visits would), then the 2,048 again: the hits are counted.
     #[test]
     fn recurring_sessions_keep_hitting_after_100_000_one_off_cookies() {
         let backend = SessionLayer::builder(Key::generate()).cookie_backend();
