@@ -86,6 +86,17 @@ const _: () = assert!(SKETCH_WORDS <= 1 << 10);
 /// inserted.
 pub(crate) trait Weigh {
     fn heap_bytes(&self) -> usize;
+
+    /// Reads a byte of each block of the heap a hit will use, and returns something of them.
+    /// [`Cache::lookup`] calls it as it finds an entry, before it compares the token: the reads
+    /// then overlap the token's. Otherwise each block comes from memory only when the request
+    /// uses it, after an atomic operation (the reference count's increment, a lock), which lets
+    /// no later read start before it ends: once a flood has spread a cache's recurring entries
+    /// over its memory, each of those blocks would cost a full trip to memory, one after
+    /// another.
+    fn touch(&self) -> u64 {
+        0
+    }
 }
 
 /// What one allocation of `size` bytes takes from the allocator: glibc's 16-byte granules with an
@@ -434,7 +445,10 @@ impl<V: Weigh + Clone> Cache<V> {
             .index
             .get(&hash)
             .map(|&slot| &shard.slots[slot as usize])
-            .filter(|entry| constant_time_eq(&entry.token, token))
+            .filter(|entry| {
+                std::hint::black_box(entry.verified.touch());
+                constant_time_eq(&entry.token, token)
+            })
             .map(|entry| entry.verified.clone());
         if found.is_some() {
             shard.sketch.record(hash);

@@ -350,6 +350,14 @@ impl Members {
             + entries.sum::<usize>()
     }
 
+    /// A byte of the text and of the table of members, and the first memo's state: the blocks a
+    /// read of the session uses (see [`Weigh::touch`](crate::cache::Weigh::touch)).
+    pub(crate) fn touch(&self) -> u64 {
+        let text = self.text.as_bytes().first().copied().unwrap_or_default();
+        let table = self.entries.first().map_or(0, |e| e.key.len());
+        u64::from(text) ^ table as u64 ^ u64::from(self.memos[0].get().is_some())
+    }
+
     fn member<'s>(&'s self, entry: &'s Entry) -> Member<'s> {
         match &entry.slot {
             Slot::Raw(start, end) => Member::Raw(&self.text[*start as usize..*end as usize]),

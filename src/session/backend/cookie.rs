@@ -28,6 +28,10 @@ impl Weigh for Opened {
             allocation(2 * size_of::<usize>() + size_of::<crate::token::members::Members>());
         members + self.map.heap_bytes()
     }
+
+    fn touch(&self) -> u64 {
+        self.map.touch()
+    }
 }
 
 impl CookieBackend {
