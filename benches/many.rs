@@ -18,6 +18,10 @@
 //!   one-off valid cookies, and with [`FLOOD_PER_READ`] more before each timed read (untimed).
 //!   `read_hot_set` sends the same one-off cookies to a twin layer instead, so the two cases do
 //!   the same work and differ only in what the measured layer's cache saw.
+//! - `floor/hot_set{,_spread}`: the least a cache can touch on a hit of the hot set (one index
+//!   probe, one block holding the token and the session), with its 2,048 blocks alone or each
+//!   among 7 others as in a full cache, and the same cooling between reads as
+//!   `ours/read_hot_set`: what the spread costs any cache.
 //! - `ours/auth_many_users`, `axum_login/authenticated_many_users`: a different user, each with
 //!   their own session and password hash, on each request.
 
@@ -288,6 +292,97 @@ mod floor {
         }
     }
 
+    /// The least a cache of verified cookies can touch on a hit, to show what a flood costs
+    /// whatever the cache: an index from a keyed hash of the token's last 32 bytes to one
+    /// allocation that holds the token (compared whole, eight bytes at a time, without branching)
+    /// and the session's JSON, in which `user` is found and decoded. No middleware, no clock, no
+    /// use counts, no reference counts: one index probe and one block per hit.
+    #[derive(Clone)]
+    pub(super) struct HotSet(Arc<HotIndex>);
+
+    struct HotIndex {
+        hasher: std::collections::hash_map::RandomState,
+        /// The token's length and the block: the token, then the session's JSON.
+        entries: HashMap<u64, (usize, Box<[u8]>)>,
+    }
+
+    impl HotSet {
+        /// Holds each of `hot` (`session=<token>` cookies) with `json`. `spread` > 1: among
+        /// `spread` − 1 other entries of the same size each, allocated in turn with them (the
+        /// layout of a full cache whose recurring entries were made among others), so the hot
+        /// set's blocks lie apart; 1: only the hot set, its blocks side by side.
+        pub(super) fn new(hot: &[HeaderValue], json: &[u8], spread: usize) -> HotSet {
+            use std::hash::BuildHasher;
+            let hasher = std::collections::hash_map::RandomState::new();
+            let mut entries = HashMap::with_capacity(hot.len() * spread);
+            let mut filler = 0u64;
+            for cookie in hot {
+                let token = token(cookie).as_bytes();
+                for _ in 1..spread {
+                    // Never looked up: a token's worth of bytes under a hash of their own.
+                    filler += 1;
+                    let mut other = vec![b'x'; token.len() + json.len()];
+                    other[..8].copy_from_slice(&filler.to_le_bytes());
+                    let hash = hasher.hash_one(&other[token.len() - 32..token.len()]);
+                    entries.insert(hash, (token.len(), other.into_boxed_slice()));
+                }
+                let hash = hasher.hash_one(&token[token.len() - 32..]);
+                let block = [token, json].concat().into_boxed_slice();
+                assert!(entries.insert(hash, (token.len(), block)).is_none());
+            }
+            HotSet(Arc::new(HotIndex { hasher, entries }))
+        }
+
+        /// A handler, behind no middleware, that finds the request's session in the set.
+        pub(super) fn handler(
+            &self,
+        ) -> impl Fn(Req) -> std::future::Ready<Result<Res, Infallible>> + Clone {
+            let set = Arc::clone(&self.0);
+            move |req: Req| {
+                use std::hash::BuildHasher;
+                let header = req.headers().get(COOKIE).expect("a Cookie header");
+                let token = token(header).as_bytes();
+                let hash = set.hasher.hash_one(&token[token.len() - 32..]);
+                let (len, block) = set.entries.get(&hash).expect("a hit");
+                assert!(*len == token.len() && same(&block[..*len], token));
+                let json = std::str::from_utf8(&block[*len..]).expect("UTF-8");
+                let at = json.find(r#""user":"#).expect("user") + 7;
+                let user: &str = serde_json::Deserializer::from_str(&json[at..])
+                    .into_iter()
+                    .next()
+                    .expect("a value")
+                    .expect("a string");
+                assert_eq!(user, "alice");
+                std::future::ready(Ok(ok()))
+            }
+        }
+    }
+
+    /// The token of a `session=<token>` cookie.
+    fn token(cookie: &HeaderValue) -> &str {
+        cookie
+            .to_str()
+            .expect("ASCII")
+            .strip_prefix("session=")
+            .expect("a session cookie")
+    }
+
+    /// Whether `a` and `b` (of one length) are equal, eight bytes at a time, without branching.
+    fn same(a: &[u8], b: &[u8]) -> bool {
+        let diff = a
+            .chunks(8)
+            .zip(b.chunks(8))
+            .fold(0u64, |diff, (x, y)| {
+                let word = |w: &[u8]| {
+                    let mut bytes = [0u8; 8];
+                    bytes[..w.len()].copy_from_slice(w);
+                    u64::from_ne_bytes(bytes)
+                };
+                diff | (word(x) ^ word(y))
+            });
+        black_box(diff) == 0
+    }
+
     /// Valid session cookies of `key`, each never sent before: what a flood of one-off visitors
     /// sends. Signed here (a cookie of ours, byte for byte), so that making one costs less than
     /// a request through the layer.
@@ -465,17 +560,20 @@ fn ts_sessions(
 /// Times reads of `hot` in turn. With `flood`, [`FLOOD_PER_READ`] one-off cookies go through the
 /// same service before each read, outside the timing. In counting mode, the loop of [`case`]:
 /// one pass over the hot set as it stands after the set-up.
-fn hot_case<S>(
+fn hot_case<S, F>(
     group: &mut Group<'_>,
     rt: &Runtime,
     name: &str,
     svc: S,
     hot: Vec<HeaderValue>,
-    flood: (S, floor::OneOffs),
+    flood: (F, floor::OneOffs),
 ) where
     S: Service<Req, Response = Res> + Clone + 'static,
     S::Error: Debug,
     S::Future: 'static,
+    F: Service<Req, Response = Res> + 'static,
+    F::Error: Debug,
+    F::Future: 'static,
 {
     if count_mode().is_some() {
         case(group, rt, name, svc, hot, false);
@@ -548,6 +646,28 @@ fn hot_set(c: &mut Criterion, rt: &Runtime) {
         send(&flood_svc, &mut (0..FLOOD).map(|_| one_offs.next()));
         let mut g = Group::new(c, "ours");
         hot_case(&mut g, rt, name, svc, hot, (flood_svc, one_offs));
+        g.finish();
+    }
+}
+
+/// The floor of the hot-set cases: [`floor::HotSet`] holding the same 2,048 sessions, alone
+/// (`floor/hot_set`) or each among 7 others as a full cache holds them (`floor/hot_set_spread`:
+/// 16,384 entries), with the same one-off cookies sent to a layer of ours between timed reads as
+/// in `ours/read_hot_set`, which cool the CPU's caches alike. What the spread adds here is what a
+/// flood adds to a hit in any cache that keeps 16,384 entries and its recurring ones among them.
+fn hot_set_floor(c: &mut Criterion, rt: &Runtime) {
+    for (name, spread) in [("hot_set", 1), ("hot_set_spread", 8)] {
+        if !wanted(&format!("floor/{name}")) {
+            continue;
+        }
+        let (_, layer) = new_layer();
+        let hot = ours_cookies(rt, &layer, contents(), HOT);
+        let json = serde_json::to_vec(&contents()).expect("serialisable");
+        let set = floor::HotSet::new(&hot, &json, spread);
+        let (twin_key, twin) = new_layer();
+        let cooling = (on(&twin, ours_read), floor::OneOffs::new(&twin_key));
+        let mut g = Group::new(c, "floor");
+        hot_case(&mut g, rt, name, service_fn(set.handler()), hot, cooling);
         g.finish();
     }
 }
@@ -702,5 +822,6 @@ fn many_users(c: &mut Criterion, rt: &Runtime) {
 pub(super) fn all(c: &mut Criterion, rt: &Runtime) {
     uncached(c, rt);
     hot_set(c, rt);
+    hot_set_floor(c, rt);
     many_users(c, rt);
 }
