@@ -369,17 +369,14 @@ mod floor {
 
     /// Whether `a` and `b` (of one length) are equal, eight bytes at a time, without branching.
     fn same(a: &[u8], b: &[u8]) -> bool {
-        let diff = a
-            .chunks(8)
-            .zip(b.chunks(8))
-            .fold(0u64, |diff, (x, y)| {
-                let word = |w: &[u8]| {
-                    let mut bytes = [0u8; 8];
-                    bytes[..w.len()].copy_from_slice(w);
-                    u64::from_ne_bytes(bytes)
-                };
-                diff | (word(x) ^ word(y))
-            });
+        let diff = a.chunks(8).zip(b.chunks(8)).fold(0u64, |diff, (x, y)| {
+            let word = |w: &[u8]| {
+                let mut bytes = [0u8; 8];
+                bytes[..w.len()].copy_from_slice(w);
+                u64::from_ne_bytes(bytes)
+            };
+            diff | (word(x) ^ word(y))
+        });
         black_box(diff) == 0
     }
 
