@@ -55,7 +55,7 @@ use subtle::ConstantTimeEq;
 const SHARDS: usize = 16;
 /// Entries per shard: 16,384 in all. A small session's entry is counted at about 1.2 KiB (96
 /// bytes of JSON, a 295-byte cookie, room for the auth-hash memo; 300 bytes more with a registry,
-/// for the login-tracking memo), so the byte budget binds first, at about 13,600 of them (11,000
+/// for the login-tracking memo), so the byte budget binds first, at about 13,700 of them (11,000
 /// with a registry).
 const SHARD_ENTRIES: usize = 1024;
 /// The accounted bytes one cache may hold, split evenly across its shards.
@@ -826,7 +826,7 @@ mod tests {
     }
 
     /// A set of sessions larger than the cache, each back once per cycle (the benchmarks'
-    /// uncached cases: 65,536 small sessions in turn, about 13,600 of which fit): the cache keeps
+    /// uncached cases: 65,536 small sessions in turn, about 13,700 of which fit): the cache keeps
     /// a share of them, which hits, and admits few of the others, rather than churning through
     /// them all. (The benchmarks' uncached figures include those hits: 12–22% of uses here.)
     #[test]

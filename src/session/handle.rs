@@ -57,6 +57,13 @@ pub struct SessionDict {
     shared: triomphe::Arc<Shared>,
 }
 
+// The handle crosses tasks and threads, and futures holding it may move: guarded here, since its
+// reference count is not `std`'s.
+const _: () = {
+    const fn shareable<T: Send + Sync + Unpin + 'static>() {}
+    shareable::<SessionDict>();
+};
+
 struct Shared {
     config: Arc<SessionConfig>,
     /// Values of the cookies with the session's name, not yet verified.

@@ -22,15 +22,16 @@ pub(crate) struct Members {
     /// The JSON the members were scanned from (empty when they were built from values).
     text: String,
     entries: Vec<Entry>,
-    /// The decoded values of members built from a map (empty for scanned ones).
-    values: Vec<Value>,
+    /// The decoded values of members built from a map (empty for scanned ones); never grown, so
+    /// a boxed slice, a word smaller than a `Vec` in every cached session.
+    values: Box<[Value]>,
     /// What the login code derived from these members or verified them against, kept with
     /// them so that a cookie the verified-cookie cache holds costs it once, not on every
     /// request; each within its [`Memo::budget`].
     memos: [OnceLock<Arc<dyn Any + Send + Sync>>; 2],
-    /// Whether a [`Memo::Tracking`] may be kept (and so is counted): only the login tracking of
-    /// a layer with a registry makes one.
-    keeps_tracking: bool,
+    /// No [`Memo::Tracking`] is kept, nor counted: only the login tracking of a layer with a
+    /// registry makes one. (False by default: members keep both kinds unless told otherwise.)
+    refuses_tracking: bool,
 }
 
 /// What a memo holds.
@@ -160,9 +161,9 @@ impl Members {
         Members {
             text: String::new(),
             entries,
-            values,
+            values: values.into_boxed_slice(),
             memos: Default::default(),
-            keeps_tracking: true,
+            refuses_tracking: false,
         }
     }
 
@@ -218,9 +219,9 @@ impl Members {
         Ok(Members {
             text,
             entries,
-            values: Vec::new(),
+            values: Box::default(),
             memos: Default::default(),
-            keeps_tracking: true,
+            refuses_tracking: false,
         })
     }
 
@@ -320,13 +321,13 @@ impl Members {
     /// Keeps no [`Memo::Tracking`], nor room for one: for a layer without a registry, whose
     /// sessions never make one. (The verified-cookie cache then counts 304 bytes less for each.)
     pub(crate) fn without_tracking_memo(&mut self) {
-        self.keeps_tracking = false;
+        self.refuses_tracking = true;
     }
 
     fn keeps(&self, which: Memo) -> bool {
         match which {
             Memo::AuthHash => true,
-            Memo::Tracking => self.keeps_tracking,
+            Memo::Tracking => !self.refuses_tracking,
         }
     }
 
@@ -340,7 +341,7 @@ impl Members {
         });
         allocation(self.text.capacity())
             + allocation(self.entries.capacity() * size_of::<Entry>())
-            + allocation(self.values.capacity() * size_of::<Value>())
+            + allocation(self.values.len() * size_of::<Value>())
             + self.values.iter().map(json_value_bytes).sum::<usize>()
             + [Memo::AuthHash, Memo::Tracking]
                 .into_iter()
