@@ -689,7 +689,8 @@ impl SessionLayerBuilder {
             idle_timeout: self.idle_timeout,
             absolute_timeout: self.absolute_timeout,
             claimless: self.claimless_sessions,
+            tracking_memo: self.registry.is_some(),
         };
-        CookieBackend::new(format, self.refresh_share, self.registry.is_some())
+        CookieBackend::new(format, self.refresh_share)
     }
 }

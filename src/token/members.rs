@@ -356,7 +356,8 @@ impl Members {
     pub(crate) fn touch(&self) -> u64 {
         let text = self.text.as_bytes().first().copied().unwrap_or_default();
         let table = self.entries.first().map_or(0, |e| e.key.len());
-        u64::from(text) ^ table as u64 ^ u64::from(self.memos[0].get().is_some())
+        let memo = self.memos[Memo::AuthHash as usize].get().is_some();
+        u64::from(text) ^ table as u64 ^ u64::from(memo)
     }
 
     fn member<'s>(&'s self, entry: &'s Entry) -> Member<'s> {

@@ -31,6 +31,9 @@ pub(crate) struct SessionFormat {
     pub(crate) absolute_timeout: Option<u64>,
     /// Accept tokens without the crate's anchors (Microdot writes none).
     pub(crate) claimless: bool,
+    /// The sessions it opens may keep the login-tracking memo: only a layer with a registry
+    /// makes one, and the verified-cookie cache counts room for it only then.
+    pub(crate) tracking_memo: bool,
 }
 
 /// What opening one session token established: cheap to clone (the members are shared).
@@ -123,9 +126,12 @@ impl SessionFormat {
         };
         // Authentic from here on: what this layer cannot read is left alone.
         let Payload {
-            members: map,
+            members: mut map,
             claims,
         } = payload.map_err(|_| Rejection::Unusable)?;
+        if !self.tracking_memo {
+            map.without_tracking_memo();
+        }
         let [exp, nbf, iat, created] = &claims;
         let others = nbf.is_some() || iat.is_some() || created.is_some();
         if remember::is_remember_shaped_without_claims(&map, exp.is_some(), others) {
@@ -250,6 +256,7 @@ mod tests {
             idle_timeout: None,
             absolute_timeout: None,
             claimless,
+            tracking_memo: false,
         }
     }
 

@@ -7,7 +7,6 @@ use crate::cookie::choose::{choose, Choice};
 use crate::cookie::MAX_COOKIE_LEN;
 use crate::token::session::{Opened, SessionFormat};
 use crate::Error;
-use std::sync::Arc;
 
 /// Sessions kept in the cookie itself.
 #[derive(Debug)]
@@ -17,8 +16,6 @@ pub(crate) struct CookieBackend {
     pub(crate) refresh_share: f64,
     /// Cookies this backend has verified; a new configuration (a new key set) starts empty.
     pub(crate) verified: Cache<Opened>,
-    /// The layer tracks logins in a registry: a cached session may keep the tracking memo.
-    pub(crate) tracking: bool,
 }
 
 /// An opened session holds its members behind an `Arc`: their text and where each lies in it.
@@ -35,12 +32,11 @@ impl Weigh for Opened {
 }
 
 impl CookieBackend {
-    pub(crate) fn new(format: SessionFormat, refresh_share: f64, tracking: bool) -> CookieBackend {
+    pub(crate) fn new(format: SessionFormat, refresh_share: f64) -> CookieBackend {
         CookieBackend {
             format,
             refresh_share,
             verified: Cache::default(),
-            tracking,
         }
     }
 
@@ -48,16 +44,10 @@ impl CookieBackend {
     fn open(&self, token: &str, now: u64) -> Result<Opened, crate::token::Rejection> {
         match self.verified.lookup(token.as_bytes()) {
             Ok(hit) => hit.check_time(now).map(|()| hit),
-            Err(miss) => self.format.open(token, now).map(|mut opened| {
-                if !self.tracking {
-                    // Just made: the only reference.
-                    if let Some(members) = Arc::get_mut(&mut opened.map) {
-                        members.without_tracking_memo();
-                    }
-                }
-                self.verified.insert_missed(miss, token.as_bytes(), &opened);
-                opened
-            }),
+            Err(miss) => self
+                .format
+                .open(token, now)
+                .inspect(|opened| self.verified.insert_missed(miss, token.as_bytes(), opened)),
         }
     }
 
@@ -563,6 +553,7 @@ mod cached {
     use super::*;
     use crate::cache::BUDGET;
     use crate::{Key, SessionLayer};
+    use std::sync::Arc;
 
     const NOW: u64 = 1_800_000_000;
 
