@@ -22,7 +22,7 @@ pub fn session_decode(data: &[u8]) {
         return;
     };
     let decoded = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(token);
-    let scanned = crate::token::members::Members::scan(token.to_owned(), |_, _| false);
+    let scanned = crate::token::members::Members::scan(token.to_owned(), 0, |_, _| false);
     match (scanned, decoded) {
         (Ok(scanned), Ok(decoded)) => assert_eq!(scanned.to_map(), decoded),
         (Err(_), Err(_)) => {}

@@ -88,7 +88,7 @@ struct Shared {
 struct State {
     /// The session as the cookie held it: `None` until the first access decodes the cookie.
     /// Shared with the verified-cookie cache, so never changed in place.
-    base: Option<Arc<Members>>,
+    base: Option<Members>,
     /// This request's changes on top of `base`: `Some` sets a key, `None` removes it. Kept apart
     /// so that a write does not copy the shared map.
     changes: BTreeMap<String, Option<Value>>,
@@ -579,7 +579,7 @@ impl SessionDict {
         import: bool,
     ) {
         let mut state = self.lock();
-        state.base = Some(Arc::new(Members::from_map(map)));
+        state.base = Some(Members::from_map(map));
         state.created = loaded.created;
         state.reissue = loaded.reissue;
         state.invalid = loaded.invalid;
@@ -751,7 +751,7 @@ impl State {
 
     /// The session as it was loaded, if this request kept each of `keys` as loaded: no login,
     /// `clear` or `delete` replaced it, and none of `keys` was set or removed.
-    fn as_loaded(&self, keys: &[&str]) -> Option<&Arc<Members>> {
+    fn as_loaded(&self, keys: &[&str]) -> Option<&Members> {
         let kept = !self.replaced && keys.iter().all(|k| !self.changes.contains_key(*k));
         self.base.as_ref().filter(|_| kept)
     }
@@ -760,7 +760,7 @@ impl State {
     fn get(&self, key: &str) -> Option<Member<'_>> {
         match self.changes.get(key) {
             Some(change) => change.as_ref().map(Member::Value),
-            None => self.base.as_deref().and_then(|base| base.get(key)),
+            None => self.base.as_ref().and_then(|base| base.get(key)),
         }
     }
 
@@ -816,7 +816,7 @@ impl State {
     /// The session as compact JSON, without the crate's claims. Values the request did not
     /// change are copied as the cookie carried them, not decoded and serialised again.
     fn to_json(&self) -> Vec<u8> {
-        let loaded = self.base.as_deref().map_or(0, Members::text_len);
+        let loaded = self.base.as_ref().map_or(0, Members::text_len);
         // Room for the changes and for the claims the cookie backend appends (56 bytes).
         let mut out = Vec::with_capacity(loaded + 16 * self.changes.len() + 2 + 64);
         out.push(b'{');
@@ -847,7 +847,7 @@ impl State {
 
     /// Starts over from `map` (a login, a clear), with its JSON when the caller has it.
     fn set_base(&mut self, map: Map<String, Value>, json: Option<Vec<u8>>) {
-        self.base = Some(Arc::new(Members::from_map(map)));
+        self.base = Some(Members::from_map(map));
         self.changes.clear();
         self.json = json;
         self.replaced = true;

@@ -94,10 +94,18 @@ impl Verified<'_> {
         self.with_payload(|json| serde_json::from_slice(json).map_err(|_| Rejection::BadPayload))
     }
 
-    /// Decodes the payload's base64 into a string the caller keeps; `None` when it is not base64
-    /// or not UTF-8.
-    pub(crate) fn payload_text(&self) -> Option<String> {
-        String::from_utf8(self.payload_vec().ok()?).ok()
+    /// Decodes the payload's base64 into a string the caller keeps, after `prefix`; `None` when
+    /// it is not base64 or not UTF-8.
+    pub(crate) fn payload_text_after(&self, prefix: &str) -> Option<String> {
+        // base64 0.22 asks for room for its estimate: 3 bytes for every 4 characters, rounded up.
+        let mut buf = Vec::with_capacity(prefix.len() + self.payload_b64.len().div_ceil(4) * 3);
+        buf.extend_from_slice(prefix.as_bytes());
+        buf.resize(buf.capacity(), 0);
+        let len = URL_SAFE_NO_PAD
+            .decode_slice(self.payload_b64, &mut buf[prefix.len()..])
+            .ok()?;
+        buf.truncate(prefix.len() + len);
+        String::from_utf8(buf).ok()
     }
 
     /// The payload's base64 decoded into a buffer of its own.

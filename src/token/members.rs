@@ -15,15 +15,30 @@ use std::sync::{Arc, OnceLock};
 use serde::de::{DeserializeOwned, DeserializeSeed, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use triomphe::HeaderSlice;
 
-/// The members of one session, sorted by key, each key once.
+/// The members of one session, sorted by key, each key once: one block of memory holding the
+/// token they were opened from (if any), their JSON text, where each member lies in it, and the
+/// login code's memos. Cheap to clone: a reference count.
+///
+/// One block, so that a verified-cookie cache hit reads one run of memory (the token it compares,
+/// the table a read searches, the text it decodes) rather than a chain of blocks, each found
+/// only after the one before it has come from memory.
+#[derive(Clone)]
+pub(crate) struct Members(triomphe::Arc<HeaderSlice<Head, str>>);
+
 #[derive(Default)]
-pub(crate) struct Members {
-    /// The JSON the members were scanned from (empty when they were built from values).
-    text: String,
-    entries: Vec<Entry>,
-    /// The decoded values of members built from a map (empty for scanned ones); never grown, so
-    /// a boxed slice, a word smaller than a `Vec` in every cached session.
+struct Head {
+    /// Where the JSON begins in the block's text; before it lies the token (empty for members
+    /// not opened from one).
+    json_start: u32,
+    /// The members in key order.
+    table: Table,
+    /// Keys that were written with escapes, decoded (rare), and the keys of members built from
+    /// a map: what an [`APART`] key span indexes.
+    keys: Box<[Box<str>]>,
+    /// The decoded values of members built from a map (empty for scanned ones): what an
+    /// [`APART`] value span indexes.
     values: Box<[Value]>,
     /// What the login code derived from these members or verified them against, kept with
     /// them so that a cookie the verified-cookie cache holds costs it once, not on every
@@ -32,6 +47,105 @@ pub(crate) struct Members {
     /// No [`Memo::Tracking`] is kept, nor counted: only the login tracking of a layer with a
     /// registry makes one. (False by default: members keep both kinds unless told otherwise.)
     refuses_tracking: bool,
+}
+
+/// Members a table holds without an allocation of its own: a small session's all (a logged-in
+/// one has four or five of the crate's, and the application's).
+const INLINE: usize = 8;
+
+/// The table of members: inline while it is small.
+enum Table {
+    Inline(u8, [Entry; INLINE]),
+    Spilled(Vec<Entry>),
+}
+
+impl Default for Table {
+    fn default() -> Table {
+        Table::Inline(0, [Entry::default(); INLINE])
+    }
+}
+
+impl Table {
+    fn as_slice(&self) -> &[Entry] {
+        match self {
+            Table::Inline(len, entries) => &entries[..usize::from(*len)],
+            Table::Spilled(entries) => entries,
+        }
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [Entry] {
+        match self {
+            Table::Inline(len, entries) => &mut entries[..usize::from(*len)],
+            Table::Spilled(entries) => entries,
+        }
+    }
+
+    fn push(&mut self, entry: Entry) {
+        match self {
+            Table::Inline(len, entries) if usize::from(*len) < INLINE => {
+                entries[usize::from(*len)] = entry;
+                *len += 1;
+            }
+            Table::Inline(_, entries) => {
+                let mut spilled = Vec::with_capacity(2 * INLINE);
+                spilled.extend_from_slice(entries);
+                spilled.push(entry);
+                *self = Table::Spilled(spilled);
+            }
+            Table::Spilled(entries) => entries.push(entry),
+        }
+    }
+
+    fn truncate(&mut self, n: usize) {
+        match self {
+            // `n` is at most the length, which fits.
+            Table::Inline(len, _) => *len = (*len).min(n as u8),
+            Table::Spilled(entries) => entries.truncate(n),
+        }
+    }
+
+    /// The heap it holds apart from the block.
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Table::Inline(..) => 0,
+            Table::Spilled(entries) => {
+                crate::cache::allocation(entries.capacity() * size_of::<Entry>())
+            }
+        }
+    }
+}
+
+/// A key and its value.
+#[derive(Clone, Copy, Default)]
+struct Entry {
+    key: Span,
+    value: Span,
+}
+
+/// Where a key or a value lies in the JSON text, or, with `start` at [`APART`], the index of
+/// one held apart, decoded (`Head::keys`, `Head::values`).
+#[derive(Clone, Copy, Default)]
+struct Span {
+    start: u32,
+    end: u32,
+}
+
+/// The `start` of a span that indexes a key or value held apart. The text is shorter, so no
+/// span of it starts there.
+const APART: u32 = u32::MAX;
+
+impl Span {
+    fn apart(index: usize) -> Span {
+        // Fewer members than the text has bytes, or than a map of them holds: within `u32`.
+        Span {
+            start: APART,
+            end: index as u32,
+        }
+    }
+
+    fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
 }
 
 /// What a memo holds.
@@ -60,25 +174,6 @@ impl Memo {
 /// The heap an `Arc<T>` takes: its counts and `T`, in one allocation.
 pub(crate) fn arc_heap_bytes<T>() -> usize {
     crate::cache::allocation(2 * size_of::<usize>() + size_of::<T>())
-}
-
-struct Entry {
-    key: Key,
-    slot: Slot,
-}
-
-/// A key as it appears in `text` (no escapes: the common case), or decoded.
-enum Key {
-    Span(u32, u32),
-    Owned(Box<str>),
-}
-
-/// A value not yet decoded (its span in `text`), or a decoded one.
-enum Slot {
-    Raw(u32, u32),
-    /// An index into `values`: the table stays small for the cache, and members built from a
-    /// map (a store's record) need no allocation each.
-    Value(u32),
 }
 
 /// One member's value, as text or decoded.
@@ -142,52 +237,72 @@ impl<'a> Member<'a> {
     }
 }
 
+impl Default for Members {
+    /// No members.
+    fn default() -> Members {
+        Members::new(Head::default(), "")
+    }
+}
+
 impl Members {
+    fn new(head: Head, text: &str) -> Members {
+        Members(triomphe::Arc::from_header_and_str(head, text))
+    }
+
     /// The members of `map`, decoded already.
     pub(crate) fn from_map(map: Map<String, Value>) -> Members {
         // A `Map` iterates in key order, each key once (serde_json without `preserve_order`);
         // sorted anyway, so the order is this type's own guarantee.
-        let mut entries = Vec::with_capacity(map.len());
+        let mut table = Table::default();
+        let mut keys = Vec::with_capacity(map.len());
         let mut values = Vec::with_capacity(map.len());
         for (i, (key, value)) in map.into_iter().enumerate() {
-            entries.push(Entry {
-                key: Key::Owned(key.into_boxed_str()),
-                // At most 1 MiB of JSON: fewer members than `u32` counts.
-                slot: Slot::Value(i as u32),
+            table.push(Entry {
+                key: Span::apart(i),
+                value: Span::apart(i),
             });
+            keys.push(key.into_boxed_str());
             values.push(value);
         }
-        entries.sort_by(|a, b| a.key.get("").cmp(b.key.get("")));
-        Members {
-            text: String::new(),
-            entries,
+        table
+            .as_mut_slice()
+            .sort_by(|a, b| keys[a.key.end as usize].cmp(&keys[b.key.end as usize]));
+        let head = Head {
+            table,
+            keys: keys.into_boxed_slice(),
             values: values.into_boxed_slice(),
-            memos: Default::default(),
-            refuses_tracking: false,
-        }
+            ..Head::default()
+        };
+        Members::new(head, "")
     }
 
-    /// Scans `text`, which must be one JSON object that `serde_json` decodes, validating all of
-    /// it: what a decoded map would refuse (a lone surrogate, a number beyond `f64`, nesting over
-    /// 128) is refused here too, so every member decodes later. Members whose key `set_apart`
-    /// claims are handed to it (as raw JSON) instead of being kept. Of duplicate members the last
-    /// counts, as in a decoded map.
+    /// Scans the JSON of `text` from `json_start` on, which must be one JSON object that
+    /// `serde_json` decodes, validating all of it: what a decoded map would refuse (a lone
+    /// surrogate, a number beyond `f64`, nesting over 128) is refused here too, so every member
+    /// decodes later. What comes before `json_start` is the token the members were opened from,
+    /// kept with them ([`token`](Self::token)). Members whose key `set_apart` claims are handed
+    /// to it (as raw JSON) instead of being kept. Of duplicate members the last counts, as in a
+    /// decoded map.
     pub(crate) fn scan(
         text: String,
+        json_start: usize,
         mut set_apart: impl FnMut(&str, &str) -> bool,
     ) -> Result<Members, serde_json::Error> {
-        // Offsets are kept as `u32`: a token is at most 4 KiB, a stored record at most 1 MiB.
-        if u32::try_from(text.len()).is_err() {
-            return Err(serde::de::Error::custom("session too large"));
-        }
-        // Most sessions have a few members: one allocation, no growth.
-        let mut entries = Vec::with_capacity(8);
+        // Offsets are kept as `u32`, below `APART`: a token is at most 4 KiB, a stored record
+        // at most 1 MiB.
+        let json = match text.get(json_start..) {
+            Some(json) if text.len() < APART as usize => json,
+            _ => return Err(serde::de::Error::custom("session too large")),
+        };
+        let mut table = Table::default();
+        let mut keys = Vec::new();
         let mut suspect = false;
         {
-            let mut de = serde_json::Deserializer::from_str(&text);
+            let mut de = serde_json::Deserializer::from_str(json);
             Scan {
-                base: text.as_ptr() as usize,
-                entries: &mut entries,
+                base: json.as_ptr() as usize,
+                table: &mut table,
+                keys: &mut keys,
                 set_apart: &mut set_apart,
                 suspect: &mut suspect,
             }
@@ -197,47 +312,79 @@ impl Members {
         // The scan checks the syntax only; decoding checks more. Decode (allocating nothing)
         // only when the text may hold what decoding refuses.
         if suspect {
-            let mut de = serde_json::Deserializer::from_str(&text);
+            let mut de = serde_json::Deserializer::from_str(json);
             Decodes.deserialize(&mut de)?;
         }
-        let text_ref = text.as_str();
-        if !entries.is_sorted_by(|a, b| a.key.get(text_ref) < b.key.get(text_ref)) {
+        let key = |span: Span| key_text(json, &keys, span);
+        let entries = table.as_mut_slice();
+        if !entries.is_sorted_by(|a, b| key(a.key) < key(b.key)) {
             // Stable, so of equal keys the last one scanned is last: keep it.
-            entries.sort_by(|a, b| a.key.get(text_ref).cmp(b.key.get(text_ref)));
-            let mut unique: Vec<Entry> = Vec::with_capacity(entries.len());
-            for entry in entries {
-                let duplicate = unique
-                    .last()
-                    .is_some_and(|last| last.key.get(text_ref) == entry.key.get(text_ref));
-                if duplicate {
-                    unique.pop();
+            entries.sort_by(|a, b| key(a.key).cmp(key(b.key)));
+            let mut kept = 0;
+            for i in 0..entries.len() {
+                let later = entries
+                    .get(i + 1)
+                    .is_some_and(|next| key(next.key) == key(entries[i].key));
+                if !later {
+                    entries[kept] = entries[i];
+                    kept += 1;
                 }
-                unique.push(entry);
             }
-            entries = unique;
+            table.truncate(kept);
         }
-        Ok(Members {
-            text,
-            entries,
-            values: Box::default(),
-            memos: Default::default(),
-            refuses_tracking: false,
-        })
+        let head = Head {
+            // Below `APART`, checked above.
+            json_start: json_start as u32,
+            table,
+            keys: keys.into_boxed_slice(),
+            ..Head::default()
+        };
+        Ok(Members::new(head, &text))
+    }
+
+    fn head(&self) -> &Head {
+        &self.0.header
+    }
+
+    fn entries(&self) -> &[Entry] {
+        self.head().table.as_slice()
+    }
+
+    /// The members' JSON text (empty when they were built from values).
+    fn json(&self) -> &str {
+        self.0
+            .slice
+            .get(self.head().json_start as usize..)
+            .unwrap_or_default()
+    }
+
+    /// The token these members were opened from: empty unless they were.
+    pub(crate) fn token(&self) -> &[u8] {
+        let text = self.0.slice.as_bytes();
+        text.get(..self.head().json_start as usize)
+            .unwrap_or_default()
     }
 
     /// The member under `key`.
     pub(crate) fn get(&self, key: &str) -> Option<Member<'_>> {
-        let entry = if self.entries.len() <= 16 {
+        let json = self.json();
+        let entries = self.entries();
+        let entry = if entries.len() <= 16 {
             // A session's few members: compared by length first, no branches on order.
-            self.entries
-                .iter()
-                .find(|e| e.key.len() == key.len() && e.key.bytes(&self.text) == key.as_bytes())?
+            entries.iter().find(|e| {
+                let span = e.key;
+                if span.start == APART {
+                    self.key(span) == key
+                } else {
+                    (span.end - span.start) as usize == key.len()
+                        && json.as_bytes().get(span.range()) == Some(key.as_bytes())
+                }
+            })?
         } else {
-            let i = self
-                .entries
-                .binary_search_by(|e| e.key.get(&self.text).cmp(key))
+            let i = entries
+                .binary_search_by(|e| self.key(e.key).cmp(key))
                 .ok()?;
-            &self.entries[i]
+            &entries[i]
         };
         Some(self.member(entry))
     }
@@ -249,45 +396,47 @@ impl Members {
 
     /// How many members there are.
     pub(crate) fn len(&self) -> usize {
-        self.entries.len()
+        self.entries().len()
     }
 
-    /// The length of the text the members were scanned from: about what they serialise to.
+    /// The length of the JSON text the members were scanned from: about what they serialise to.
     pub(crate) fn text_len(&self) -> usize {
-        self.text.len()
+        self.json().len()
     }
 
     /// Whether there are none.
     pub(crate) fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries().is_empty()
     }
 
     /// The members in key order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, Member<'_>)> {
-        self.entries
+        self.entries()
             .iter()
-            .map(|e| (e.key.get(&self.text), self.member(e)))
+            .map(|e| (self.key(e.key), self.member(e)))
     }
 
     /// The members in key order, each with its whole text (`"key":value`, as the token had it)
     /// when it can be copied as one piece: a raw value under a key written without escapes.
     pub(crate) fn iter_with_text(&self) -> impl Iterator<Item = (&str, Member<'_>, Option<&str>)> {
-        self.entries.iter().map(|e| {
-            let whole = match (&e.key, &e.slot) {
+        let json = self.json();
+        self.entries().iter().map(move |e| {
+            let whole = if e.key.start != APART && e.value.start != APART {
                 // From the key's opening quote (one byte before it, an ASCII `"`) to the end of
                 // the value: only whitespace and the colon lie between them.
-                (Key::Span(start, _), Slot::Raw(_, end)) => (*start as usize)
+                (e.key.start as usize)
                     .checked_sub(1)
-                    .and_then(|quote| self.text.get(quote..*end as usize)),
-                _ => None,
+                    .and_then(|quote| json.get(quote..e.value.end as usize))
+            } else {
+                None
             };
-            (e.key.get(&self.text), self.member(e), whole)
+            (self.key(e.key), self.member(e), whole)
         })
     }
 
     /// The keys in order.
     pub(crate) fn keys(&self) -> impl Iterator<Item = &str> {
-        self.entries.iter().map(|e| e.key.get(&self.text))
+        self.entries().iter().map(|e| self.key(e.key))
     }
 
     /// Every member decoded, as a map.
@@ -299,14 +448,14 @@ impl Members {
 
     /// The memo `which`, if one of type `T` was kept.
     pub(crate) fn memo<T: Any + Send + Sync>(&self, which: Memo) -> Option<Arc<T>> {
-        Arc::clone(self.memos[which as usize].get()?)
+        Arc::clone(self.head().memos[which as usize].get()?)
             .downcast()
             .ok()
     }
 
     /// The memo `which`, borrowed, if one of type `T` was kept.
     pub(crate) fn memo_ref<T: Any + Send + Sync>(&self, which: Memo) -> Option<&T> {
-        self.memos[which as usize].get()?.downcast_ref()
+        self.head().memos[which as usize].get()?.downcast_ref()
     }
 
     /// Keeps `value` as the memo `which`, unless there is one already, it takes more than the
@@ -314,57 +463,84 @@ impl Members {
     /// members keep no memo of that kind.
     pub(crate) fn set_memo<T: Any + Send + Sync>(&self, which: Memo, value: Arc<T>, bytes: usize) {
         if bytes <= which.budget() && self.keeps(which) {
-            let _ = self.memos[which as usize].set(value);
+            let _ = self.head().memos[which as usize].set(value);
         }
     }
 
     /// Keeps no [`Memo::Tracking`], nor room for one: for a layer without a registry, whose
     /// sessions never make one. (The verified-cookie cache then counts 304 bytes less for each.)
+    /// Takes effect only on members not yet shared, as they are when just made.
     pub(crate) fn without_tracking_memo(&mut self) {
-        self.refuses_tracking = true;
+        if let Some(members) = triomphe::Arc::get_mut(&mut self.0) {
+            members.header.refuses_tracking = true;
+        }
     }
 
     fn keeps(&self, which: Memo) -> bool {
         match which {
             Memo::AuthHash => true,
-            Memo::Tracking => !self.refuses_tracking,
+            Memo::Tracking => !self.head().refuses_tracking,
         }
     }
 
     /// What these members hold on the heap, for the verified-cookie cache's budget (memos
-    /// counted at their largest, as they may come after the cache weighed them).
+    /// counted at their largest, as they may come after the cache weighed them): the block
+    /// and what it points to.
     pub(crate) fn heap_bytes(&self) -> usize {
         use crate::cache::{allocation, json_value_bytes};
-        let entries = self.entries.iter().map(|e| match &e.key {
-            Key::Owned(key) => allocation(key.len()),
-            Key::Span(..) => 0,
-        });
-        allocation(self.text.capacity())
-            + allocation(self.entries.capacity() * size_of::<Entry>())
-            + allocation(self.values.len() * size_of::<Value>())
-            + self.values.iter().map(json_value_bytes).sum::<usize>()
+        let head = self.head();
+        // The reference count, the head, the text; padded to the head's alignment.
+        let block = (size_of::<usize>() + size_of::<Head>() + self.0.slice.len())
+            .next_multiple_of(align_of::<Head>());
+        allocation(block)
+            + head.table.heap_bytes()
+            + allocation(head.keys.len() * size_of::<Box<str>>())
+            + head.keys.iter().map(|k| allocation(k.len())).sum::<usize>()
+            + allocation(head.values.len() * size_of::<Value>())
+            + head.values.iter().map(json_value_bytes).sum::<usize>()
             + [Memo::AuthHash, Memo::Tracking]
                 .into_iter()
                 .filter(|&which| self.keeps(which))
                 .map(Memo::budget)
                 .sum::<usize>()
-            + entries.sum::<usize>()
     }
 
-    /// A byte of the text and of the table of members, and the first memo's state: the blocks a
-    /// read of the session uses (see [`Weigh::touch`](crate::cache::Weigh::touch)).
+    /// A byte of each part of the block a read of the session uses, and the first memo's
+    /// state (see [`Weigh::touch`](crate::cache::Weigh::touch)): the head's lines and the
+    /// text's first are then asked for together.
     pub(crate) fn touch(&self) -> u64 {
-        let text = self.text.as_bytes().first().copied().unwrap_or_default();
-        let table = self.entries.first().map_or(0, |e| e.key.len());
-        let memo = self.memos[Memo::AuthHash as usize].get().is_some();
-        u64::from(text) ^ table as u64 ^ u64::from(memo)
+        let head = self.head();
+        let memo = head.memos[Memo::AuthHash as usize].get().is_some();
+        let table = self.entries().first().map_or(0, |e| e.key.end);
+        let json = self.json().as_bytes().first().copied().unwrap_or_default();
+        u64::from(json) ^ u64::from(table) ^ u64::from(memo)
     }
 
-    fn member<'s>(&'s self, entry: &'s Entry) -> Member<'s> {
-        match &entry.slot {
-            Slot::Raw(start, end) => Member::Raw(&self.text[*start as usize..*end as usize]),
-            Slot::Value(i) => Member::Value(&self.values[*i as usize]),
+    /// The key a span names.
+    fn key(&self, span: Span) -> &str {
+        key_text(self.json(), &self.head().keys, span)
+    }
+
+    fn member(&self, entry: &Entry) -> Member<'_> {
+        let span = entry.value;
+        if span.start == APART {
+            // Every index was made with its value.
+            self.head()
+                .values
+                .get(span.end as usize)
+                .map_or(Member::Raw("null"), Member::Value)
+        } else {
+            Member::Raw(self.json().get(span.range()).unwrap_or("null"))
         }
+    }
+}
+
+/// The key `span` names: a span of `json`, or one of `keys`.
+fn key_text<'s>(json: &'s str, keys: &'s [Box<str>], span: Span) -> &'s str {
+    if span.start == APART {
+        keys.get(span.end as usize).map_or("", |k| k)
+    } else {
+        json.get(span.range()).unwrap_or_default()
     }
 }
 
@@ -385,33 +561,6 @@ impl fmt::Debug for Members {
         f.debug_struct("Members")
             .field("keys", &self.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
-    }
-}
-
-impl Key {
-    fn len(&self) -> usize {
-        match self {
-            Key::Span(start, end) => (end - start) as usize,
-            Key::Owned(key) => key.len(),
-        }
-    }
-
-    /// The key's bytes: no character-boundary checks, for comparisons.
-    fn bytes<'s>(&'s self, text: &'s str) -> &'s [u8] {
-        match self {
-            Key::Span(start, end) => text
-                .as_bytes()
-                .get(*start as usize..*end as usize)
-                .unwrap_or_default(),
-            Key::Owned(key) => key.as_bytes(),
-        }
-    }
-
-    fn get<'s>(&'s self, text: &'s str) -> &'s str {
-        match self {
-            Key::Span(start, end) => &text[*start as usize..*end as usize],
-            Key::Owned(key) => key,
-        }
     }
 }
 
@@ -534,7 +683,9 @@ impl<'de> Visitor<'de> for Decodes {
 /// The payload's visitor: keys borrowed where they can be, values as raw spans.
 struct Scan<'e, F> {
     base: usize,
-    entries: &'e mut Vec<Entry>,
+    table: &'e mut Table,
+    /// Keys written with escapes, decoded.
+    keys: &'e mut Vec<Box<str>>,
     set_apart: &'e mut F,
     /// Set when a kept value may hold what decoding refuses.
     suspect: &'e mut bool,
@@ -559,7 +710,10 @@ impl<'de, F: FnMut(&str, &str) -> bool> Visitor<'de> for Scan<'_, F> {
         let span = |s: &str| {
             // Both slices lie in the text (`u32` checked by the caller).
             let start = (s.as_ptr() as usize - self.base) as u32;
-            (start, start + s.len() as u32)
+            Span {
+                start,
+                end: start + s.len() as u32,
+            }
         };
         while let Some(key) = access.next_key::<KeyText<'de>>()? {
             let value = access.next_value::<&'de RawValue>()?;
@@ -568,17 +722,16 @@ impl<'de, F: FnMut(&str, &str) -> bool> Visitor<'de> for Scan<'_, F> {
                 continue;
             }
             let key = match key.0 {
-                Cow::Borrowed(k) => {
-                    let (start, end) = span(k);
-                    Key::Span(start, end)
+                Cow::Borrowed(k) => span(k),
+                Cow::Owned(k) => {
+                    self.keys.push(k.into_boxed_str());
+                    Span::apart(self.keys.len() - 1)
                 }
-                Cow::Owned(k) => Key::Owned(k.into_boxed_str()),
             };
-            let (start, end) = span(value.get());
             *self.suspect |= may_not_decode(value.get().as_bytes());
-            self.entries.push(Entry {
+            self.table.push(Entry {
                 key,
-                slot: Slot::Raw(start, end),
+                value: span(value.get()),
             });
         }
         Ok(())
@@ -613,7 +766,7 @@ mod tests {
     use serde_json::json;
 
     fn scan(text: &str) -> Result<Members, serde_json::Error> {
-        Members::scan(text.to_owned(), |_, _| false)
+        Members::scan(text.to_owned(), 0, |_, _| false)
     }
 
     #[test]
@@ -681,7 +834,7 @@ mod tests {
     #[test]
     fn set_apart_members_are_not_kept() {
         let mut seen = Vec::new();
-        let members = Members::scan(r#"{"exp":12,"a":1,"iat":3}"#.to_owned(), |k, v| {
+        let members = Members::scan(r#"{"exp":12,"a":1,"iat":3}"#.to_owned(), 0, |k, v| {
             let claim = k == "exp" || k == "iat";
             if claim {
                 seen.push((k.to_owned(), v.to_owned()));
@@ -736,6 +889,38 @@ mod tests {
                 proptest::prop_assert_eq!(scanned.to_map(), decoded);
             }
         }
+    }
+
+    /// More members than the block holds inline: out of order, one written twice (the second
+    /// time with an escape), enough for the binary search; scanned after a token, and built from
+    /// a map.
+    #[test]
+    fn many_members_spill_out_of_the_block_and_read_alike() {
+        let mut text = String::from("{");
+        for i in (0..20).rev() {
+            text += &format!("\"k{i:02}\":{i},");
+        }
+        text += r#""\u006b05":"again"}"#;
+        let token = "aaa.bbb.ccc";
+        let members = Members::scan(format!("{token}{text}"), token.len(), |_, _| false).unwrap();
+        let map: Map<String, Value> = serde_json::from_str(&text).unwrap();
+        assert_eq!(members.token(), token.as_bytes());
+        assert_eq!(members.text_len(), text.len());
+        assert_eq!(members.len(), 20);
+        assert_eq!(members.to_map(), map);
+        assert_eq!(
+            members.get("k05").unwrap().decode::<String>().unwrap(),
+            "again"
+        );
+        assert_eq!(members.get("k19").unwrap().decode::<u64>().unwrap(), 19);
+        assert!(members.get("k20").is_none());
+        let built = Members::from_map(map.clone());
+        assert!(built.token().is_empty());
+        assert_eq!(built.get("k00").unwrap().decode::<u64>().unwrap(), 0);
+        assert!(built == members);
+        // A token alone before no JSON object is refused like the object alone.
+        assert!(Members::scan(format!("{token}[1]"), token.len(), |_, _| false).is_err());
+        assert!(Members::scan(token.to_owned(), token.len() + 1, |_, _| false).is_err());
     }
 
     #[test]

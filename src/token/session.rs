@@ -5,8 +5,6 @@
 //! application. `exp`, `nbf` and `iat` are JWT's; `_created` is the session's absolute anchor
 //! (`iat`, renewed at every issue, is its idle anchor).
 
-use std::sync::Arc;
-
 use serde_json::Value;
 
 use super::members::Members;
@@ -40,7 +38,7 @@ pub(crate) struct SessionFormat {
 #[derive(Clone)]
 pub(crate) struct Opened {
     /// The application's map and the crate's `_…` keys, without the time claims.
-    pub(crate) map: Arc<Members>,
+    pub(crate) map: Members,
     /// 0 for the current key, else a fallback (the cookie must be re-issued).
     pub(crate) key_index: usize,
     /// The absolute-timeout anchor.
@@ -88,12 +86,13 @@ struct Payload {
 }
 
 impl Payload {
-    /// Scans `json`, which must be one JSON object; `None` when it was not base64 of UTF-8.
-    fn scan(json: Option<String>) -> Result<Payload, Rejection> {
-        let json = json.ok_or(Rejection::Malformed)?;
+    /// Scans the JSON of `text` from `json_start` on (the token before it), which must be one
+    /// JSON object; `None` when it was not base64 of UTF-8.
+    fn scan(text: Option<String>, json_start: usize) -> Result<Payload, Rejection> {
+        let text = text.ok_or(Rejection::Malformed)?;
         let mut claims: [Option<Value>; 4] = Default::default();
         let mut bad_claim = false;
-        let members = Members::scan(json, |key, raw| {
+        let members = Members::scan(text, json_start, |key, raw| {
             let Some(i) = CLAIMS.iter().position(|claim| *claim == key) else {
                 return false;
             };
@@ -119,10 +118,14 @@ impl SessionFormat {
     pub(crate) fn open(&self, token: &str, now: u64) -> Result<Opened, Rejection> {
         let (payload, key_index) = if self.private {
             let (json, key_index) = aead::open(token, self.keys.all(), &self.cookie_name)?;
-            (Payload::scan(String::from_utf8(json).ok()), key_index)
+            let text = std::str::from_utf8(&json)
+                .ok()
+                .map(|json| [token, json].concat());
+            (Payload::scan(text, token.len()), key_index)
         } else {
             let verified = jws::verify(token, self.keys.all())?;
-            (Payload::scan(verified.payload_text()), verified.key_index)
+            let text = verified.payload_text_after(token);
+            (Payload::scan(text, token.len()), verified.key_index)
         };
         // Authentic from here on: what this layer cannot read is left alone.
         let Payload {
@@ -168,7 +171,7 @@ impl SessionFormat {
             .reduce(f64::max)
             .map(|t| t - leeway);
         let opened = Opened {
-            map: Arc::new(map),
+            map,
             key_index,
             created,
             issued,
@@ -299,7 +302,7 @@ mod tests {
     #[test]
     fn deadlines_are_checked_on_every_hit() {
         let opened = Opened {
-            map: Arc::default(),
+            map: Members::default(),
             key_index: 0,
             created: None,
             issued: None,

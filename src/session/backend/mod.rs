@@ -13,7 +13,6 @@
 mod cookie;
 
 use std::fmt;
-use std::sync::Arc;
 
 pub(crate) use cookie::CookieBackend;
 
@@ -45,7 +44,7 @@ pub(crate) trait Backend: fmt::Debug + Send + Sync + 'static {
 #[derive(Default)]
 pub(crate) struct Loaded {
     /// The session map, the crate's `_…` keys included, without time claims.
-    pub(crate) map: Arc<Members>,
+    pub(crate) map: Members,
     /// When the session began (its absolute-timeout anchor); `None` for a new session.
     pub(crate) created: Option<u64>,
     /// Write the session again even if the request does not change it: it verified under a
