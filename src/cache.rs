@@ -15,17 +15,19 @@
 //! # Bounds
 //!
 //! 16 shards, each with its own lock, of at most 1,024 entries and 1 MiB: at most 16,384 entries
-//! and [`BUDGET`] (16 MiB) of accounted memory per cache, plus 40 KiB of use counters per shard
-//! that has been used (640 KiB in all). A layer has one.
+//! and [`BUDGET`] (16 MiB) of accounted memory per cache, plus, per shard that has been used, 40
+//! KiB of use counters and the index's buckets beyond those its entries are counted for (the
+//! index holds at most 4,096 buckets, of 32 bytes for a session: 132 KiB, whatever it holds;
+//! 2.7 MiB for both in all 16 shards). A layer has one.
 //!
-//! An entry is counted when it is inserted: its place in the shard's index and
-//! [`Weigh::heap_bytes`] of the value. For a session that is its members' block (the token, the
-//! payload's text, the table of where each member lies in it) and room for the login code's
-//! memos, each counted with glibc's rounding and header (members held decoded, which a cached session never has, are
-//! estimated by walking their `serde_json::Value` tree with the sizes measured on 64-bit targets).
-//! An entry costing more than [`MAX_ENTRY_COST`] (64 KiB)
-//! is not kept: it is verified again each time it is sent, which costs less than holding it
-//! would.
+//! An entry is counted when it is inserted: two buckets of the shard's index (the share of a
+//! table kept between a quarter and seven eighths full) and [`Weigh::heap_bytes`] of the value.
+//! For a session that is its members' block (the token, the payload's text, the table of where
+//! each member lies in it) and room for the login code's memos, each counted with glibc's
+//! rounding and header (members held decoded, which a cached session never has, are estimated
+//! by walking their `serde_json::Value` tree with the sizes measured on 64-bit targets). An entry
+//! costing more than [`MAX_ENTRY_COST`] (64 KiB) is not kept: it is verified again each time it
+//! is sent, which costs less than holding it would.
 //!
 //! # Eviction and admission
 //!
@@ -53,10 +55,10 @@ use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
 
 const SHARDS: usize = 16;
-/// Entries per shard: 16,384 in all. A small session's entry is counted at about 1.1 KiB (96
-/// bytes of JSON, a 295-byte cookie, room for the auth-hash memo; 304 bytes more with a registry,
-/// for the login-tracking memo), so the byte budget binds first, at about 15,300 of them (12,000
-/// with a registry).
+/// Entries per shard: 16,384 in all. A small session's entry is counted at about 1 KiB (96 bytes
+/// of JSON, a 295-byte cookie, room for the auth-hash memo), so this count binds first; with a
+/// registry, 304 bytes more for the login-tracking memo, and the byte budget binds first, at about
+/// 12,700 of them.
 const SHARD_ENTRIES: usize = 1024;
 /// The accounted bytes one cache may hold, split evenly across its shards.
 pub(crate) const BUDGET: usize = 16 << 20;
@@ -93,10 +95,10 @@ pub(crate) trait Weigh {
     /// What the value holds on the heap (its token included).
     fn heap_bytes(&self) -> usize;
 
-    /// Reads a byte of each block of the heap a hit will use, and returns something of them.
+    /// Reads a byte of each part of the heap a hit will use (each line of a session's block
+    /// that a read needs: its head, its table, its text), and returns something of them.
     /// [`Cache::lookup`] calls it as it finds an entry, before it compares the token: the reads
-    /// then overlap the token's. Otherwise each block comes from memory only when the request
-    /// uses it, after an atomic operation (the reference count's increment, a lock), which lets
+    /// then overlap the token's. Otherwise each comes from memory only when the request uses it, after an atomic operation (the reference count's increment, a lock), which lets
     /// no later read start before it ends: once a flood has spread a cache's recurring entries
     /// over its memory, each of those blocks would cost a full trip to memory, one after
     /// another.
@@ -177,11 +179,16 @@ struct Entry<V> {
     verified: V,
 }
 
+/// The bytes of one bucket of a shard's index for values of type `V`.
+pub(crate) const fn bucket_bytes<V>() -> usize {
+    size_of::<(u64, Entry<V>)>()
+}
+
 /// What an entry holding `verified` is counted as.
 pub(crate) fn entry_cost<V: Weigh>(verified: &V) -> usize {
     // Two buckets of the index (kept at most 7/8 full, so about half empty), each with its
     // control byte, and the hash in the list victims are drawn from.
-    let slot = 2 * (size_of::<(u64, Entry<V>)>() + 1) + size_of::<u64>();
+    let slot = 2 * (bucket_bytes::<V>() + 1) + size_of::<u64>();
     slot + verified.heap_bytes()
 }
 
@@ -402,9 +409,8 @@ pub(crate) struct Miss {
     hash: u64,
 }
 
-/// A bounded map from exact secret bytes (a cookie, or a stored auth-hash tag with the hash it was
-/// checked against) to what verifying them established; one per
-/// [`SessionLayer`](crate::SessionLayer) configuration.
+/// A bounded map from exact secret bytes (a session cookie) to what verifying them established;
+/// one per [`SessionLayer`](crate::SessionLayer) configuration.
 pub(crate) struct Cache<V> {
     hasher: RandomState,
     shards: Box<[Mutex<Shard<V>>]>,
@@ -490,6 +496,11 @@ impl<V: Weigh + Clone> Cache<V> {
     /// one comparison of estimates, not a walk of its decoded value, a copy of its bytes and the
     /// drop of an evicted entry.
     pub(crate) fn insert_missed(&self, miss: Miss, verified: &V) {
+        debug_assert_eq!(self.key(verified.token()), miss.hash);
+        if verified.token().is_empty() {
+            // Not from a token: nothing a lookup could be sure of.
+            return;
+        }
         let hash = miss.hash;
         let mut shard = self.shard(hash);
         // The verification that preceded this insert was a use.
@@ -841,19 +852,19 @@ mod tests {
     }
 
     /// A set of sessions larger than the cache, each back once per cycle (the benchmarks'
-    /// uncached cases: 65,536 small sessions in turn, about 15,300 of which fit): the cache keeps
+    /// uncached cases: 65,536 small sessions in turn, of which the cache holds 16,384 at most): the cache keeps
     /// a share of them, which hits, and admits few of the others, rather than churning through
-    /// them all. (The benchmarks' uncached figures include those hits: 12–22% of uses here.)
+    /// them all. (The benchmarks' uncached figures include those hits: 19–25% of uses here.)
     #[test]
     fn a_cycle_larger_than_the_cache_keeps_a_share_of_it() {
         let cache = Cache::<Tok>::default();
-        // Weighed as a small session's entry is: about 1.1 KiB with its 290-byte cookie.
+        // Weighed as a small session's entry is: about 1 KiB with its 290-byte cookie.
         let tokens: Vec<String> = (0..65_536).map(|i| format!("{i:0290}")).collect();
         for pass in 0..4 {
             let before = cache.stats();
             for token in &tokens {
                 if cache.get(token).is_none() {
-                    cache.insert(heavy(token, 704));
+                    cache.insert(heavy(token, 624));
                 }
             }
             let after = cache.stats();

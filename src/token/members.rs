@@ -47,6 +47,36 @@ struct Head {
     /// No [`Memo::Tracking`] is kept, nor counted: only the login tracking of a layer with a
     /// registry makes one. (False by default: members keep both kinds unless told otherwise.)
     refuses_tracking: bool,
+    /// What verifying the token established besides the members.
+    anchors: Anchors,
+}
+
+/// What verifying the token that members were opened from established besides them: which key
+/// verified it, and its times. All empty for members not opened from a token. Kept in the
+/// members' block, so that the verified-cookie cache's index holds only a reference to it (a
+/// small bucket) and a hit checks the times in the block it reads anyway.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct Anchors {
+    /// 0 for the current key, else a fallback (the cookie must be re-issued).
+    pub(crate) key_index: usize,
+    /// The absolute-timeout anchor.
+    pub(crate) created: Option<u64>,
+    /// When it was issued (the idle-timeout anchor).
+    pub(crate) issued: Option<u64>,
+    /// The first instant it is no longer valid: the earliest of `exp` (+ leeway), the idle and
+    /// the absolute deadlines.
+    pub(crate) expires_at: Option<f64>,
+    /// The first instant it is valid: from `nbf` and `iat` (− leeway).
+    pub(crate) valid_from: Option<f64>,
+}
+
+/// Members scanned from JSON text, not yet made into their block: what the token's claims are
+/// checked against before the block is made ([`into_members`](Self::into_members)).
+pub(crate) struct Scanned {
+    text: String,
+    json_start: usize,
+    table: Table,
+    keys: Vec<Box<str>>,
 }
 
 /// Members a table holds without an allocation of its own: a small session's all (a logged-in
@@ -276,70 +306,15 @@ impl Members {
         Members::new(head, "")
     }
 
-    /// Scans the JSON of `text` from `json_start` on, which must be one JSON object that
-    /// `serde_json` decodes, validating all of it: what a decoded map would refuse (a lone
-    /// surrogate, a number beyond `f64`, nesting over 128) is refused here too, so every member
-    /// decodes later. What comes before `json_start` is the token the members were opened from,
-    /// kept with them ([`token`](Self::token)). Members whose key `set_apart` claims are handed
-    /// to it (as raw JSON) instead of being kept. Of duplicate members the last counts, as in a
-    /// decoded map.
+    /// Scans the JSON of `text` from `json_start` on (see [`Scanned::scan`]) and makes the
+    /// members' block at once, with no anchors.
+    #[cfg(any(test, fuzzing))]
     pub(crate) fn scan(
         text: String,
         json_start: usize,
-        mut set_apart: impl FnMut(&str, &str) -> bool,
+        set_apart: impl FnMut(&str, &str) -> bool,
     ) -> Result<Members, serde_json::Error> {
-        // Offsets are kept as `u32`, below `APART`: a token is at most 4 KiB, a stored record
-        // at most 1 MiB.
-        let json = match text.get(json_start..) {
-            Some(json) if text.len() < APART as usize => json,
-            _ => return Err(serde::de::Error::custom("session too large")),
-        };
-        let mut table = Table::default();
-        let mut keys = Vec::new();
-        let mut suspect = false;
-        {
-            let mut de = serde_json::Deserializer::from_str(json);
-            Scan {
-                base: json.as_ptr() as usize,
-                table: &mut table,
-                keys: &mut keys,
-                set_apart: &mut set_apart,
-                suspect: &mut suspect,
-            }
-            .deserialize(&mut de)?;
-            de.end()?;
-        }
-        // The scan checks the syntax only; decoding checks more. Decode (allocating nothing)
-        // only when the text may hold what decoding refuses.
-        if suspect {
-            let mut de = serde_json::Deserializer::from_str(json);
-            Decodes.deserialize(&mut de)?;
-        }
-        let key = |span: Span| key_text(json, &keys, span);
-        let entries = table.as_mut_slice();
-        if !entries.is_sorted_by(|a, b| key(a.key) < key(b.key)) {
-            // Stable, so of equal keys the last one scanned is last: keep it.
-            entries.sort_by(|a, b| key(a.key).cmp(key(b.key)));
-            let mut kept = 0;
-            for i in 0..entries.len() {
-                let later = entries
-                    .get(i + 1)
-                    .is_some_and(|next| key(next.key) == key(entries[i].key));
-                if !later {
-                    entries[kept] = entries[i];
-                    kept += 1;
-                }
-            }
-            table.truncate(kept);
-        }
-        let head = Head {
-            // Below `APART`, checked above.
-            json_start: json_start as u32,
-            table,
-            keys: keys.into_boxed_slice(),
-            ..Head::default()
-        };
-        Ok(Members::new(head, &text))
+        Ok(Scanned::scan(text, json_start, set_apart)?.into_members(Anchors::default(), true))
     }
 
     fn head(&self) -> &Head {
@@ -387,11 +362,6 @@ impl Members {
             &entries[i]
         };
         Some(self.member(entry))
-    }
-
-    /// Whether there is a member under `key`.
-    pub(crate) fn contains_key(&self, key: &str) -> bool {
-        self.get(key).is_some()
     }
 
     /// How many members there are.
@@ -467,13 +437,9 @@ impl Members {
         }
     }
 
-    /// Keeps no [`Memo::Tracking`], nor room for one: for a layer without a registry, whose
-    /// sessions never make one. (The verified-cookie cache then counts 304 bytes less for each.)
-    /// Takes effect only on members not yet shared, as they are when just made.
-    pub(crate) fn without_tracking_memo(&mut self) {
-        if let Some(members) = triomphe::Arc::get_mut(&mut self.0) {
-            members.header.refuses_tracking = true;
-        }
+    /// What verifying the token these members were opened from established.
+    pub(crate) fn anchors(&self) -> &Anchors {
+        &self.head().anchors
     }
 
     fn keeps(&self, which: Memo) -> bool {
@@ -532,6 +498,102 @@ impl Members {
         } else {
             Member::Raw(self.json().get(span.range()).unwrap_or("null"))
         }
+    }
+}
+
+impl Scanned {
+    /// Scans the JSON of `text` from `json_start` on, which must be one JSON object that
+    /// `serde_json` decodes, validating all of it: what a decoded map would refuse (a lone
+    /// surrogate, a number beyond `f64`, nesting over 128) is refused here too, so every member
+    /// decodes later. What comes before `json_start` is the token the members were opened from,
+    /// kept with them ([`Members::token`]). Members whose key `set_apart` claims are handed to it
+    /// (as raw JSON) instead of being kept. Of duplicate members the last counts, as in a decoded
+    /// map.
+    pub(crate) fn scan(
+        text: String,
+        json_start: usize,
+        mut set_apart: impl FnMut(&str, &str) -> bool,
+    ) -> Result<Scanned, serde_json::Error> {
+        // Offsets are kept as `u32`, below `APART`: a token is at most 4 KiB, a stored record
+        // at most 1 MiB.
+        let json = match text.get(json_start..) {
+            Some(json) if text.len() < APART as usize => json,
+            _ => return Err(serde::de::Error::custom("session too large")),
+        };
+        let mut table = Table::default();
+        let mut keys = Vec::new();
+        let mut suspect = false;
+        {
+            let mut de = serde_json::Deserializer::from_str(json);
+            Scan {
+                base: json.as_ptr() as usize,
+                table: &mut table,
+                keys: &mut keys,
+                set_apart: &mut set_apart,
+                suspect: &mut suspect,
+            }
+            .deserialize(&mut de)?;
+            de.end()?;
+        }
+        // The scan checks the syntax only; decoding checks more. Decode (allocating nothing)
+        // only when the text may hold what decoding refuses.
+        if suspect {
+            let mut de = serde_json::Deserializer::from_str(json);
+            Decodes.deserialize(&mut de)?;
+        }
+        let key = |span: Span| key_text(json, &keys, span);
+        let entries = table.as_mut_slice();
+        if !entries.is_sorted_by(|a, b| key(a.key) < key(b.key)) {
+            // Stable, so of equal keys the last one scanned is last: keep it.
+            entries.sort_by(|a, b| key(a.key).cmp(key(b.key)));
+            let mut kept = 0;
+            for i in 0..entries.len() {
+                let later = entries
+                    .get(i + 1)
+                    .is_some_and(|next| key(next.key) == key(entries[i].key));
+                if !later {
+                    entries[kept] = entries[i];
+                    kept += 1;
+                }
+            }
+            table.truncate(kept);
+        }
+        Ok(Scanned {
+            text,
+            json_start,
+            table,
+            keys,
+        })
+    }
+
+    /// The keys in order.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &str> {
+        let json = self.text.get(self.json_start..).unwrap_or_default();
+        self.table
+            .as_slice()
+            .iter()
+            .map(move |e| key_text(json, &self.keys, e.key))
+    }
+
+    /// Whether there is a member under `key`.
+    pub(crate) fn contains_key(&self, key: &str) -> bool {
+        self.keys().any(|k| k == key)
+    }
+
+    /// The members' block, with what verifying their token established; with room for a
+    /// [`Memo::Tracking`] only if `tracking` (a layer with a registry: see
+    /// [`Members::set_memo`]).
+    pub(crate) fn into_members(self, anchors: Anchors, tracking: bool) -> Members {
+        let head = Head {
+            // Below `APART`, checked by the scan.
+            json_start: self.json_start as u32,
+            table: self.table,
+            keys: self.keys.into_boxed_slice(),
+            refuses_tracking: !tracking,
+            anchors,
+            ..Head::default()
+        };
+        Members::new(head, &self.text)
     }
 }
 
@@ -874,6 +936,7 @@ mod tests {
         /// surrogates, exponents, nesting, duplicates).
         #[test]
         fn the_scan_accepts_what_a_decoded_map_accepts(
+            token in "[A-Za-z0-9_.-]{0,40}",
             body in proptest::collection::vec(proptest::sample::select(vec![
                 "{", "}", "[", "]", ",", ":", "\"", "\"k\"", "\"a\"", "1", "9", "0", "-", "+",
                 ".", "e", "E", "e3", "999", "\\", "\\u", "d800", "DC00", "00e9", "n", "null",
@@ -883,9 +946,12 @@ mod tests {
         ) {
             let text = format!("{{{}}}", body.concat());
             let decoded = serde_json::from_str::<Map<String, Value>>(&text);
-            let scanned = scan(&text);
+            // After a token, as a session cookie's members are scanned.
+            let scanned = Members::scan(format!("{token}{text}"), token.len(), |_, _| false);
             proptest::prop_assert_eq!(scanned.is_ok(), decoded.is_ok(), "{}", text);
             if let (Ok(scanned), Ok(decoded)) = (scanned, decoded) {
+                proptest::prop_assert_eq!(scanned.token(), token.as_bytes());
+                proptest::prop_assert_eq!(scanned.text_len(), text.len());
                 proptest::prop_assert_eq!(scanned.to_map(), decoded);
             }
         }

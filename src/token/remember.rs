@@ -161,7 +161,7 @@ pub(crate) fn is_remember_shaped(map: &Map<String, Value>) -> bool {
 /// present or not, and `other_claims` says whether `nbf`, `iat` or `_created` was (none of which
 /// a remember-me token has).
 pub(crate) fn is_remember_shaped_without_claims(
-    map: &super::members::Members,
+    map: &super::members::Scanned,
     exp: bool,
     other_claims: bool,
 ) -> bool {

@@ -7,7 +7,7 @@
 
 use serde_json::Value;
 
-use super::members::Members;
+use super::members::{Anchors, Members, Scanned};
 use super::{aead, claims, jws, remember, Rejection};
 use crate::decimal::{decimal_len, push_decimal};
 use crate::key::KeySet;
@@ -34,43 +34,43 @@ pub(crate) struct SessionFormat {
     pub(crate) tracking_memo: bool,
 }
 
-/// What opening one session token established: cheap to clone (the members are shared).
+/// What opening one session token established: the application's map and the crate's `_…` keys,
+/// without the time claims, and the token's [`Anchors`], in one shared block (cheap to clone).
 #[derive(Clone)]
 pub(crate) struct Opened {
-    /// The application's map and the crate's `_…` keys, without the time claims.
     pub(crate) map: Members,
-    /// 0 for the current key, else a fallback (the cookie must be re-issued).
-    pub(crate) key_index: usize,
-    /// The absolute-timeout anchor.
-    pub(crate) created: Option<u64>,
-    /// When it was issued (the idle-timeout anchor).
-    pub(crate) issued: Option<u64>,
-    /// The first instant it is no longer valid: the earliest of `exp` (+ leeway), the idle and
-    /// the absolute deadlines.
-    pub(crate) expires_at: Option<f64>,
-    /// The first instant it is valid: from `nbf` and `iat` (− leeway).
-    pub(crate) valid_from: Option<f64>,
 }
 
 impl std::fmt::Debug for Opened {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Keys only: values may be personal data.
+        let anchors = self.anchors();
         f.debug_struct("Opened")
             .field("map", &self.map)
-            .field("key_index", &self.key_index)
-            .field("expires_at", &self.expires_at)
+            .field("key_index", &anchors.key_index)
+            .field("expires_at", &anchors.expires_at)
             .finish_non_exhaustive()
     }
 }
 
 impl Opened {
+    /// Which key verified the token, and its times.
+    pub(crate) fn anchors(&self) -> &Anchors {
+        self.map.anchors()
+    }
+
     /// Whether the session is valid at `now`.
     pub(crate) fn check_time(&self, now: u64) -> Result<(), Rejection> {
         let now = now as f64;
-        if self.expires_at.is_some_and(|t| now >= t) {
+        let Anchors {
+            expires_at,
+            valid_from,
+            ..
+        } = *self.anchors();
+        if expires_at.is_some_and(|t| now >= t) {
             return Err(Rejection::Expired);
         }
-        if self.valid_from.is_some_and(|t| now < t) {
+        if valid_from.is_some_and(|t| now < t) {
             return Err(Rejection::NotYetValid);
         }
         Ok(())
@@ -81,7 +81,7 @@ impl Opened {
 /// (in the order of [`CLAIMS`]) set apart as they are met, so the members are neither searched
 /// for them nor shrunk afterwards. Of duplicate members the last counts, as in a parsed `Map`.
 struct Payload {
-    members: Members,
+    members: Scanned,
     claims: [Option<Value>; 4],
 }
 
@@ -92,7 +92,7 @@ impl Payload {
         let text = text.ok_or(Rejection::Malformed)?;
         let mut claims: [Option<Value>; 4] = Default::default();
         let mut bad_claim = false;
-        let members = Members::scan(text, json_start, |key, raw| {
+        let members = Scanned::scan(text, json_start, |key, raw| {
             let Some(i) = CLAIMS.iter().position(|claim| *claim == key) else {
                 return false;
             };
@@ -129,12 +129,9 @@ impl SessionFormat {
         };
         // Authentic from here on: what this layer cannot read is left alone.
         let Payload {
-            members: mut map,
+            members: map,
             claims,
         } = payload.map_err(|_| Rejection::Unusable)?;
-        if !self.tracking_memo {
-            map.without_tracking_memo();
-        }
         let [exp, nbf, iat, created] = &claims;
         let others = nbf.is_some() || iat.is_some() || created.is_some();
         if remember::is_remember_shaped_without_claims(&map, exp.is_some(), others) {
@@ -170,13 +167,15 @@ impl SessionFormat {
             .flatten()
             .reduce(f64::max)
             .map(|t| t - leeway);
-        let opened = Opened {
-            map,
+        let anchors = Anchors {
             key_index,
             created,
             issued,
             expires_at,
             valid_from,
+        };
+        let opened = Opened {
+            map: map.into_members(anchors, self.tracking_memo),
         };
         opened.check_time(now)?;
         Ok(opened)
@@ -301,13 +300,14 @@ mod tests {
 
     #[test]
     fn deadlines_are_checked_on_every_hit() {
-        let opened = Opened {
-            map: Members::default(),
-            key_index: 0,
-            created: None,
-            issued: None,
+        let anchors = Anchors {
             expires_at: Some(200.0),
             valid_from: Some(100.0),
+            ..Anchors::default()
+        };
+        let scanned = Scanned::scan("{}".to_owned(), 0, |_, _| false).unwrap();
+        let opened = Opened {
+            map: scanned.into_members(anchors, false),
         };
         assert_eq!(opened.check_time(99), Err(Rejection::NotYetValid));
         assert!(opened.check_time(199).is_ok());
