@@ -74,19 +74,14 @@ const SKETCH_SAMPLE: u32 = 8192;
 /// Words of the frequency sketch per shard: 16 four-bit counters each, so 16 per entry.
 const SKETCH_WORDS: usize = SHARD_ENTRIES;
 /// Words of each generation of the doorkeeper per shard: 16 bits for each token of a sample, for
-/// about 0.27% false positives with four probes in one line of 512 bits (0.24% if they were
-/// spread over the whole generation). A false positive counts a one-off token as seen twice,
-/// enough to displace a resident whose counts have faded.
+/// about 0.25% false positives with four probes (a false positive counts a one-off token as seen
+/// twice, enough to displace a resident whose counts have faded).
 const DOOR_WORDS: usize = SKETCH_SAMPLE as usize / 64 * 16;
 const DOOR_PROBES: usize = 4;
-/// Words of one line of memory (64 bytes): a token's four counters lie in one line of the
-/// counters, and its four doorkeeper bits in one line of each generation, so that a use reads
-/// three lines rather than twelve (blocked, as a cache-conscious Bloom filter is).
-const LINE_WORDS: usize = 8;
-/// Bits of a hash that pick a line of a doorkeeper generation.
-const DOOR_LINE_BITS: u32 = (DOOR_WORDS / LINE_WORDS).trailing_zeros();
-const _: () = assert!(DOOR_WORDS.is_power_of_two() && DOOR_LINE_BITS + 9 * 4 <= 44);
-const _: () = assert!(SKETCH_WORDS.is_power_of_two() && SKETCH_WORDS / LINE_WORDS <= 1 << 7);
+/// Bits of a hash that pick one doorkeeper bit.
+const DOOR_PROBE_BITS: u32 = (DOOR_WORDS * 64).trailing_zeros();
+const _: () = assert!(DOOR_WORDS.is_power_of_two() && 3 * DOOR_PROBE_BITS <= 64);
+const _: () = assert!(SKETCH_WORDS <= 1 << 10);
 
 /// What the cache needs of a value: the exact bytes that verified to it (which it is filed and
 /// found under), and what it holds on the heap, beyond its own bytes in the cache's index (values
@@ -234,8 +229,6 @@ struct Sketch {
     uses: u32,
 }
 
-/// Aligned to a line, so that each block of [`LINE_WORDS`] is one line.
-#[repr(align(64))]
 struct Tables {
     counters: [u64; SKETCH_WORDS],
     /// Two generations of the doorkeeper: the current sample's, and the one before it.
@@ -245,25 +238,26 @@ struct Tables {
 }
 
 impl Tables {
-    /// The word and bit offset of each of `hash`'s four counters, all in one line: the line
-    /// from 7 of its bits above the four that picked the shard, each counter from 7 more.
+    /// The word and bit offset of each of `hash`'s four counters, from 56 of its bits above the
+    /// four that picked the shard.
     fn cells(hash: u64) -> [(usize, u32); 4] {
-        let line = (hash >> 4) as usize % (SKETCH_WORDS / LINE_WORDS) * LINE_WORDS;
         std::array::from_fn(|i| {
-            let bits = (hash >> (11 + 7 * i)) as usize & 0x7f;
-            (line + (bits >> 4), (bits as u32 & 15) * 4)
+            let bits = (hash >> (4 + 14 * i)) as usize & 0x3fff;
+            ((bits >> 4) % SKETCH_WORDS, (bits as u32 & 15) * 4)
         })
     }
 
-    /// The doorkeeper bits of `hash`, as (word, mask), all in one line of a generation, from a
-    /// remix of its bits above the shard's (the counters use them unmixed): the line from its
-    /// top bits, each bit of the line from 9 more.
+    /// The doorkeeper bits of `hash`, as (word, mask), from two remixes of all its bits.
     fn door_bits(hash: u64) -> [(usize, u64); DOOR_PROBES] {
-        let mixed = (hash >> 4).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let line = (mixed >> (64 - DOOR_LINE_BITS)) as usize * LINE_WORDS;
+        let mixed = [
+            hash.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            hash.wrapping_mul(0xc2b2_ae3d_27d4_eb4f),
+        ];
         std::array::from_fn(|i| {
-            let bit = (mixed >> (20 + 9 * i)) as usize & (LINE_WORDS * 64 - 1);
-            (line + bit / 64, 1 << (bit % 64))
+            // Three probes from the first remix, the fourth from the second.
+            let bit = (mixed[i / 3] >> (64 - DOOR_PROBE_BITS * (i as u32 % 3 + 1))) as usize
+                & (DOOR_WORDS * 64 - 1);
+            (bit / 64, 1 << (bit % 64))
         })
     }
 
