@@ -94,17 +94,6 @@ pub(crate) trait Weigh {
 
     /// What the value holds on the heap (its token included).
     fn heap_bytes(&self) -> usize;
-
-    /// Reads a byte of each part of the heap a hit will use (each line of a session's block
-    /// that a read needs: its head, its table, its text), and returns something of them.
-    /// [`Cache::lookup`] calls it as it finds an entry, before it compares the token: the reads
-    /// then overlap the token's. Otherwise each comes from memory only when the request uses it, after an atomic operation (the reference count's increment, a lock), which lets
-    /// no later read start before it ends: once a flood has spread a cache's recurring entries
-    /// over its memory, each of those blocks would cost a full trip to memory, one after
-    /// another.
-    fn touch(&self) -> u64 {
-        0
-    }
 }
 
 /// What one allocation of `size` bytes takes from the allocator: glibc's 16-byte granules with an
@@ -462,10 +451,7 @@ impl<V: Weigh + Clone> Cache<V> {
         let found = shard
             .index
             .get(&hash)
-            .filter(|entry| {
-                std::hint::black_box(entry.verified.touch());
-                constant_time_eq(entry.verified.token(), token)
-            })
+            .filter(|entry| constant_time_eq(entry.verified.token(), token))
             .map(|entry| entry.verified.clone());
         if found.is_some() {
             shard.sketch.record(hash);
@@ -852,9 +838,9 @@ mod tests {
     }
 
     /// A set of sessions larger than the cache, each back once per cycle (the benchmarks'
-    /// uncached cases: 65,536 small sessions in turn, of which the cache holds 16,384 at most): the cache keeps
-    /// a share of them, which hits, and admits few of the others, rather than churning through
-    /// them all. (The benchmarks' uncached figures include those hits: 19–25% of uses here.)
+    /// uncached cases: 65,536 small sessions in turn, of which the cache holds 16,384 at most):
+    /// the cache keeps a share of them, which hits, and admits few of the others, rather than
+    /// churning through them all. (The benchmarks' uncached figures include those hits: 19–25% of uses here.)
     #[test]
     fn a_cycle_larger_than_the_cache_keeps_a_share_of_it() {
         let cache = Cache::<Tok>::default();

@@ -97,25 +97,21 @@ impl Verified<'_> {
     /// Decodes the payload's base64 into a string the caller keeps, after `prefix`; `None` when
     /// it is not base64 or not UTF-8.
     pub(crate) fn payload_text_after(&self, prefix: &str) -> Option<String> {
-        // base64 0.22 asks for room for its estimate: 3 bytes for every 4 characters, rounded up.
-        let mut buf = Vec::with_capacity(prefix.len() + self.payload_b64.len().div_ceil(4) * 3);
-        buf.extend_from_slice(prefix.as_bytes());
-        buf.resize(buf.capacity(), 0);
-        let len = URL_SAFE_NO_PAD
-            .decode_slice(self.payload_b64, &mut buf[prefix.len()..])
-            .ok()?;
-        buf.truncate(prefix.len() + len);
-        String::from_utf8(buf).ok()
+        String::from_utf8(self.payload_vec(prefix.as_bytes()).ok()?).ok()
     }
 
-    /// The payload's base64 decoded into a buffer of its own.
-    fn payload_vec(&self) -> Result<Vec<u8>, Rejection> {
+    /// `prefix`, then the payload's base64 decoded, in a buffer of its own.
+    fn payload_vec(&self, prefix: &[u8]) -> Result<Vec<u8>, Rejection> {
         // base64 0.22 asks for room for its estimate: 3 bytes for every 4 characters, rounded up.
-        let mut buf = vec![0u8; self.payload_b64.len().div_ceil(4) * 3];
+        let len = prefix.len() + self.payload_b64.len().div_ceil(4) * 3;
+        // Not `vec![0; len]`: only the room after the prefix needs zeroing.
+        let mut buf = Vec::with_capacity(len);
+        buf.extend_from_slice(prefix);
+        buf.resize(len, 0);
         let len = URL_SAFE_NO_PAD
-            .decode_slice(self.payload_b64, &mut buf)
+            .decode_slice(self.payload_b64, &mut buf[prefix.len()..])
             .map_err(|_| Rejection::Malformed)?;
-        buf.truncate(len);
+        buf.truncate(prefix.len() + len);
         Ok(buf)
     }
 
@@ -136,7 +132,7 @@ impl Verified<'_> {
                 .map_err(|_| Rejection::Malformed)?;
             parse(&buf[..len])
         } else {
-            parse(&self.payload_vec()?)
+            parse(&self.payload_vec(&[])?)
         }
     }
 }

@@ -189,10 +189,11 @@ pub(crate) enum Memo {
 }
 
 impl Memo {
-    /// The most heap a memo of this kind may take (with the allocator's rounding): what the verified-cookie cache counts for it whether or not it is made. A
-    /// larger one is computed again on every request instead. Room for a 120-byte credential
-    /// hash (an Argon2 PHC string is about 100); for a login's keys, a 32- and a 64-byte digest
-    /// in hex and a `_sid` of up to 56 bytes.
+    /// The most heap a memo of this kind may take (with the allocator's rounding): what the
+    /// verified-cookie cache counts for it whether or not it is made. A larger one is computed
+    /// again on every request instead. Room for a 120-byte credential hash (an Argon2 PHC string
+    /// is about 100); for a login's keys, a 32- and a 64-byte digest in hex and a `_sid` of up to
+    /// 56 bytes.
     pub(crate) const fn budget(self) -> usize {
         match self {
             Memo::AuthHash => 176,
@@ -342,14 +343,14 @@ impl Members {
 
     /// The member under `key`.
     pub(crate) fn get(&self, key: &str) -> Option<Member<'_>> {
-        let json = self.json();
+        let (json, head) = (self.json(), self.head());
         let entries = self.entries();
         let entry = if entries.len() <= 16 {
             // A session's few members: compared by length first, no branches on order.
             entries.iter().find(|e| {
                 let span = e.key;
                 if span.start == APART {
-                    self.key(span) == key
+                    key_text(json, &head.keys, span) == key
                 } else {
                     (span.end - span.start) as usize == key.len()
                         && json.as_bytes().get(span.range()) == Some(key.as_bytes())
@@ -357,11 +358,11 @@ impl Members {
             })?
         } else {
             let i = entries
-                .binary_search_by(|e| self.key(e.key).cmp(key))
+                .binary_search_by(|e| key_text(json, &head.keys, e.key).cmp(key))
                 .ok()?;
             &entries[i]
         };
-        Some(self.member(entry))
+        Some(member(json, head, entry))
     }
 
     /// How many members there are.
@@ -381,15 +382,16 @@ impl Members {
 
     /// The members in key order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, Member<'_>)> {
+        let (json, head) = (self.json(), self.head());
         self.entries()
             .iter()
-            .map(|e| (self.key(e.key), self.member(e)))
+            .map(move |e| (key_text(json, &head.keys, e.key), member(json, head, e)))
     }
 
     /// The members in key order, each with its whole text (`"key":value`, as the token had it)
     /// when it can be copied as one piece: a raw value under a key written without escapes.
     pub(crate) fn iter_with_text(&self) -> impl Iterator<Item = (&str, Member<'_>, Option<&str>)> {
-        let json = self.json();
+        let (json, head) = (self.json(), self.head());
         self.entries().iter().map(move |e| {
             let whole = if e.key.start != APART && e.value.start != APART {
                 // From the key's opening quote (one byte before it, an ASCII `"`) to the end of
@@ -400,13 +402,20 @@ impl Members {
             } else {
                 None
             };
-            (self.key(e.key), self.member(e), whole)
+            (
+                key_text(json, &head.keys, e.key),
+                member(json, head, e),
+                whole,
+            )
         })
     }
 
     /// The keys in order.
     pub(crate) fn keys(&self) -> impl Iterator<Item = &str> {
-        self.entries().iter().map(|e| self.key(e.key))
+        let (json, head) = (self.json(), self.head());
+        self.entries()
+            .iter()
+            .map(move |e| key_text(json, &head.keys, e.key))
     }
 
     /// Every member decoded, as a map.
@@ -470,34 +479,19 @@ impl Members {
                 .map(Memo::budget)
                 .sum::<usize>()
     }
+}
 
-    /// A byte of each part of the block a read of the session uses, and the first memo's
-    /// state (see [`Weigh::touch`](crate::cache::Weigh::touch)): the head's lines and the
-    /// text's first are then asked for together.
-    pub(crate) fn touch(&self) -> u64 {
-        let head = self.head();
-        let memo = head.memos[Memo::AuthHash as usize].get().is_some();
-        let table = self.entries().first().map_or(0, |e| e.key.end);
-        let json = self.json().as_bytes().first().copied().unwrap_or_default();
-        u64::from(json) ^ u64::from(table) ^ u64::from(memo)
-    }
-
-    /// The key a span names.
-    fn key(&self, span: Span) -> &str {
-        key_text(self.json(), &self.head().keys, span)
-    }
-
-    fn member(&self, entry: &Entry) -> Member<'_> {
-        let span = entry.value;
-        if span.start == APART {
-            // Every index was made with its value.
-            self.head()
-                .values
-                .get(span.end as usize)
-                .map_or(Member::Raw("null"), Member::Value)
-        } else {
-            Member::Raw(self.json().get(span.range()).unwrap_or("null"))
-        }
+/// The value of `entry`, of members whose JSON is `json` and head `head` (each found once by a
+/// caller that reads many).
+fn member<'s>(json: &'s str, head: &'s Head, entry: &Entry) -> Member<'s> {
+    let span = entry.value;
+    if span.start == APART {
+        // Every index was made with its value.
+        head.values
+            .get(span.end as usize)
+            .map_or(Member::Raw("null"), Member::Value)
+    } else {
+        Member::Raw(json.get(span.range()).unwrap_or("null"))
     }
 }
 

@@ -28,10 +28,6 @@ impl Weigh for Opened {
     fn token(&self) -> &[u8] {
         self.map.token()
     }
-
-    fn touch(&self) -> u64 {
-        self.map.touch()
-    }
 }
 
 impl CookieBackend {
