@@ -18,7 +18,7 @@ use super::config::SessionConfig;
 use super::tracker::Tracked;
 use crate::cookie::parse;
 use crate::key::KeySet;
-use crate::token::members::{Member, Members, Memo};
+use crate::token::members::{Member, Members, Memo, Run};
 use crate::token::remember::RememberToken;
 use crate::token::session::CLAIMS;
 use crate::Error;
@@ -512,6 +512,13 @@ impl SessionDict {
     }
 
     /// The session's value under `key` as JSON, the crate's own keys included.
+    /// The session's JSON as the response would write it, the same written member by member,
+    /// and whether the loaded members were copied in runs.
+    #[cfg(test)]
+    pub(crate) fn json_both_ways(&self) -> (Vec<u8>, Vec<u8>, bool) {
+        self.load().json_both_ways()
+    }
+
     pub(crate) fn value(&self, key: &str) -> Option<Value> {
         self.load().get(key).map(Member::to_value)
     }
@@ -820,6 +827,45 @@ impl State {
         // Room for the changes and for the claims the cookie backend appends (56 bytes).
         let mut out = Vec::with_capacity(loaded + 16 * self.changes.len() + 2 + 64);
         out.push(b'{');
+        match self.base.as_ref().and_then(Members::run) {
+            Some(run) => self.splice(&run, &mut out),
+            None => self.write_entries(&mut out),
+        }
+        out.push(b'}');
+        out
+    }
+
+    /// Writes the members of `run` (the loaded ones, as this crate wrote them) with the changes
+    /// merged in: each stretch of loaded members between two changes is copied as one piece,
+    /// and only the changes' keys are compared, not every member's.
+    fn splice(&self, run: &Run<'_>, out: &mut Vec<u8>) {
+        let copy = |out: &mut Vec<u8>, range: std::ops::Range<usize>| {
+            if !range.is_empty() {
+                if out.len() > 1 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(run.text(range).as_bytes());
+            }
+        };
+        let mut next = 0;
+        for (key, change) in &self.changes {
+            let (at, found) = run.position(next, key);
+            copy(out, next..at);
+            next = at + usize::from(found);
+            if let Some(value) = change {
+                if out.len() > 1 {
+                    out.push(b',');
+                }
+                write_key(out, key);
+                out.push(b':');
+                Member::Value(value).write(out);
+            }
+        }
+        copy(out, next..run.len());
+    }
+
+    /// Writes the entries one by one, each unchanged one as the cookie carried it.
+    fn write_entries(&self, out: &mut Vec<u8>) {
         for (key, member, whole) in self.entries_with_text() {
             if out.len() > 1 {
                 out.push(b',');
@@ -828,14 +874,23 @@ impl State {
                 // A member the request did not change, copied as the cookie carried it.
                 Some(whole) => out.extend_from_slice(whole.as_bytes()),
                 None => {
-                    write_key(&mut out, key);
+                    write_key(out, key);
                     out.push(b':');
-                    member.write(&mut out);
+                    member.write(out);
                 }
             }
         }
-        out.push(b'}');
-        out
+    }
+
+    /// The session's JSON written both ways, and whether the loaded members form a run: for the
+    /// tests that hold the splice to the member-by-member writer.
+    #[cfg(test)]
+    fn json_both_ways(&self) -> (Vec<u8>, Vec<u8>, bool) {
+        let mut slow = vec![b'{'];
+        self.write_entries(&mut slow);
+        slow.push(b'}');
+        let run = self.base.as_ref().and_then(Members::run).is_some();
+        (self.to_json(), slow, run)
     }
 
     /// Removes `key`, which is in the session.

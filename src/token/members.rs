@@ -70,6 +70,42 @@ pub(crate) struct Anchors {
     pub(crate) valid_from: Option<f64>,
 }
 
+/// Members that lie in their JSON text one after another in key order ([`Members::run`]): a write
+/// copies each stretch of them that it did not change as one piece.
+pub(crate) struct Run<'m> {
+    json: &'m str,
+    entries: &'m [Entry],
+}
+
+impl<'m> Run<'m> {
+    /// How many members there are.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Where `key` is or would be among the members from `from` on: its index, and whether it
+    /// is there.
+    pub(crate) fn position(&self, from: usize, key: &str) -> (usize, bool) {
+        let key_of = |e: &Entry| self.json.get(e.key.range()).unwrap_or_default();
+        let rest = self.entries.get(from..).unwrap_or_default();
+        let at = rest.partition_point(|e| key_of(e) < key);
+        (from + at, rest.get(at).is_some_and(|e| key_of(e) == key))
+    }
+
+    /// The text of the members `range` (not empty), comma-separated as they lie.
+    pub(crate) fn text(&self, range: std::ops::Range<usize>) -> &'m str {
+        match (self.entries.get(range.start), range.end.checked_sub(1)) {
+            (Some(first), Some(last)) => {
+                let end = self.entries.get(last).map_or(0, |e| e.value.end as usize);
+                // After its opening quote, a key starts at 1 or later: checked by `run`.
+                let start = first.key.start as usize - 1;
+                self.json.get(start..end).unwrap_or_default()
+            }
+            _ => "",
+        }
+    }
+}
+
 /// Members scanned from JSON text, not yet made into their block: what the token's claims are
 /// checked against before the block is made ([`into_members`](Self::into_members)).
 pub(crate) struct Scanned {
@@ -408,6 +444,22 @@ impl Members {
                 whole,
             )
         })
+    }
+
+    /// The members' texts as one run, when they lie in the JSON as this crate writes them: in
+    /// key order, each whole (`"key":value`, the key and the value in the text), one comma apart.
+    /// `None` otherwise (a token written by another key holder with spaces, escaped keys, members
+    /// built from a map).
+    pub(crate) fn run(&self) -> Option<Run<'_>> {
+        let (json, entries) = (self.json(), self.entries());
+        let whole = |e: &Entry| e.key.start != APART && e.value.start != APART && e.key.start > 0;
+        let adjacent = |pair: &[Entry]| {
+            // The value's end, a comma, the next key's opening quote, the next key.
+            pair[1].key.start == pair[0].value.end + 2
+                && json.as_bytes().get(pair[0].value.end as usize) == Some(&b',')
+        };
+        (entries.iter().all(whole) && entries.windows(2).all(adjacent))
+            .then_some(Run { json, entries })
     }
 
     /// The keys in order.

@@ -482,6 +482,45 @@ mod properties {
             }
         }
 
+        /// A write copies the loaded members in runs between the changes when the cookie lies
+        /// as this crate writes it: byte for byte what writing them one by one gives, whatever
+        /// the keys (escaped ones included) and changes.
+        #[test]
+        fn a_spliced_write_is_the_member_by_member_write(
+            start in session_map(),
+            ops in prop::collection::vec(op(), 0..8),
+            escaped in any::<bool>(),
+        ) {
+            let keys = keys();
+            let config = config(&keys, false, NOW);
+            let mut start = start;
+            if escaped {
+                start.insert("quote\"d".into(), Value::from(1));
+            }
+            let token = encode(&start, &config, NOW);
+            let mut headers = http::HeaderMap::new();
+            headers.insert(http::header::COOKIE, format!("session={token}").parse().unwrap());
+            let session = SessionDict::new(config.shared.clone(), &headers);
+            let mut cleared = false;
+            for op in ops {
+                match op {
+                    Op::Insert(k, v) => session.insert(&k, v).unwrap(),
+                    Op::Remove(k) => drop(session.remove::<Value>(&k).unwrap()),
+                    Op::Clear => {
+                        session.clear();
+                        cleared = true;
+                    }
+                }
+                let (spliced, one_by_one, run) = session.json_both_ways();
+                prop_assert_eq!(String::from_utf8(spliced).unwrap(), String::from_utf8(one_by_one).unwrap());
+                // serde_json writes the token's members compactly in key order: a run, unless
+                // an escaped key is among them. (A clear leaves no loaded members.)
+                if !cleared {
+                    prop_assert_eq!(run, !escaped);
+                }
+            }
+        }
+
         /// The size check measures the claims without writing them: the same length, whatever the
         /// times and timeouts.
         #[test]
