@@ -17,7 +17,10 @@
 //!   `_flooded`, after 65,536 earlier one-off valid cookies, then the hot set, then 100,000
 //!   one-off valid cookies, and with [`FLOOD_PER_READ`] more before each timed read (untimed).
 //!   `read_hot_set` sends the same one-off cookies to a twin layer instead, so the two cases do
-//!   the same work and differ only in what the measured layer's cache saw.
+//!   the same work and differ only in what the measured layer's cache saw. The timed reads go
+//!   through the hot set in a fixed shuffled order, not the order its sessions were first seen:
+//!   read in that order, the blocks a cache allocated one after another are fetched ahead by the
+//!   CPU's prefetchers, which flattered every case read before a flood.
 //! - `floor/hot_set{,_spread}`: the least a cache can touch on a hit of the hot set (one index
 //!   probe, one block holding the token and the session), with its 2,048 blocks alone or each
 //!   among 7 others as in a full cache, and the same cooling between reads as
@@ -557,6 +560,19 @@ fn ts_sessions(
 /// Times reads of `hot` in turn. With `flood`, [`FLOOD_PER_READ`] one-off cookies go through the
 /// same service before each read, outside the timing. In counting mode, the loop of [`case`]:
 /// one pass over the hot set as it stands after the set-up.
+/// `items` in a fixed pseudo-random order (a Fisher–Yates shuffle driven by xorshift), the same
+/// on every run.
+fn shuffled<T>(mut items: Vec<T>) -> Vec<T> {
+    let mut x = 0x2545_f491_4f6c_dd1d_u64;
+    for i in (1..items.len()).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        items.swap(i, (x % (i as u64 + 1)) as usize);
+    }
+    items
+}
+
 fn hot_case<S, F>(
     group: &mut Group<'_>,
     rt: &Runtime,
@@ -572,6 +588,10 @@ fn hot_case<S, F>(
     F::Error: Debug,
     F::Future: 'static,
 {
+    // Read in another order than the one the sessions were first seen (and allocated) in: a
+    // site's recurring visitors do not come back in the order they arrived, and a walk in
+    // allocation order would let the CPU's prefetchers fetch each session's block ahead.
+    let hot = shuffled(hot);
     if count_mode().is_some() {
         case(group, rt, name, svc, hot, false);
         return;
