@@ -557,9 +557,6 @@ fn ts_sessions(
 
 // ---------------------------------------------------------------- the hot set and the flood
 
-/// Times reads of `hot` in turn. With `flood`, [`FLOOD_PER_READ`] one-off cookies go through the
-/// same service before each read, outside the timing. In counting mode, the loop of [`case`]:
-/// one pass over the hot set as it stands after the set-up.
 /// `items` in a fixed pseudo-random order (a Fisher–Yates shuffle driven by xorshift), the same
 /// on every run.
 fn shuffled<T>(mut items: Vec<T>) -> Vec<T> {
@@ -573,6 +570,9 @@ fn shuffled<T>(mut items: Vec<T>) -> Vec<T> {
     items
 }
 
+/// Times reads of `hot` in turn (shuffled). With `flood`, [`FLOOD_PER_READ`] one-off cookies go
+/// through the same service before each read, outside the timing. In counting mode, the loop of
+/// [`case`]: one pass over the hot set as it stands after the set-up.
 fn hot_case<S, F>(
     group: &mut Group<'_>,
     rt: &Runtime,

@@ -511,7 +511,6 @@ impl SessionDict {
         state.invalid = true;
     }
 
-    /// The session's value under `key` as JSON, the crate's own keys included.
     /// The session's JSON as the response would write it, the same written member by member,
     /// and whether the loaded members were copied in runs.
     #[cfg(test)]
@@ -519,6 +518,7 @@ impl SessionDict {
         self.load().json_both_ways()
     }
 
+    /// The session's value under `key` as JSON, the crate's own keys included.
     pub(crate) fn value(&self, key: &str) -> Option<Value> {
         self.load().get(key).map(Member::to_value)
     }

@@ -957,6 +957,36 @@ mod tests {
         );
     }
 
+    /// A run is the members one after another in the text: never with a claim, a dropped
+    /// duplicate or whitespace between two of them, which a copy of the run would carry into
+    /// the new cookie; claims before or after the members leave it a run.
+    #[test]
+    fn a_run_has_nothing_between_its_members() {
+        let claims = crate::token::session::CLAIMS;
+        let run = |text: &str| {
+            let members = Members::scan(text.to_owned(), 0, |k, _| claims.contains(&k)).unwrap();
+            members.run().map(|run| run.text(0..run.len()).to_owned())
+        };
+        for refused in [
+            r#"{"a":1,"exp":2,"b":3}"#,
+            r#"{"a":1,"_created":2,"b":3}"#,
+            r#"{"a":1,"b":1,"b":2,"c":3}"#,
+            r#"{"a":1, "b":2}"#,
+            r#"{"b":1,"a":2}"#,
+            r#"{"a":1,"\u0062":2}"#,
+        ] {
+            assert_eq!(run(refused), None, "{refused}");
+        }
+        for (text, copied) in [
+            (r#"{"iat":1,"a":1,"b":2,"exp":3}"#, r#""a":1,"b":2"#),
+            (r#"{"a" :1,"b": [1, 2]}"#, r#""a" :1,"b": [1, 2]"#),
+            (r#"{"b":1,"a":1,"b":2}"#, r#""a":1,"b":2"#),
+            (r#"{"x":{"exp":1,"y":2}}"#, r#""x":{"exp":1,"y":2}"#),
+        ] {
+            assert_eq!(run(text).as_deref(), Some(copied), "{text}");
+        }
+    }
+
     #[test]
     fn members_compare_by_value_however_written() {
         let a = scan(r#"{"a":[1, 2],"b":"x"}"#).unwrap();
