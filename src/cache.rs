@@ -840,7 +840,8 @@ mod tests {
     /// A set of sessions larger than the cache, each back once per cycle (the benchmarks'
     /// uncached cases: 65,536 small sessions in turn, of which the cache holds 16,384 at most):
     /// the cache keeps a share of them, which hits, and admits few of the others, rather than
-    /// churning through them all. (The benchmarks' uncached figures include those hits: 19–25% of uses here.)
+    /// churning through them all. (The benchmarks' uncached figures include those hits: 19–25%
+    /// of uses here.)
     #[test]
     fn a_cycle_larger_than_the_cache_keeps_a_share_of_it() {
         let cache = Cache::<Tok>::default();

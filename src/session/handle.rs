@@ -839,45 +839,29 @@ impl State {
     /// merged in: each stretch of loaded members between two changes is copied as one piece,
     /// and only the changes' keys are compared, not every member's.
     fn splice(&self, run: &Run<'_>, out: &mut Vec<u8>) {
-        let copy = |out: &mut Vec<u8>, range: std::ops::Range<usize>| {
-            if !range.is_empty() {
-                if out.len() > 1 {
-                    out.push(b',');
-                }
-                out.extend_from_slice(run.text(range).as_bytes());
-            }
-        };
         let mut next = 0;
         for (key, change) in &self.changes {
             let (at, found) = run.position(next, key);
-            copy(out, next..at);
+            if next < at {
+                push_piece(out, run.text(next..at));
+            }
             next = at + usize::from(found);
             if let Some(value) = change {
-                if out.len() > 1 {
-                    out.push(b',');
-                }
-                write_key(out, key);
-                out.push(b':');
-                Member::Value(value).write(out);
+                push_member(out, key, Member::Value(value));
             }
         }
-        copy(out, next..run.len());
+        if next < run.len() {
+            push_piece(out, run.text(next..run.len()));
+        }
     }
 
     /// Writes the entries one by one, each unchanged one as the cookie carried it.
     fn write_entries(&self, out: &mut Vec<u8>) {
         for (key, member, whole) in self.entries_with_text() {
-            if out.len() > 1 {
-                out.push(b',');
-            }
             match whole {
                 // A member the request did not change, copied as the cookie carried it.
-                Some(whole) => out.extend_from_slice(whole.as_bytes()),
-                None => {
-                    write_key(out, key);
-                    out.push(b':');
-                    member.write(out);
-                }
+                Some(whole) => push_piece(out, whole),
+                None => push_member(out, key, member),
             }
         }
     }
@@ -922,6 +906,25 @@ impl fmt::Debug for SessionDict {
         }
         d.finish_non_exhaustive()
     }
+}
+
+/// Appends `text` (one or more whole members) to the object `out` has begun, after a comma unless
+/// it is the first.
+fn push_piece(out: &mut Vec<u8>, text: &str) {
+    if out.len() > 1 {
+        out.push(b',');
+    }
+    out.extend_from_slice(text.as_bytes());
+}
+
+/// Appends the member `key`: `member` to the object `out` has begun.
+fn push_member(out: &mut Vec<u8>, key: &str, member: Member<'_>) {
+    if out.len() > 1 {
+        out.push(b',');
+    }
+    write_key(out, key);
+    out.push(b':');
+    member.write(out);
 }
 
 /// Writes `key` as a JSON string: as it is when it needs no escaping (most keys), else through

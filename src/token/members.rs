@@ -92,15 +92,13 @@ impl<'m> Run<'m> {
         (from + at, rest.get(at).is_some_and(|e| key_of(e) == key))
     }
 
-    /// The text of the members `range` (not empty), comma-separated as they lie.
+    /// The text of the members `range` (not empty), comma-separated as they lie: from the first
+    /// one's opening quote to the end of the last one's value.
     pub(crate) fn text(&self, range: std::ops::Range<usize>) -> &'m str {
-        match (self.entries.get(range.start), range.end.checked_sub(1)) {
-            (Some(first), Some(last)) => {
-                let end = self.entries.get(last).map_or(0, |e| e.value.end as usize);
-                // After its opening quote, a key starts at 1 or later: checked by `run`.
-                let start = first.key.start as usize - 1;
-                self.json.get(start..end).unwrap_or_default()
-            }
+        let first = self.entries.get(range.start);
+        let last = range.end.checked_sub(1).and_then(|i| self.entries.get(i));
+        match (first, last) {
+            (Some(first), Some(last)) => whole_text(self.json, first, last).unwrap_or_default(),
             _ => "",
         }
     }
@@ -430,11 +428,7 @@ impl Members {
         let (json, head) = (self.json(), self.head());
         self.entries().iter().map(move |e| {
             let whole = if e.key.start != APART && e.value.start != APART {
-                // From the key's opening quote (one byte before it, an ASCII `"`) to the end of
-                // the value: only whitespace and the colon lie between them.
-                (e.key.start as usize)
-                    .checked_sub(1)
-                    .and_then(|quote| json.get(quote..e.value.end as usize))
+                whole_text(json, e, e)
             } else {
                 None
             };
@@ -531,6 +525,13 @@ impl Members {
                 .map(Memo::budget)
                 .sum::<usize>()
     }
+}
+
+/// The text of members `first` to `last` as they lie in `json` (both in the text): from the first
+/// key's opening quote (one byte before the key, an ASCII `"`) to the end of the last value.
+fn whole_text<'s>(json: &'s str, first: &Entry, last: &Entry) -> Option<&'s str> {
+    let quote = (first.key.start as usize).checked_sub(1)?;
+    json.get(quote..last.value.end as usize)
 }
 
 /// The value of `entry`, of members whose JSON is `json` and head `head` (each found once by a
