@@ -94,24 +94,28 @@ impl Verified<'_> {
         self.with_payload(|json| serde_json::from_slice(json).map_err(|_| Rejection::BadPayload))
     }
 
-    /// Decodes the payload's base64 into a string the caller keeps, after `prefix`; `None` when
-    /// it is not base64 or not UTF-8.
+    /// `prefix`, then the payload's base64 decoded, as a string the caller keeps; `None` when
+    /// the payload is not base64 or not UTF-8. Only the payload is checked for UTF-8: `prefix` is
+    /// a `str` already (the token, hundreds of bytes that a check of the whole would read again).
     pub(crate) fn payload_text_after(&self, prefix: &str) -> Option<String> {
-        String::from_utf8(self.payload_vec(prefix.as_bytes()).ok()?).ok()
+        self.with_payload(|json| {
+            let json = std::str::from_utf8(json).map_err(|_| Rejection::BadPayload)?;
+            let mut text = String::with_capacity(prefix.len() + json.len());
+            text.push_str(prefix);
+            text.push_str(json);
+            Ok(text)
+        })
+        .ok()
     }
 
-    /// `prefix`, then the payload's base64 decoded, in a buffer of its own.
-    fn payload_vec(&self, prefix: &[u8]) -> Result<Vec<u8>, Rejection> {
+    /// The payload's base64 decoded, in a buffer of its own.
+    fn payload_vec(&self) -> Result<Vec<u8>, Rejection> {
         // base64 0.22 asks for room for its estimate: 3 bytes for every 4 characters, rounded up.
-        let len = prefix.len() + self.payload_b64.len().div_ceil(4) * 3;
-        // Not `vec![0; len]`: only the room after the prefix needs zeroing.
-        let mut buf = Vec::with_capacity(len);
-        buf.extend_from_slice(prefix);
-        buf.resize(len, 0);
+        let mut buf = vec![0; self.payload_b64.len().div_ceil(4) * 3];
         let len = URL_SAFE_NO_PAD
-            .decode_slice(self.payload_b64, &mut buf[prefix.len()..])
+            .decode_slice(self.payload_b64, &mut buf)
             .map_err(|_| Rejection::Malformed)?;
-        buf.truncate(prefix.len() + len);
+        buf.truncate(len);
         Ok(buf)
     }
 
@@ -132,7 +136,7 @@ impl Verified<'_> {
                 .map_err(|_| Rejection::Malformed)?;
             parse(&buf[..len])
         } else {
-            parse(&self.payload_vec(&[])?)
+            parse(&self.payload_vec()?)
         }
     }
 }
