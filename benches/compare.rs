@@ -589,10 +589,15 @@ fn ours(c: &mut Criterion, rt: &Runtime) {
 /// what no implementation of this design can avoid.
 mod floor {
     use super::*;
+    use http::header::{CACHE_CONTROL, VARY};
+    use std::collections::hash_map::RandomState;
     use std::future::Future;
+    use std::hash::BuildHasher;
     use std::pin::Pin;
     use std::sync::atomic::AtomicBool;
-    use std::task::{ready, Context, Poll};
+    use std::sync::Mutex;
+    use std::task::{ready, Context, Poll, Waker};
+    use tower_session_auth::CurrentUser;
 
     /// The least a session layer that puts a handle in the request's extensions does on a request
     /// without a cookie: a shared handle (an `Arc`), a clone of it in the extensions for the
@@ -639,6 +644,195 @@ mod floor {
             let res = ready!(this.inner.poll(cx));
             black_box(this.handle.0.load(Ordering::Relaxed));
             Poll::Ready(res)
+        }
+    }
+
+    /// What a cache of verified login cookies keeps, at the least: the token it was made from,
+    /// the user's id, and what the user's session auth hash was at login.
+    pub(super) struct Verified {
+        token: Box<[u8]>,
+        user_id: u64,
+        auth_hash: Vec<u8>,
+    }
+
+    type Loader =
+        Arc<dyn Fn(u64) -> Pin<Box<dyn Future<Output = Option<User>> + Send>> + Send + Sync>;
+
+    /// The least a session layer and a login gate of this design do for a logged-in request
+    /// whose cookie was verified before, in one service rather than two:
+    /// - find the session cookie in the `Cookie` header (`memchr`, as the crate does);
+    /// - look its token up in a map of verified tokens under one lock (a keyed hash of its last
+    ///   16 bytes, the whole token compared in constant time);
+    /// - put a per-request session handle (an `Arc`'d `Mutex`, since a handler may change the
+    ///   session) in the extensions;
+    /// - read the user id under the handle's lock, run the user loader (a boxed future, polled
+    ///   once), compare the user's auth hash in constant time, put `CurrentUser` in the
+    ///   extensions;
+    /// - on the response, `Cache-Control: no-store` and `Vary: Cookie`, as the crate's security
+    ///   defaults require.
+    ///
+    /// Nothing else: no eviction or admission policy, no time claims or timeouts, no remember-me
+    /// cookie, no error paths (it panics where the crate answers 401). So it is a floor, not an
+    /// implementation.
+    #[derive(Clone)]
+    pub(super) struct GateOnly<S> {
+        inner: S,
+        hasher: RandomState,
+        cache: Arc<Mutex<HashMap<u64, Arc<Verified>>>>,
+        loader: Loader,
+    }
+
+    /// The request's session handle.
+    #[derive(Clone)]
+    struct FloorSession(Arc<Mutex<Option<Arc<Verified>>>>);
+
+    fn key(hasher: &RandomState, token: &[u8]) -> u64 {
+        let tail = token
+            .last_chunk::<16>()
+            .expect("a token of 16 bytes or more");
+        hasher.hash_one(u128::from_ne_bytes(*tail))
+    }
+
+    fn eq_ct(a: &[u8], b: &[u8]) -> bool {
+        if a.len() != b.len() {
+            return false;
+        }
+        let (mut blocks_a, mut blocks_b) = (a.chunks_exact(32), b.chunks_exact(32));
+        let mut lanes = [0u64; 4];
+        for (x, y) in (&mut blocks_a).zip(&mut blocks_b) {
+            for (lane, (x, y)) in lanes
+                .iter_mut()
+                .zip(x.chunks_exact(8).zip(y.chunks_exact(8)))
+            {
+                let word = |w: &[u8]| u64::from_ne_bytes(w.try_into().expect("8 bytes"));
+                *lane |= word(x) ^ word(y);
+            }
+        }
+        let mut diff = lanes.iter().fold(0, |d, lane| d | lane);
+        for (x, y) in blocks_a.remainder().iter().zip(blocks_b.remainder()) {
+            diff |= u64::from(x ^ y);
+        }
+        black_box(diff) == 0
+    }
+
+    /// The value of the cookie `session`, if the request sent one.
+    fn session_cookie(headers: &http::HeaderMap) -> Option<&[u8]> {
+        for header in headers.get_all(COOKIE) {
+            let mut rest = header.as_bytes();
+            loop {
+                let (pair, next) = match memchr::memchr(b';', rest) {
+                    Some(end) => (&rest[..end], Some(&rest[end + 1..])),
+                    None => (rest, None),
+                };
+                if let Some(value) = pair.trim_ascii().strip_prefix(b"session=") {
+                    return Some(value);
+                }
+                match next {
+                    Some(next) => rest = next,
+                    None => break,
+                }
+            }
+        }
+        None
+    }
+
+    impl<S> GateOnly<S> {
+        /// The gate over `inner`, with `users` behind its loader and `cookie` (a login of user
+        /// 1) among the verified tokens.
+        pub(super) fn new(inner: S, users: Arc<HashMap<u64, User>>, cookie: &HeaderValue) -> Self {
+            let headers = http::HeaderMap::from_iter([(COOKIE, cookie.clone())]);
+            let token = session_cookie(&headers).expect("a session cookie");
+            let hasher = RandomState::new();
+            let verified = Verified {
+                token: token.into(),
+                user_id: 1,
+                auth_hash: users[&1].password_hash.clone(),
+            };
+            let cache = HashMap::from([(key(&hasher, token), Arc::new(verified))]);
+            let loader: Loader = Arc::new(move |id| {
+                let users = Arc::clone(&users);
+                Box::pin(async move { users.get(&id).cloned() })
+            });
+            GateOnly {
+                inner,
+                hasher,
+                cache: Arc::new(Mutex::new(cache)),
+                loader,
+            }
+        }
+
+        fn lookup(&self, token: &[u8]) -> Option<Arc<Verified>> {
+            let cache = self.cache.lock().expect("not poisoned");
+            cache
+                .get(&key(&self.hasher, token))
+                .filter(|v| eq_ct(&v.token, token))
+                .cloned()
+        }
+    }
+
+    impl<S: Service<Req, Response = Res>> Service<Req> for GateOnly<S> {
+        type Response = Res;
+        type Error = S::Error;
+        type Future = GateFuture<S::Future>;
+
+        fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+            self.inner.poll_ready(cx)
+        }
+
+        fn call(&mut self, mut req: Req) -> Self::Future {
+            // The session layer's part.
+            let found = session_cookie(req.headers()).and_then(|token| self.lookup(token));
+            let handle = FloorSession(Arc::new(Mutex::new(found)));
+            req.extensions_mut().insert(handle.clone());
+            // The gate's part.
+            let id = (handle.0.lock().expect("not poisoned").as_ref())
+                .expect("a verified login")
+                .user_id;
+            let mut loading = (self.loader)(id);
+            let mut now = Context::from_waker(Waker::noop());
+            let Poll::Ready(Some(user)) = loading.as_mut().poll(&mut now) else {
+                panic!("the floor's loader answers at once, with a user");
+            };
+            let session = handle.0.lock().expect("not poisoned");
+            let verified = session.as_ref().expect("a verified login");
+            assert!(eq_ct(&verified.auth_hash, &user.password_hash));
+            drop(session);
+            req.extensions_mut().insert(CurrentUser(user));
+            GateFuture {
+                inner: self.inner.call(req),
+                handle,
+            }
+        }
+    }
+
+    pin_project_lite::pin_project! {
+        pub(super) struct GateFuture<F> {
+            #[pin]
+            inner: F,
+            handle: FloorSession,
+        }
+    }
+
+    impl<F: Future<Output = Result<Res, E>>, E> Future for GateFuture<F> {
+        type Output = Result<Res, E>;
+
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+            let this = self.project();
+            let mut res = ready!(this.inner.poll(cx))?;
+            // What the session layer looks at: whether the handler changed the session.
+            black_box(this.handle.0.lock().expect("not poisoned").is_some());
+            let headers = res.headers_mut();
+            headers
+                .entry(CACHE_CONTROL)
+                .or_insert_with(|| HeaderValue::from_static("no-store"));
+            if !headers
+                .get_all(VARY)
+                .iter()
+                .any(|v| v.as_bytes().eq_ignore_ascii_case(b"cookie"))
+            {
+                headers.append(VARY, HeaderValue::from_static("Cookie"));
+            }
+            Poll::Ready(Ok(res))
         }
     }
 
@@ -689,6 +883,14 @@ fn floors(c: &mut Criterion, rt: &Runtime) {
         vec![cookie],
         false,
     );
+    // Over `baseline/no_middleware`, beside `ours/auth_loader`: the least a session layer and a
+    // login gate of this design do for a request logged in with a cookie verified before.
+    let login = ServiceBuilder::new()
+        .layer(layer.clone())
+        .service_fn(ours::login);
+    let cookie = cookie_from(&once(rt, &login, None), "session");
+    let gate = floor::GateOnly::new(service_fn(ours::current_user), users(), &cookie);
+    case(&mut g, rt, "gate_one_user", gate, vec![cookie], false);
     g.finish();
 }
 

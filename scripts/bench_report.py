@@ -66,6 +66,7 @@ ORDER = [
     "ours/auth_loader",
     "ours/auth_loader_uncached",
     "ours/auth_loader_no_hash",
+    "floor/gate_one_user",
     "tower_sessions/read_one_key",
     "tower_sessions/write_one_key",
     "axum_login/authenticated",
@@ -219,6 +220,8 @@ TARGETS = [
      "speedup", ("axum_login/authenticated_many_users", "floor/verify_lazily", HMAC)),
     ("(h′) logged in, one user: axum-login ÷ ours", 5.0, False, "speedup",
      ("axum_login/authenticated", "ours/auth_loader")),
+    ("(h′) ceiling: axum-login ÷ the gate floor (a cached login, one service, no policy)", 5.0,
+     False, "speedup", ("axum_login/authenticated", "floor/gate_one_user")),
     ("(i) write, uncached: tower-sessions ÷ ours", 2.0, False, "speedup",
      ("tower_sessions/write_one_key_uncached", "ours/write_one_key_uncached")),
 ]
