@@ -68,9 +68,9 @@ struct Pending<U> {
 }
 
 impl<U: AuthUser> Pending<U> {
-    /// Accepts or refuses what the future answered, for the request `req`. An error changes
-    /// nothing: not knowing the user is no reason to log them out.
-    fn settle<B>(&self, looked: Looked<U>, req: &Request<B>) -> Result<U, Reason> {
+    /// Accepts or refuses what the future answered, for the request whose session handle is
+    /// `session`. An error changes nothing: not knowing the user is no reason to log them out.
+    fn settle(&self, looked: Looked<U>, session: Option<&SessionDict>) -> Result<U, Reason> {
         let user = match looked {
             Ok(user) => user,
             Err(error_type) => {
@@ -88,7 +88,7 @@ impl<U: AuthUser> Pending<U> {
                 return Err(Reason::Unavailable);
             }
         };
-        let session = match (self.session_login, req.extensions().get::<SessionDict>()) {
+        let session = match (self.session_login, session) {
             (false, _) => return user.ok_or(self.failure),
             (true, Some(session)) => session,
             // Not reached: `authenticate` starts a session login only with a session. Refused
@@ -136,7 +136,8 @@ where
                 },
             };
         }
-        let state = match authenticate(&self.config, &req) {
+        let (decision, session) = authenticate(&self.config, &req);
+        let state = match decision {
             Decision::Load(mut pending) => {
                 // A loader that answers at once (a map in memory, a cache) is settled here, and
                 // the request goes straight to the inner service. Polling with a waker that does
@@ -144,7 +145,7 @@ where
                 // poll, which will be the response future's.
                 let mut now = Context::from_waker(Waker::noop());
                 if let Poll::Ready(looked) = pending.user.as_mut().poll(&mut now) {
-                    let next = after_lookup(&self.config, pending.settle(looked, &req));
+                    let next = after_lookup(&self.config, pending.settle(looked, session));
                     return AuthFuture {
                         state: next.start(&mut self.inner, req, &self.config),
                     };
@@ -195,15 +196,28 @@ fn note_gate<U: AuthUser, B>(config: &AuthConfig<U>, req: &mut Request<B>) {
 fn note_gate<U: AuthUser, B>(_config: &AuthConfig<U>, _req: &mut Request<B>) {}
 
 /// Finds who the request claims to be, without awaiting anything. Credentials for a configured
-/// API scheme decide when present; otherwise the session does.
-fn authenticate<U: AuthUser, B>(config: &Arc<AuthConfig<U>>, req: &Request<B>) -> Decision<U> {
-    if let Some(decision) = api_credentials(config, req.headers()) {
+/// API scheme decide when present; otherwise the session does. Also returns the request's
+/// session handle, when it has one, for settling the loader's answer without looking it up again.
+fn authenticate<'r, U: AuthUser, B>(
+    config: &Arc<AuthConfig<U>>,
+    req: &'r Request<B>,
+) -> (Decision<U>, Option<&'r SessionDict>) {
+    let session = req.extensions().get::<SessionDict>();
+    (decide(config, req.headers(), session), session)
+}
+
+fn decide<U: AuthUser>(
+    config: &Arc<AuthConfig<U>>,
+    headers: &HeaderMap,
+    session: Option<&SessionDict>,
+) -> Decision<U> {
+    if let Some(decision) = api_credentials(config, headers) {
         return decision;
     }
     let Some(loader) = &config.session else {
         return Decision::Reject(Reason::NotLoggedIn);
     };
-    let Some(session) = req.extensions().get::<SessionDict>() else {
+    let Some(session) = session else {
         return Decision::Misconfigured;
     };
     let Some(id) = current_user_id::<U::Id>(session) else {
@@ -706,7 +720,8 @@ where
                 } => {
                     let looked = ready!(pending.user.as_mut().poll(cx));
                     let req = req.take().expect("polled after completion");
-                    let next = after_lookup(config, pending.settle(looked, &req));
+                    let session = req.extensions().get::<SessionDict>();
+                    let next = after_lookup(config, pending.settle(looked, session));
                     let mut inner = inner.take().expect("polled after completion");
                     next.start(&mut inner, req, config)
                 }
