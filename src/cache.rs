@@ -429,7 +429,8 @@ impl<V: Weigh + Clone> Cache<V> {
     }
 
     /// Where `token` is filed: a keyed hash of its last 16 bytes, which lie in its MAC (or AEAD
-    /// tag) and so differ between any two valid tokens (16 base64 characters are 96 bits). A
+    /// tag) and so differ between any two valid tokens (at least 92 bits of it: the last base64
+    /// character of a MAC or tag carries fewer than six). A
     /// token crafted to share them only misses: the whole token is compared before an entry is
     /// used. Hashed as one 128-bit word: two SipHash blocks, where the bytes as a slice took five
     /// (a length prefix, then the bytes) and twice the instructions.
@@ -590,19 +591,17 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
-    let (mut blocks_a, mut blocks_b) = (a.chunks_exact(32), b.chunks_exact(32));
+    let (blocks_a, rest_a) = a.as_chunks::<32>();
+    let (blocks_b, rest_b) = b.as_chunks::<32>();
     let mut lanes = [0u64; 4];
-    for (x, y) in (&mut blocks_a).zip(&mut blocks_b) {
-        for (lane, (x, y)) in lanes
-            .iter_mut()
-            .zip(x.chunks_exact(8).zip(y.chunks_exact(8)))
-        {
-            let word = |w: &[u8]| u64::from_ne_bytes(w.try_into().unwrap_or_default());
-            *lane |= word(x) ^ word(y);
+    for (x, y) in blocks_a.iter().zip(blocks_b) {
+        let (words_x, words_y) = (x.as_chunks::<8>().0, y.as_chunks::<8>().0);
+        for (lane, (x, y)) in lanes.iter_mut().zip(words_x.iter().zip(words_y)) {
+            *lane |= u64::from_ne_bytes(*x) ^ u64::from_ne_bytes(*y);
         }
     }
     let mut diff = lanes[0] | lanes[1] | lanes[2] | lanes[3];
-    for (x, y) in blocks_a.remainder().iter().zip(blocks_b.remainder()) {
+    for (x, y) in rest_a.iter().zip(rest_b) {
         diff |= u64::from(x ^ y);
     }
     bool::from(diff.ct_eq(&0))
@@ -672,8 +671,10 @@ mod tests {
 
     #[test]
     fn constant_time_eq_is_equality() {
-        for len in 0..40 {
-            let a: Vec<u8> = (0..len as u8).collect();
+        // Below a block, blocks with and without a remainder, and a cookie's length: a difference
+        // in any byte of any block or of the remainder is found.
+        for len in (0..200).chain([295, 381]) {
+            let a: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
             assert!(constant_time_eq(&a, &a.clone()));
             for i in 0..len {
                 let mut b = a.clone();
@@ -690,7 +691,19 @@ mod tests {
         let tail = "T".repeat(40);
         cache.insert(tok(format!("a.valid.{tail}")));
         assert!(cache.get(format!("a.forged.{tail}")).is_none());
+        // The same length and the same last 16 bytes (the cache's key): found only by the
+        // comparison of the whole token, in each of its 32-byte blocks.
+        let cached = format!("header.{}.{}", "p".repeat(300), "U".repeat(40));
+        cache.insert(tok(cached.clone()));
+        for at in [0, 31, 32, 100, 200, cached.len() - 17] {
+            let mut forged = cached.clone().into_bytes();
+            forged[at] ^= 0x01;
+            let forged = String::from_utf8(forged).expect("ASCII");
+            assert_eq!(cache.key(forged.as_bytes()), cache.key(cached.as_bytes()));
+            assert!(cache.get(&forged).is_none(), "byte {at}");
+        }
         assert!(cache.get(format!("a.valid.{tail}")).is_some());
+        assert!(cache.get(&cached).is_some());
     }
 
     #[test]

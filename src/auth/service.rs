@@ -61,7 +61,8 @@ enum Decision<U> {
 struct Pending<U> {
     user: BoxFuture<Looked<U>>,
     /// A session login (else credentials): logged out if the user is unknown or their auth hash
-    /// changed. The session is the request's, taken from it when the answer comes.
+    /// changed. The session is the request's handle: the one `authenticate` found when the
+    /// answer comes at once, else looked up in the request when it comes.
     session_login: bool,
     /// The reason given when the future answers `None`.
     failure: Reason,
@@ -91,7 +92,7 @@ impl<U: AuthUser> Pending<U> {
         let session = match (self.session_login, session) {
             (false, _) => return user.ok_or(self.failure),
             (true, Some(session)) => session,
-            // Not reached: `authenticate` starts a session login only with a session. Refused
+            // Not reached: `decide` starts a session login only with a session. Refused
             // rather than accepted without the checks below.
             (true, None) => return Err(self.failure),
         };

@@ -273,7 +273,15 @@ mod tests {
                     jws::encode_json(json, format.keys.current())
                 }
             };
-            for json in [&b"{\"a\":NaN}"[..], b"[1]", b"not json"] {
+            // Not UTF-8: short (decoded on the stack) and long (decoded on the heap).
+            let long = [&b"{\"a\":\""[..], &[0xff; 600], b"\"}"].concat();
+            for json in [
+                &b"{\"a\":NaN}"[..],
+                b"[1]",
+                b"not json",
+                b"{\"a\":\"\xff\"}",
+                &long,
+            ] {
                 assert_eq!(
                     format.open(&seal(json), 0).unwrap_err(),
                     Rejection::Unusable,
