@@ -137,7 +137,7 @@ pub(crate) fn end_refused_login(session: &SessionDict) {
     // With a registry, the refused login's entries stay as they are: a session the gate refuses
     // may have been forged by a key holder with another user's tag, and must not log the real
     // device out. Its entries expire, and the gate refuses the login each time it comes back.
-    session.tracked().login = None;
+    session.with_tracked(|tracked| tracked.login = None);
     let user_id = session.get::<Value>(USER_ID).ok().flatten();
     for key in LOGIN_KEYS {
         session.remove_value(key);

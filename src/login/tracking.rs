@@ -32,7 +32,7 @@ use crate::registry::{
     EntryKind, MemoryRegistry, Registry, RegistryEntry, RegistryError, Removal, Rotation,
 };
 use crate::secret::hex;
-use crate::session::{LoginKeys, RememberUpdate, TrackFuture, TrackedLogin, Tracker};
+use crate::session::{LoginKeys, RememberUpdate, TrackFuture, Tracked, TrackedLogin, Tracker};
 use crate::token::members::Memo;
 use crate::token::remember::RememberToken;
 use crate::{AuthUser, Error, SessionDict};
@@ -102,6 +102,27 @@ fn session_login(session: &SessionDict) -> SessionLogin {
 
 impl Tracker for Tracking {
     fn check(&self, session: &SessionDict) -> Option<TrackFuture> {
+        if let Some(local) = self
+            .local
+            .as_ref()
+            .filter(|_| session.session_cookie_sent())
+        {
+            // Most requests of a single-instance site: a login whose keys the cached session
+            // remembers, answered at once under one lock of the session, with no future.
+            let now = session.now();
+            let live = session.with_memo_and_tracked(
+                Memo::Tracking,
+                &[USER_ID, SID],
+                |keys: Option<Arc<LoginKeys>>, tracked| {
+                    Some(record_if_live(local, keys?, now, tracked))
+                },
+            );
+            match live {
+                Some(true) => return None,
+                Some(false) => return Some(self.run(session, unknown_login)),
+                None => {}
+            }
+        }
         let remember_sent = !session.remember_candidates().is_empty();
         let login = if session.session_cookie_sent() {
             session_login(session)
@@ -117,13 +138,11 @@ impl Tracker for Tracking {
             SessionLogin::Absent => return None,
         };
         if let Some(local) = &self.local {
-            // Most requests of a single-instance site: answered at once, with no future.
-            return match local.live_session(&keys.user, &keys.id, session.now()) {
-                Some(live) => {
-                    known_login(session, keys, live);
-                    None
-                }
-                None => Some(self.run(session, unknown_login)),
+            // A cookie seen for the first time: answered at once too, with no future.
+            let now = session.now();
+            return match session.with_tracked(|tracked| record_if_live(local, keys, now, tracked)) {
+                true => None,
+                false => Some(self.run(session, unknown_login)),
             };
         }
         let registry = Arc::clone(&self.registry);
@@ -189,12 +208,33 @@ impl Tracking {
     }
 }
 
-/// Records the session login the registry knows, with its device and `last_seen`.
-fn known_login(session: &SessionDict, keys: Arc<LoginKeys>, (device, last_seen): (String, u64)) {
-    session.tracked().login = Some(TrackedLogin {
+/// Asks the memory registry whether the session login `keys` is live at `now`, and if it is,
+/// records it in `tracked` with its device and `last_seen`.
+fn record_if_live(
+    local: &MemoryRegistry,
+    keys: Arc<LoginKeys>,
+    now: u64,
+    tracked: &mut Tracked,
+) -> bool {
+    let Some((device, last_seen)) = local.live_session(&keys.user, &keys.id, now) else {
+        return false;
+    };
+    tracked.login = Some(TrackedLogin {
         keys,
         device,
         last_seen,
+    });
+    true
+}
+
+/// Records the session login the registry knows, with its device and `last_seen`.
+fn known_login(session: &SessionDict, keys: Arc<LoginKeys>, (device, last_seen): (String, u64)) {
+    session.with_tracked(|tracked| {
+        tracked.login = Some(TrackedLogin {
+            keys,
+            device,
+            last_seen,
+        })
     });
 }
 
@@ -251,13 +291,12 @@ enum Op {
 fn changes(session: &SessionDict) -> Result<Option<Vec<Op>>, RegistryError> {
     // Most requests: the login the registry knew, untouched by this request, seen recently.
     // Nothing to decode or compare.
-    if let Some(login) = &session.tracked().login {
-        let seen = session.now() < login.last_seen.saturating_add(seen_period(session));
-        if seen && !session.has_pending_remember() && session.unchanged(&[USER_ID, SID]) {
-            return Ok(None);
-        }
+    let (now, period) = (session.now(), seen_period(session));
+    let seen = |login: &TrackedLogin| now < login.last_seen.saturating_add(period);
+    if session.tracked_login_unchanged(&[USER_ID, SID], seen) {
+        return Ok(None);
     }
-    let loaded = session.tracked().login.clone();
+    let loaded = session.with_tracked(|tracked| tracked.login.clone());
     let mut ops = Vec::new();
     let Some(user_id) = session.value(USER_ID) else {
         // Logged out (or refused by the gate): this device's session and remember-me cookie go.
@@ -269,7 +308,6 @@ fn changes(session: &SessionDict) -> Result<Option<Vec<Op>>, RegistryError> {
         }
         return Ok((!ops.is_empty()).then_some(ops));
     };
-    let now = session.now();
     // The loaded login's key, when this request kept its user (most requests): no second digest.
     let user = match &loaded {
         Some(login) if session.unchanged(&[USER_ID]) => login.keys.user.clone(),
@@ -446,7 +484,7 @@ async fn restore_remembered(
             "session too large to carry its registry id",
         ));
     }
-    session.tracked().login = Some(TrackedLogin {
+    let login = TrackedLogin {
         keys: Arc::new(LoginKeys {
             user,
             id: sid_id,
@@ -454,7 +492,8 @@ async fn restore_remembered(
         }),
         device,
         last_seen: now,
-    });
+    };
+    session.with_tracked(|tracked| tracked.login = Some(login));
     Ok(())
 }
 
@@ -656,12 +695,11 @@ fn logged_in(session: &SessionDict) -> Result<Option<UserRegistry>, Error> {
 
 /// The device of this request's login, if the registry knows it.
 fn current_device(session: &SessionDict, user: &str) -> Option<String> {
-    session
-        .tracked()
-        .login
-        .as_ref()
-        .filter(|l| l.keys.user == user)
-        .map(|l| l.device.clone())
+    session.with_tracked(|tracked| {
+        (tracked.login.as_ref())
+            .filter(|l| l.keys.user == user)
+            .map(|l| l.device.clone())
+    })
 }
 
 /// The logged-in user's live sessions, one per device, the current one marked; empty when

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use super::commit::{Commit, RememberUpdate, SessionCommit};
 use super::config::SessionConfig;
-use super::tracker::Tracked;
+use super::tracker::{Tracked, TrackedLogin};
 use crate::cookie::parse;
 use crate::key::KeySet;
 use crate::token::members::{Member, Members, Memo, Run};
@@ -73,8 +73,6 @@ struct Shared {
     /// The request's `User-Agent`, kept only when a registry lists sessions by device.
     user_agent: Option<http::HeaderValue>,
     state: Mutex<State>,
-    /// What the registry said of this request's logins (with a registry only).
-    tracked: Mutex<Tracked>,
     /// The layer's clock, read once for the request (at its first use); 0 until then.
     now: AtomicU64,
     /// The user type of the latest gate the request passed, as a number (0: none), for the
@@ -112,6 +110,9 @@ struct State {
     /// The whole map was replaced (a login, `clear`, `delete`): with a store, the request's data
     /// goes to a new record rather than onto the loaded one.
     replaced: bool,
+    /// What the registry said of this request's logins (with a registry only). Kept under the
+    /// state's lock, so that the login check and the commit take that one lock once each.
+    tracked: Tracked,
 }
 
 #[derive(Default, Clone, Copy, PartialEq, Eq)]
@@ -139,7 +140,6 @@ impl SessionDict {
                 remember_candidates,
                 user_agent,
                 state: Mutex::new(State::default()),
-                tracked: Mutex::new(Tracked::default()),
                 now: AtomicU64::new(0),
                 #[cfg(feature = "axum")]
                 gate_user: std::sync::atomic::AtomicUsize::new(0),
@@ -468,12 +468,38 @@ impl SessionDict {
         self.shared.config.registry.as_ref()
     }
 
-    /// What the registry said of this request's logins.
-    pub(crate) fn tracked(&self) -> MutexGuard<'_, Tracked> {
-        self.shared
-            .tracked
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// Lends `f` what the registry said of this request's logins. `f` runs under the session's
+    /// lock: it must not touch this session (it would wait for itself).
+    pub(crate) fn with_tracked<R>(&self, f: impl FnOnce(&mut Tracked) -> R) -> R {
+        f(&mut self.lock().tracked)
+    }
+
+    /// Lends `f` the memo `which` of the loaded session (unless this request replaced it or
+    /// changed one of `keys`) and what the registry said of this request's logins, under one
+    /// lock: the login check of every tracked request. `f` must not touch this session.
+    pub(crate) fn with_memo_and_tracked<T: std::any::Any + Send + Sync, R>(
+        &self,
+        which: Memo,
+        keys: &[&str],
+        f: impl FnOnce(Option<Arc<T>>, &mut Tracked) -> R,
+    ) -> R {
+        let mut state = self.load();
+        let memo = state.as_loaded(keys).and_then(|base| base.memo(which));
+        f(memo, &mut state.tracked)
+    }
+
+    /// Whether the tracked login is one `current` accepts, the request scheduled no remember-me
+    /// cookie, and the session still holds what it loaded under each of `keys`: what most
+    /// requests of a tracked login ask at their end, under one lock.
+    pub(crate) fn tracked_login_unchanged(
+        &self,
+        keys: &[&str],
+        current: impl FnOnce(&TrackedLogin) -> bool,
+    ) -> bool {
+        let state = self.load();
+        state.tracked.login.as_ref().is_some_and(current)
+            && !matches!(state.remember, RememberUpdate::Set(_))
+            && state.as_loaded(keys).is_some()
     }
 
     /// The request's `User-Agent`, its first 512 bytes, if it is visible ASCII (with a registry

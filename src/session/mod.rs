@@ -28,4 +28,4 @@ pub use layer::{SessionLayer, SessionLayerBuilder};
 #[cfg(any(test, fuzzing, feature = "test-util"))]
 pub(crate) use response::finish;
 pub use service::SessionService;
-pub(crate) use tracker::{LoginKeys, TrackFuture, TrackedLogin, Tracker};
+pub(crate) use tracker::{LoginKeys, TrackFuture, Tracked, TrackedLogin, Tracker};
