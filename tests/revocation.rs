@@ -669,6 +669,34 @@ async fn reg_07_a_logged_in_reader_writes_last_seen_at_most_once_per_quarter_idl
 }
 
 #[tokio::test]
+async fn reg_07_on_the_memory_registry_last_seen_follows_a_reader_answered_at_once() {
+    // The memory registry answers a cached login's check without a future, under one lock of
+    // the session: what it records there (the entry's own `last_seen`, its device) decides when
+    // the commit writes `last_seen` again and which device the listing marks as this one.
+    let clock = FakeClock::at(NOW);
+    let registry = tower_session_auth::MemoryRegistry::new();
+    let app = app(registry.clone(), &clock);
+    let mut a = Browser::new();
+    a.post_form(&app, "/login", "").await;
+    for _ in 0..30 {
+        clock.advance(Duration::from_secs(60));
+        assert_eq!(me(&app, &mut a).await, StatusCode::OK);
+    }
+    let listed = sessions(&app, &mut a).await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let last_seen = listed[0]["last_seen"].as_u64().unwrap();
+    assert!(
+        (NOW + 30 * 60 - 450..=NOW + 30 * 60).contains(&last_seen),
+        "last_seen {last_seen} after 30 minutes of requests from {NOW}"
+    );
+    assert_eq!(
+        listed[0]["current"],
+        serde_json::Value::Bool(true),
+        "{listed:?}"
+    );
+}
+
+#[tokio::test]
 async fn reg_08_the_registry_keeps_digests_never_the_secrets_cookies_carry() {
     use ring::digest::{digest, SHA256};
     let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
