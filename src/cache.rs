@@ -430,10 +430,10 @@ impl<V: Weigh + Clone> Cache<V> {
 
     /// Where `token` is filed: a keyed hash of its last 16 bytes, which lie in its MAC (or AEAD
     /// tag) and so differ between any two valid tokens (at least 92 bits of it: the last base64
-    /// character of a MAC or tag carries fewer than six). A
-    /// token crafted to share them only misses: the whole token is compared before an entry is
-    /// used. Hashed as one 128-bit word: two SipHash blocks, where the bytes as a slice took five
-    /// (a length prefix, then the bytes) and twice the instructions.
+    /// character of a MAC or tag carries fewer than six). A token crafted to share them only
+    /// misses: the whole token is compared before an entry is used. Hashed as one 128-bit word:
+    /// two SipHash blocks, where the bytes as a slice took five (a length prefix, then the bytes)
+    /// and twice the instructions.
     fn key(&self, token: &[u8]) -> u64 {
         match token.last_chunk::<16>() {
             Some(tail) => self.hasher.hash_one(u128::from_ne_bytes(*tail)),

@@ -216,25 +216,25 @@ fn record_if_live(
     now: u64,
     tracked: &mut Tracked,
 ) -> bool {
-    let Some((device, last_seen)) = local.live_session(&keys.user, &keys.id, now) else {
+    let Some(live) = local.live_session(&keys.user, &keys.id, now) else {
         return false;
     };
-    tracked.login = Some(TrackedLogin {
-        keys,
-        device,
-        last_seen,
-    });
+    record(tracked, keys, live);
     true
 }
 
 /// Records the session login the registry knows, with its device and `last_seen`.
-fn known_login(session: &SessionDict, keys: Arc<LoginKeys>, (device, last_seen): (String, u64)) {
-    session.with_tracked(|tracked| {
-        tracked.login = Some(TrackedLogin {
-            keys,
-            device,
-            last_seen,
-        })
+fn known_login(session: &SessionDict, keys: Arc<LoginKeys>, live: (String, u64)) {
+    session.with_tracked(|tracked| record(tracked, keys, live));
+}
+
+/// Records in `tracked` the session login `keys` that the registry knows, with its device and
+/// `last_seen`.
+fn record(tracked: &mut Tracked, keys: Arc<LoginKeys>, (device, last_seen): (String, u64)) {
+    tracked.login = Some(TrackedLogin {
+        keys,
+        device,
+        last_seen,
     });
 }
 
