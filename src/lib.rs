@@ -9,6 +9,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 // Tier 0: no imports from the rest of the crate but each other.
+mod b64;
 mod cache;
 mod clock;
 mod decimal;

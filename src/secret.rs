@@ -1,5 +1,6 @@
 //! Comparing secrets without leaking where they differ.
 
+use crate::b64;
 use std::sync::OnceLock;
 
 use ring::hmac;
@@ -40,14 +41,12 @@ pub fn secrets_equal(a: &[u8], b: &[u8]) -> bool {
 
 /// A random 128-bit id, base64url: a login's session id, a session store's record id.
 pub(crate) fn random_id() -> String {
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    use base64::Engine as _;
     use ring::rand::{SecureRandom, SystemRandom};
     let mut id = [0u8; 16];
     // Without an OS random source no key could have been generated either; an all-zero id then
     // only loses the id's uniqueness, not any cookie's integrity.
     let _ = SystemRandom::new().fill(&mut id);
-    URL_SAFE_NO_PAD.encode(id)
+    b64::encode(b64::URL, id)
 }
 
 /// `bytes` in lowercase hexadecimal: the ids of registry entries, store records and throttle

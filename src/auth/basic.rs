@@ -1,12 +1,11 @@
 //! HTTP Basic credentials (RFC 7617), parsed strictly (SECURITY.md BAS-01 to BAS-07).
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
 use http::HeaderValue;
 
 #[cfg(test)]
 use super::scheme::MAX_CREDENTIALS_LEN;
 use super::scheme::{credentials, quoted};
+use crate::b64;
 
 /// Credentials from `Authorization: Basic <base64(user:password)>`.
 pub(crate) struct BasicCredentials {
@@ -19,7 +18,7 @@ pub(crate) struct BasicCredentials {
 /// user-id. The length is checked before anything is decoded. `None` for anything else.
 pub(crate) fn parse(value: &HeaderValue) -> Option<BasicCredentials> {
     let token68 = credentials(value, "basic")?;
-    let decoded = String::from_utf8(STANDARD.decode(token68).ok()?).ok()?;
+    let decoded = String::from_utf8(b64::decode(b64::STANDARD, token68)?).ok()?;
     if decoded.chars().any(char::is_control) {
         return None;
     }
@@ -123,6 +122,8 @@ mod tests {
 #[cfg(test)]
 mod properties {
     use super::*;
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine as _;
     use proptest::prelude::*;
 
     proptest! {

@@ -7,10 +7,9 @@
 //! makes a token worthless without the server's key, even to someone who read the seed; the seed
 //! ties it to one session and one login (a login and a logout drop it).
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use ring::rand::{SecureRandom, SystemRandom};
 
+use crate::b64;
 use crate::key::{KeySet, Purpose};
 use crate::login::CSRF_SEED;
 use crate::{Error, SessionDict};
@@ -59,7 +58,7 @@ pub fn csrf_token(session: &SessionDict) -> Result<String, Error> {
         Some(seed) => seed,
         None => {
             let seed: [u8; SEED_LEN] = random();
-            session.insert_value(CSRF_SEED, URL_SAFE_NO_PAD.encode(seed).into())?;
+            session.insert_value(CSRF_SEED, b64::encode(b64::URL, seed).into())?;
             seed
         }
     };
@@ -92,7 +91,7 @@ pub fn verify_csrf_token(session: &SessionDict, token: &str) -> bool {
 /// The session's seed, if it has a well-formed one.
 fn seed(session: &SessionDict) -> Option<[u8; SEED_LEN]> {
     let stored = session.get::<String>(CSRF_SEED).ok().flatten()?;
-    let bytes = URL_SAFE_NO_PAD.decode(stored).ok()?;
+    let bytes = b64::decode(b64::URL, stored)?;
     bytes.try_into().ok()
 }
 
@@ -112,7 +111,7 @@ pub(crate) fn seal(keys: &KeySet, seed: &[u8], mask: [u8; TAG_LEN]) -> String {
     for (i, byte) in tag.as_ref().iter().enumerate() {
         token[TAG_LEN + i] = byte ^ mask[i];
     }
-    URL_SAFE_NO_PAD.encode(token)
+    b64::encode(b64::URL, token)
 }
 
 /// Whether `token` unmasks to the tag of `seed` under any of `keys` (`ring::hmac::verify`: constant
@@ -121,7 +120,7 @@ pub(crate) fn open(keys: &KeySet, seed: &[u8], token: &str) -> bool {
     if token.len() != TOKEN_CHARS {
         return false;
     }
-    let Ok(bytes) = URL_SAFE_NO_PAD.decode(token) else {
+    let Some(bytes) = b64::decode(b64::URL, token) else {
         return false;
     };
     let Some((mask, masked)) = bytes.split_at_checked(TAG_LEN) else {
@@ -138,6 +137,8 @@ pub(crate) fn open(keys: &KeySet, seed: &[u8], token: &str) -> bool {
 mod tests {
     use super::*;
     use crate::Key;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
     use proptest::prelude::*;
 
     fn keys(seed: u8) -> KeySet {

@@ -3,12 +3,10 @@
 
 use std::sync::Arc;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
-
 use serde_json::Value;
 
 use super::{remember, AUTH_HASH, USER_ID};
+use crate::b64;
 use crate::cache::{allocation, constant_time_eq};
 use crate::key::{KeySet, Purpose};
 use crate::token::members::{arc_heap_bytes, Memo};
@@ -59,7 +57,7 @@ pub(crate) fn matches(session: &SessionDict, hash: &[u8]) -> bool {
 
 /// Which key `stored` is the tag of `hash` under, if any.
 fn verify(session: &SessionDict, stored: &str, hash: &[u8]) -> Option<usize> {
-    let raw = URL_SAFE_NO_PAD.decode(stored).ok()?;
+    let raw = b64::decode(b64::URL, stored)?;
     session.key_set().verify(Purpose::AuthHash, hash, &raw)
 }
 
@@ -86,5 +84,5 @@ fn retag(session: &SessionDict, hash: &[u8]) {
 
 /// The tag of `hash` under the current key, as stored in the session and the remember-me cookie.
 pub(crate) fn tag(keys: &KeySet, hash: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(keys.sign(Purpose::AuthHash, hash).as_ref())
+    b64::encode(b64::URL, keys.sign(Purpose::AuthHash, hash).as_ref())
 }

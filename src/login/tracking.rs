@@ -21,12 +21,11 @@
 
 use std::sync::Arc;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use ring::digest::{digest, SHA256};
 use serde_json::Value;
 
 use super::{random_id, remember, USER_ID};
+use crate::b64;
 use crate::key::Purpose;
 use crate::registry::{
     EntryKind, MemoryRegistry, Registry, RegistryEntry, RegistryError, Removal, Rotation,
@@ -574,7 +573,7 @@ fn derive(session: &SessionDict, what: &[u8], secret: &str) -> String {
         Purpose::Registry,
         &[what, b"\0", secret.as_bytes()].concat(),
     );
-    URL_SAFE_NO_PAD.encode(&tag.as_ref()[..16])
+    b64::encode(b64::URL, &tag.as_ref()[..16])
 }
 
 /// A short summary of the request's `User-Agent`: "Firefox on Linux".

@@ -6,11 +6,10 @@
 //! throttle's own sub-key of the secret. It is checked in constant time (`ring::hmac::verify`),
 //! and only for the account being logged in to.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
 
+use crate::b64;
 use crate::key::{Key, Purpose};
 
 pub(crate) type Id = [u8; 16];
@@ -46,7 +45,7 @@ pub(crate) fn issue(key: &Key, account: &Id, device: &Id, now: u64) -> String {
     bytes.extend_from_slice(device);
     let tag = tag(key, &bytes);
     bytes.extend_from_slice(tag.as_ref());
-    URL_SAFE_NO_PAD.encode(bytes)
+    b64::encode(b64::URL, bytes)
 }
 
 /// The device id of `value` if it is a known-device cookie this key made for `account`, issued
@@ -56,7 +55,7 @@ pub(crate) fn verify(key: &Key, value: &str, account: &Id, now: u64, lifetime: u
     if value.len() != VALUE_LEN {
         return None;
     }
-    let bytes = URL_SAFE_NO_PAD.decode(value).ok()?;
+    let bytes = b64::decode(b64::URL, value)?;
     let (payload, presented) = bytes.split_at_checked(PAYLOAD_LEN)?;
     let mut ctx = Vec::with_capacity(CONTEXT.len() + PAYLOAD_LEN);
     ctx.extend_from_slice(CONTEXT);
@@ -75,6 +74,8 @@ pub(crate) fn verify(key: &Key, value: &str, account: &Id, now: u64, lifetime: u
 
 #[cfg(test)]
 mod tests {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
     use proptest::prelude::*;
 
     use super::*;

@@ -9,12 +9,11 @@
 //! With random nonces, rotate the key long before 2^32 seals (NIST SP 800-38D §8.3). Plaintexts
 //! are not compressed before sealing (RFC 8725 §3.6).
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use ring::aead::{Aad, Nonce, NONCE_LEN};
 use ring::rand::{SecureRandom, SystemRandom};
 
 use super::{Rejection, MAX_TOKEN_LEN};
+use crate::b64;
 use crate::Key;
 
 /// Bumped whenever the plaintext layout changes; part of the associated data.
@@ -56,7 +55,7 @@ pub(crate) fn seal_with_nonce(
         )
         .expect("plaintexts under 4 KiB are far below AES-GCM's limit");
     buf.extend_from_slice(tag.as_ref());
-    URL_SAFE_NO_PAD.encode(buf)
+    b64::encode(b64::URL, buf)
 }
 
 /// Decrypts a value of the cookie `name`, trying each key in turn; the plaintext and the index of
@@ -66,9 +65,7 @@ pub(crate) fn open(token: &str, keys: &[Key], name: &str) -> Result<(Vec<u8>, us
     if token.len() > MAX_TOKEN_LEN {
         return Err(Rejection::TooLong);
     }
-    let sealed = URL_SAFE_NO_PAD
-        .decode(token)
-        .map_err(|_| Rejection::Malformed)?;
+    let sealed = b64::decode(b64::URL, token).ok_or(Rejection::Malformed)?;
     if sealed.len() < NONCE_LEN + TAG_LEN {
         return Err(Rejection::Malformed);
     }
@@ -99,6 +96,8 @@ fn aad(name: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
     use ring::aead::{LessSafeKey, UnboundKey, AES_256_GCM};
 
     fn unhex(s: &str) -> Vec<u8> {

@@ -6,12 +6,11 @@
 //! `ring::hmac::verify` (constant time) over the exact bytes received, then the header (whose `alg`
 //! must be exactly `HS256`), then the payload.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use ring::hmac;
 use serde_json::{Map, Value};
 
 use super::{Rejection, MAX_TOKEN_LEN};
+use crate::b64;
 use crate::Key;
 
 /// `{"alg":"HS256","typ":"JWT"}`, the header PyJWT writes, base64url-encoded.
@@ -50,15 +49,14 @@ pub(crate) fn verify<'t>(token: &'t str, keys: &[Key]) -> Result<Verified<'t>, R
     if payload_b64.contains('.') || sig_b64.len() != SIG_B64_LEN {
         return Err(Rejection::Malformed);
     }
-    // The estimate of base64 0.22 for 43 characters is 33 bytes; a canonical tag decodes to 32.
-    let mut sig = [0u8; 33];
-    match URL_SAFE_NO_PAD.decode_slice(sig_b64, &mut sig) {
-        Ok(32) => {}
-        _ => return Err(Rejection::Malformed),
+    // 43 characters decode to 32 bytes, when they are canonical base64url.
+    let mut sig = [0u8; 32];
+    if b64::decode_into(b64::URL, sig_b64.as_bytes(), &mut sig).map(<[u8]>::len) != Some(32) {
+        return Err(Rejection::Malformed);
     }
     let key_index = keys
         .iter()
-        .position(|key| hmac::verify(key.hmac(), signed.as_bytes(), &sig[..32]).is_ok())
+        .position(|key| hmac::verify(key.hmac(), signed.as_bytes(), &sig).is_ok())
         .ok_or(Rejection::BadSignature)?;
     if header_b64 != HEADER_B64 {
         check_header(header_b64)?;
@@ -70,9 +68,7 @@ pub(crate) fn verify<'t>(token: &'t str, keys: &[Key]) -> Result<Verified<'t>, R
 }
 
 fn check_header(header_b64: &str) -> Result<(), Rejection> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(header_b64)
-        .map_err(|_| Rejection::BadHeader)?;
+    let bytes = b64::decode(b64::URL, header_b64).ok_or(Rejection::BadHeader)?;
     // `serde_json` keeps the last of duplicate members, so `{"alg":"HS256","alg":"none"}` has
     // `alg` = "none" here and is refused (SECURITY.md JWT-05).
     let header: Map<String, Value> =
@@ -108,17 +104,6 @@ impl Verified<'_> {
         .ok()
     }
 
-    /// The payload's base64 decoded, in a buffer of its own.
-    fn payload_vec(&self) -> Result<Vec<u8>, Rejection> {
-        // base64 0.22 asks for room for its estimate: 3 bytes for every 4 characters, rounded up.
-        let mut buf = vec![0; self.payload_b64.len().div_ceil(4) * 3];
-        let len = URL_SAFE_NO_PAD
-            .decode_slice(self.payload_b64, &mut buf)
-            .map_err(|_| Rejection::Malformed)?;
-        buf.truncate(len);
-        Ok(buf)
-    }
-
     /// Decodes the payload's base64 (into a buffer on the stack when it is small: most sessions
     /// are) and hands the bytes to `parse`.
     pub(crate) fn with_payload<T>(
@@ -128,15 +113,13 @@ impl Verified<'_> {
         /// Payloads up to this many bytes are decoded on the stack. A larger buffer would cost
         /// more to zero than the allocation it saves.
         const ON_STACK: usize = 384;
-        // base64 0.22 asks for room for its estimate: 3 bytes for every 4 characters, rounded up.
-        if self.payload_b64.len().div_ceil(4) * 3 <= ON_STACK {
+        let text = self.payload_b64.as_bytes();
+        // Four characters carry three bytes.
+        if text.len() <= ON_STACK / 3 * 4 {
             let mut buf = [0u8; ON_STACK];
-            let len = URL_SAFE_NO_PAD
-                .decode_slice(self.payload_b64, &mut buf)
-                .map_err(|_| Rejection::Malformed)?;
-            parse(&buf[..len])
+            parse(b64::decode_into(b64::URL, text, &mut buf).ok_or(Rejection::Malformed)?)
         } else {
-            parse(&self.payload_vec()?)
+            parse(&b64::decode(b64::URL, text).ok_or(Rejection::Malformed)?)
         }
     }
 }
@@ -154,16 +137,13 @@ pub(crate) fn encode_json(json: &[u8], key: &Key) -> String {
     let payload_at = HEADER_B64.len() + 1;
     out[..HEADER_B64.len()].copy_from_slice(HEADER_B64.as_bytes());
     out[HEADER_B64.len()] = b'.';
-    let sig_at = match URL_SAFE_NO_PAD.encode_slice(json, &mut out[payload_at..]) {
-        Ok(written) => payload_at + written,
-        Err(_) => return String::new(), // unreachable: the buffer has the encoded length
+    let sig_at = match b64::encode_into(b64::URL, json, &mut out[payload_at..]) {
+        Some(written) => payload_at + written,
+        None => return String::new(), // unreachable: the buffer has the encoded length
     };
     let tag = hmac::sign(key.hmac(), &out[..sig_at]);
     out[sig_at] = b'.';
-    if URL_SAFE_NO_PAD
-        .encode_slice(tag.as_ref(), &mut out[sig_at + 1..])
-        .is_err()
-    {
+    if b64::encode_into(b64::URL, tag.as_ref(), &mut out[sig_at + 1..]).is_none() {
         return String::new(); // unreachable, as above
     }
     // The buffer holds only base64url and dots.
@@ -194,6 +174,8 @@ pub(crate) fn rfc7515_a1_key() -> Key {
 pub(crate) mod tests {
     use super::*;
     use crate::token::claims::check_time_claims;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
 
     fn a1_key() -> Key {
         rfc7515_a1_key()
