@@ -2,6 +2,10 @@
 //! of several sizes, a working set that recurs among one-off cookies, and the floor that any
 //! reader of this wire format pays without a cache, each beside its peers in the same run.
 //!
+//! - `baseline/cold_cookie{,_20_keys,_2900b}`: no middleware; the handler reads the `Cookie`
+//!   header once. The same cookies, in the same turn, as the floors below and
+//!   `ours/read_*_uncached`, whose overheads are taken over it: a million cookies in turn are
+//!   fetched from memory, which the request a server just read never is.
 //! - `floor/verify_every_time{,_20_keys,_2900b}`: no middleware; the handler finds the session
 //!   cookie, checks its HMAC-SHA256 (ring), base64url-decodes and parses its payload into a
 //!   `serde_json` map, checks `exp` and reads one key. The same cookies, in the same turn, as
@@ -122,6 +126,17 @@ impl Size {
             Size::Large => distinct_sessions_primed(PEER_LARGE, 2_048),
         }
     }
+}
+
+/// The baseline of the cases that send a cookie no request sent before: no middleware, and a
+/// handler that reads the `Cookie` header's bytes once (a search for a byte no cookie holds).
+/// Taken in turn from a million cookies, each one's bytes come from memory, not from a cache, as
+/// they never do on a server, where the request was just read off the socket: the uncached cases
+/// are measured over this, so that fetching the cookie is the harness's cost, not the middleware's.
+async fn read_cookie(req: Req) -> Result<Res, Infallible> {
+    let cookie = req.headers().get(COOKIE).expect("a Cookie header");
+    black_box(memchr::memchr(0, cookie.as_bytes()));
+    Ok(ok())
 }
 
 /// A fresh layer of ours and its key (the floor verifies with the same key).
@@ -468,14 +483,26 @@ fn uncached(c: &mut Criterion, rt: &Runtime) {
             Size::Large => Some("verify_lazily_2900b"),
             Size::Keys20 => None,
         };
+        let cold_name = format!("cold_cookie{}", size.suffix());
+        let wants_cold = wanted(&format!("baseline/{cold_name}"));
         let wants_floor = wanted(&format!("floor/{floor_name}"))
             || lazy_name.is_some_and(|name| wanted(&format!("floor/{name}")));
         let wants_ours = ours_name
             .as_ref()
             .is_some_and(|name| wanted(&format!("ours/{name}")));
-        if wants_floor || wants_ours {
+        if wants_cold || wants_floor || wants_ours {
             let (key, layer) = new_layer();
             let cookies = ours_cookies(rt, &layer, size.contents(), size.distinct());
+            let mut g = Group::new(c, "baseline");
+            case(
+                &mut g,
+                rt,
+                &cold_name,
+                service_fn(read_cookie),
+                cookies.clone(),
+                false,
+            );
+            g.finish();
             let mut g = Group::new(c, "floor");
             let svc = service_fn(floor::verify_every_time(&key));
             case(&mut g, rt, &floor_name, svc, cookies.clone(), false);
