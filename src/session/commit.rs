@@ -1,7 +1,6 @@
 //! What a request changed, as a value: the handle makes it when the response is ready, and the
 //! response writer turns it into `Set-Cookie` headers through the backend.
 
-use super::backend::Unfiled;
 use crate::token::remember::RememberToken;
 
 /// What becomes of the session.
@@ -56,7 +55,4 @@ pub(crate) struct Commit {
     /// The request's instant ([`SessionDict::now`](crate::SessionDict)): the written cookies'
     /// times agree with what the registry and the store were told.
     pub(crate) now: u64,
-    /// The session cookie the browser keeps, verified by this request without the backend's
-    /// cache: the response files it there.
-    pub(crate) file: Option<Unfiled>,
 }

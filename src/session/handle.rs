@@ -13,7 +13,6 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::backend::Unfiled;
 use super::commit::{Commit, RememberUpdate, SessionCommit};
 use super::config::SessionConfig;
 use super::tracker::{Tracked, TrackedLogin};
@@ -114,8 +113,6 @@ struct State {
     /// What the registry said of this request's logins (with a registry only). Kept under the
     /// state's lock, so that the login check and the commit take that one lock once each.
     tracked: Tracked,
-    /// The session cookie verified without the cache: filed by the response if it keeps it.
-    unfiled: Option<Unfiled>,
 }
 
 #[derive(Default, Clone, Copy, PartialEq, Eq)]
@@ -574,7 +571,6 @@ impl SessionDict {
             state.reissue = loaded.reissue;
             state.invalid = loaded.invalid;
             state.foreign = loaded.foreign;
-            state.unfiled = loaded.unfiled;
         }
         state
     }
@@ -611,7 +607,7 @@ impl SessionDict {
     pub(super) fn install(
         &self,
         map: Map<String, Value>,
-        loaded: super::backend::Loaded,
+        loaded: &super::backend::Loaded,
         stored: Option<(String, u64)>,
         import: bool,
     ) {
@@ -621,7 +617,6 @@ impl SessionDict {
         state.reissue = loaded.reissue;
         state.invalid = loaded.invalid;
         state.foreign = loaded.foreign;
-        state.unfiled = loaded.unfiled;
         state.stored = stored;
         state.replaced = import;
         if import {
@@ -753,7 +748,6 @@ impl State {
                 remember: RememberUpdate::None,
                 read: self.base.is_some(),
                 now,
-                file: self.unfiled.take(),
             };
         }
         let Some(_) = self.base else {
@@ -763,7 +757,6 @@ impl State {
                 remember,
                 read: false,
                 now,
-                file: None,
             };
         };
         let write = self.change == Change::Modified || self.reissue;
@@ -781,15 +774,11 @@ impl State {
         } else {
             SessionCommit::Unchanged
         };
-        // Only a cookie the browser keeps is worth filing.
-        let file = self.unfiled.take();
-        let file = file.filter(|_| matches!(session, SessionCommit::Unchanged));
         Commit {
             session,
             remember,
             read: true,
             now,
-            file,
         }
     }
 

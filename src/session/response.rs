@@ -27,9 +27,6 @@ pub(crate) fn finish_owned(mut session: SessionDict, headers: &mut HeaderMap) {
 fn write(config: &SessionConfig, commit: Commit, headers: &mut HeaderMap) {
     let scope = &config.scope;
     let mut handed_out = false;
-    if let Some(unfiled) = commit.file {
-        config.backend.file(unfiled);
-    }
     match commit.session {
         SessionCommit::Unchanged => {}
         SessionCommit::Delete => {

@@ -58,7 +58,7 @@ pub(crate) async fn load(
         Some(secret) => match store.load(&record_id(&secret), session.now()).await? {
             Some(record) => {
                 let version = record.version;
-                session.install(record.data, loaded, Some((secret, version)), false);
+                session.install(record.data, &loaded, Some((secret, version)), false);
             }
             None => {
                 tracing::debug!("session id cookie points at no record; a new session begins");
@@ -66,7 +66,7 @@ pub(crate) async fn load(
                     invalid: true,
                     ..Default::default()
                 };
-                session.install(Map::new(), gone, None, false);
+                session.install(Map::new(), &gone, None, false);
             }
         },
         None => {
@@ -75,7 +75,7 @@ pub(crate) async fn load(
                 tracing::info!("stateless session cookie imported into the session store");
             }
             let map = loaded.map.to_map();
-            session.install(map, loaded, None, import);
+            session.install(map, &loaded, None, import);
         }
     }
     Ok(())

@@ -2,7 +2,7 @@
 //! with a bounded cache of the cookies it has verified.
 
 use super::{Backend, Loaded};
-use crate::cache::{Cache, Miss, Weigh};
+use crate::cache::{Cache, Weigh};
 use crate::cookie::choose::{choose, Choice};
 use crate::cookie::MAX_COOKIE_LEN;
 use crate::token::session::{Opened, SessionFormat};
@@ -39,34 +39,15 @@ impl CookieBackend {
         }
     }
 
-    /// Opens one cookie value, from the cache when these exact bytes verified before; else
-    /// verifies it and says where it would be filed (see [`Unfiled`]).
-    fn open(
-        &self,
-        token: &str,
-        now: u64,
-    ) -> Result<(Opened, Option<Miss>), crate::token::Rejection> {
+    /// Opens one cookie value, from the cache when these exact bytes verified before.
+    fn open(&self, token: &str, now: u64) -> Result<Opened, crate::token::Rejection> {
         match self.verified.lookup(token.as_bytes()) {
-            Ok(hit) => hit.check_time(now).map(|()| (hit, None)),
+            Ok(hit) => hit.check_time(now).map(|()| hit),
             Err(miss) => self
                 .format
                 .open(token, now)
-                .map(|opened| (opened, Some(miss))),
+                .inspect(|opened| self.verified.insert_missed(miss, opened)),
         }
-    }
-
-    /// [`open`](Self::open), filing a cookie that missed at once, as a response that keeps it
-    /// does: for the cache's tests.
-    #[cfg(test)]
-    fn open_and_file(&self, token: &str, now: u64) -> Result<Opened, crate::token::Rejection> {
-        let (opened, miss) = self.open(token, now)?;
-        if let Some(miss) = miss {
-            self.file(Unfiled {
-                miss,
-                opened: opened.clone(),
-            });
-        }
-        Ok(opened)
     }
 
     /// Whether a session issued at `issued` and begun at `created` should be re-issued now: it
@@ -86,32 +67,15 @@ impl CookieBackend {
     }
 }
 
-/// A session cookie that verified on this request without being in the cache, not filed there
-/// yet: the response files it only when the browser keeps it. A response that writes a new
-/// session cookie (a change, a login, a re-issue) or deletes it makes the sent one a cookie that
-/// no browser sends again, and filing it would cost the use count, a lock and a probe of the
-/// cache for nothing (and, with room, an entry that only waits to be displaced).
-pub(crate) struct Unfiled {
-    miss: Miss,
-    opened: Opened,
-}
-
-impl std::fmt::Debug for Unfiled {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never the session's contents.
-        f.write_str("Unfiled")
-    }
-}
-
 impl Backend for CookieBackend {
     /// Exactly one distinct valid session is used (SECURITY.md IN-02); see
     /// [`choose`](crate::cookie::choose::choose).
     fn load(&self, sent: &[Box<str>], now: u64) -> Loaded {
-        let (opened, miss) = match choose(
+        let opened = match choose(
             "session",
             sent,
             |token| self.open(token, now),
-            |(a, _), (b, _)| a.map == b.map,
+            |a, b| a.map == b.map,
         ) {
             Choice::One(opened) => opened,
             Choice::None { delete, authentic } => {
@@ -129,22 +93,13 @@ impl Backend for CookieBackend {
         if reissue {
             tracing::debug!(fallback_key, "session cookie re-issued");
         }
-        let unfiled = miss.map(|miss| Unfiled {
-            miss,
-            opened: opened.clone(),
-        });
         Loaded {
             map: opened.map,
             created: anchors.created,
             reissue,
             invalid: false,
             foreign: false,
-            unfiled,
         }
-    }
-
-    fn file(&self, unfiled: Unfiled) {
-        self.verified.insert_missed(unfiled.miss, &unfiled.opened);
     }
 
     fn check_size(&self, json_len: usize, created: Option<u64>, now: u64) -> Result<(), Error> {
@@ -292,9 +247,7 @@ mod properties {
             Arc::new(b"hash".to_vec()),
             4,
         );
-        // Once the first response kept the cookie, the next request with it finds the memo: the
-        // cache shares the session.
-        crate::session::finish(&first, &mut http::HeaderMap::new());
+        // The next request with the same cookie finds it: the cache shares the session.
         let second = SessionDict::new(config.shared.clone(), &headers);
         assert_eq!(memo(&second).as_deref(), Some(&b"hash"[..]));
         // Not the other memo, nor another cookie.
@@ -665,7 +618,7 @@ mod cached {
             let token = backend.format.seal(json.into_bytes(), NOW, NOW);
             assert!(token.len() <= MAX_COOKIE_LEN, "{}", token.len());
             for _ in 0..2 {
-                assert!(backend.open_and_file(&token, NOW).is_ok());
+                assert!(backend.open(&token, NOW).is_ok());
             }
         }
         let stats = backend.verified.stats();
@@ -686,7 +639,7 @@ mod cached {
         // The 96-byte session of the benchmarks: a login with a few application keys.
         let json = r#"{"_fresh":true,"_id":"0123456789abcdefghijkl","_user_id":"alice","cart":3,"theme":"dark","user":"alice"}"#;
         let token = backend.format.seal(json.as_bytes().to_vec(), NOW, NOW);
-        let opened = backend.open_and_file(&token, NOW).unwrap();
+        let opened = backend.open(&token, NOW).unwrap();
         let cost = crate::cache::entry_cost(&opened);
         // Counted with room for the auth-hash memo (a layer without a registry makes no tracking
         // memo): 1,018 bytes for a 295-byte cookie, so the cache's count of entries (16,384)
@@ -702,7 +655,7 @@ mod cached {
             .registry(crate::MemoryRegistry::new())
             .cookie_backend();
         let token = tracked.format.seal(json.as_bytes().to_vec(), NOW, NOW);
-        let cost = crate::cache::entry_cost(&tracked.open_and_file(&token, NOW).unwrap());
+        let cost = crate::cache::entry_cost(&tracked.open(&token, NOW).unwrap());
         assert!(crate::cache::BUDGET / cost >= 12_500, "{cost}");
     }
 
@@ -723,8 +676,8 @@ mod cached {
         let token = plain.format.seal(json.as_bytes().to_vec(), NOW, NOW);
         let cost = |opened| crate::cache::entry_cost(opened);
         let (a, b) = (
-            plain.open_and_file(&token, NOW).unwrap(),
-            tracked.open_and_file(&token, NOW).unwrap(),
+            plain.open(&token, NOW).unwrap(),
+            tracked.open(&token, NOW).unwrap(),
         );
         assert_eq!(cost(&b) - cost(&a), Memo::Tracking.budget());
         assert!(crate::cache::BUDGET / cost(&a) >= 14_000, "{}", cost(&a));
@@ -733,8 +686,8 @@ mod cached {
         let hits = |backend: &CookieBackend| backend.verified.stats().hits;
         let (plain_hits, tracked_hits) = (hits(&plain), hits(&tracked));
         let (a, b) = (
-            plain.open_and_file(&token, NOW).unwrap(),
-            tracked.open_and_file(&token, NOW).unwrap(),
+            plain.open(&token, NOW).unwrap(),
+            tracked.open(&token, NOW).unwrap(),
         );
         assert_eq!(
             (hits(&plain), hits(&tracked)),
@@ -750,82 +703,6 @@ mod cached {
         assert!(a.map.memo::<Vec<u8>>(Memo::AuthHash).is_some());
     }
 
-    /// The layer's backend, shared with the test, which reads its cache's counts.
-    #[derive(Debug)]
-    struct Shared(Arc<CookieBackend>);
-
-    impl Backend for Shared {
-        fn load(&self, sent: &[Box<str>], now: u64) -> Loaded {
-            self.0.load(sent, now)
-        }
-        fn check_size(&self, json_len: usize, created: Option<u64>, now: u64) -> Result<(), Error> {
-            self.0.check_size(json_len, created, now)
-        }
-        fn seal(&self, json: Vec<u8>, created: u64, now: u64) -> Option<String> {
-            self.0.seal(json, created, now)
-        }
-        fn file(&self, unfiled: Unfiled) {
-            self.0.file(unfiled)
-        }
-    }
-
-    /// A cookie that verified without the cache is filed by the response only when the browser
-    /// keeps it: a response that writes a new session cookie, or deletes it, leaves the cache as
-    /// it was, for no browser sends the old cookie again.
-    #[test]
-    fn a_cookie_is_filed_only_when_the_response_keeps_it() {
-        use crate::session::finish;
-        use crate::SessionDict;
-        use serde_json::Value;
-
-        #[derive(Debug)]
-        struct Fixed;
-        impl crate::Clock for Fixed {
-            fn now(&self) -> u64 {
-                NOW
-            }
-        }
-        let builder = SessionLayer::builder(Key::generate()).clock(Fixed);
-        let backend = Arc::new(builder.cookie_backend());
-        let mut config = builder.build().unwrap().config;
-        Arc::get_mut(&mut config).unwrap().backend = Box::new(Shared(Arc::clone(&backend)));
-        // Each request sends a cookie of its own, never seen before; `handle` does what the
-        // handler does, and the response is written.
-        let mut n = 0;
-        let mut request = |handle: &dyn Fn(&SessionDict)| {
-            n += 1;
-            let json = format!(r#"{{"n":{n},"theme":"dark"}}"#).into_bytes();
-            let token = backend.format.seal(json, NOW, NOW);
-            let mut headers = http::HeaderMap::new();
-            let cookie = format!("session={token}").parse().unwrap();
-            headers.insert(http::header::COOKIE, cookie);
-            let session = SessionDict::new(Arc::clone(&config), &headers);
-            handle(&session);
-            let mut response = http::HeaderMap::new();
-            finish(&session, &mut response);
-            let filed = backend.verified.get(&token).is_some();
-            (filed, response.contains_key(http::header::SET_COOKIE))
-        };
-        let read = |s: &SessionDict| assert_eq!(s.get::<String>("theme").unwrap().unwrap(), "dark");
-        let same = |s: &SessionDict| s.insert("theme", "dark").unwrap();
-        let write = |s: &SessionDict| s.insert("theme", "light").unwrap();
-        let remove = |s: &SessionDict| assert!(s.remove::<Value>("theme").unwrap().is_some());
-        let delete = |s: &SessionDict| s.delete();
-        let clear = |s: &SessionDict| s.clear();
-        // Kept: a read, a write of the value it had, and a removal of a key it lacks.
-        let absent = |s: &SessionDict| assert!(s.remove::<Value>("absent").unwrap().is_none());
-        assert_eq!(request(&read), (true, false));
-        assert_eq!(request(&same), (true, false));
-        assert_eq!(request(&absent), (true, false));
-        // Replaced or deleted: not filed.
-        assert_eq!(request(&write), (false, true));
-        assert_eq!(request(&remove), (false, true));
-        assert_eq!(request(&delete), (false, true));
-        assert_eq!(request(&clear), (false, true));
-        let stats = backend.verified.stats();
-        assert_eq!((stats.entries, stats.admitted), (3, 3), "{stats:?}");
-    }
-
     /// A site's recurring sessions keep their place in the cache through a flood of valid
     /// one-off cookies: after 65,536 earlier sessions (so that the cache's use counts are halved
     /// during the flood), 2,048 sessions seen twice, then 100,000 sessions each sent once (as a
@@ -838,23 +715,20 @@ mod cached {
             backend.format.seal(json.into_bytes(), NOW, NOW)
         };
         for i in 0..65_536 {
-            assert!(backend.open_and_file(&token(1_000_000 + i), NOW).is_ok());
+            assert!(backend.open(&token(1_000_000 + i), NOW).is_ok());
         }
         let hot: Vec<String> = (0..2048).map(token).collect();
         for _ in 0..2 {
             for t in &hot {
-                assert!(backend.open_and_file(t, NOW).is_ok());
+                assert!(backend.open(t, NOW).is_ok());
             }
         }
         for i in 0..100_000 {
-            assert!(backend.open_and_file(&token(10_000 + i), NOW).is_ok());
+            assert!(backend.open(&token(10_000 + i), NOW).is_ok());
         }
         let before = backend.verified.stats();
         for t in &hot {
-            assert_eq!(
-                backend.open_and_file(t, NOW).unwrap().map.to_map()["theme"],
-                "dark"
-            );
+            assert_eq!(backend.open(t, NOW).unwrap().map.to_map()["theme"], "dark");
         }
         let after = backend.verified.stats();
         let hits = after.hits - before.hits;

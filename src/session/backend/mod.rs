@@ -14,7 +14,7 @@ mod cookie;
 
 use std::fmt;
 
-pub(crate) use cookie::{CookieBackend, Unfiled};
+pub(crate) use cookie::CookieBackend;
 
 use crate::token::members::Members;
 use crate::Error;
@@ -38,10 +38,6 @@ pub(crate) trait Backend: fmt::Debug + Send + Sync + 'static {
     /// returns the session cookie's new value; `None` when it cannot be kept (the browser then
     /// keeps its cookie).
     fn seal(&self, json: Vec<u8>, created: u64, now: u64) -> Option<String>;
-
-    /// Files a cookie that [`load`](Self::load) verified ([`Loaded::unfiled`]), once the
-    /// response leaves it with the browser.
-    fn file(&self, unfiled: Unfiled);
 }
 
 /// What a backend loaded for a request.
@@ -59,9 +55,6 @@ pub(crate) struct Loaded {
     /// A session cookie was sent that a key holder wrote but this layer cannot use: never delete
     /// it unless the application asks to ([`SessionDict::delete`](crate::SessionDict::delete)).
     pub(crate) foreign: bool,
-    /// The session cookie verified without the backend's cache: filed there only if the
-    /// response keeps it (see [`Unfiled`]).
-    pub(crate) unfiled: Option<Unfiled>,
 }
 
 impl fmt::Debug for Loaded {
@@ -73,7 +66,6 @@ impl fmt::Debug for Loaded {
             .field("reissue", &self.reissue)
             .field("invalid", &self.invalid)
             .field("foreign", &self.foreign)
-            .field("unfiled", &self.unfiled.is_some())
             .finish()
     }
 }
