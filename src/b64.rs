@@ -57,13 +57,14 @@ mod tests {
     use base64::Engine as _;
     use proptest::prelude::*;
 
-    fn agree(text: &str) {
+    fn agree(text: impl AsRef<[u8]>) {
+        let text = text.as_ref();
         let url = general_purpose::URL_SAFE_NO_PAD.decode(text).ok();
         assert_eq!(decode(URL, text), url, "{text:?}");
         let std = general_purpose::STANDARD.decode(text).ok();
         assert_eq!(decode(STANDARD, text), std, "{text:?}");
         let mut buf = [0u8; 64];
-        let into = decode_into(URL, text.as_bytes(), &mut buf).map(<[u8]>::to_vec);
+        let into = decode_into(URL, text, &mut buf).map(<[u8]>::to_vec);
         match url {
             Some(bytes) if bytes.len() <= buf.len() => assert_eq!(into, Some(bytes)),
             _ => assert_eq!(into, None, "{text:?}"),
@@ -97,8 +98,33 @@ mod tests {
             "QUJD%",
             "\u{e9}QUJD",
             "QUJD\0",
+            "AB==",
+            "QUJDRB==",
+            "AA=A",
+            "====",
+            "AAA=",
+            "=AAA",
         ] {
             agree(text);
+        }
+    }
+
+    /// Every byte value at every position of strings long enough for the vector code (it takes
+    /// 38 characters and more), valid in both alphabets or in one: a byte outside an alphabet is
+    /// refused wherever it stands, as the reference refuses it.
+    #[test]
+    fn any_byte_anywhere_in_a_long_string_is_judged_as_the_base64_crate_judges_it() {
+        let url = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9w_-8";
+        let standard = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9w+/8=";
+        for text in [url, standard, &standard[..52], &url[..42]] {
+            agree(text);
+            for at in 0..text.len() {
+                for byte in 0..=255u8 {
+                    let mut bytes = text.as_bytes().to_vec();
+                    bytes[at] = byte;
+                    agree(&bytes);
+                }
+            }
         }
     }
 
@@ -106,6 +132,13 @@ mod tests {
         #[test]
         fn any_string_decodes_as_with_the_base64_crate(text in "[A-Za-z0-9+/_=\\- .]{0,80}") {
             agree(&text);
+        }
+
+        #[test]
+        fn any_bytes_decode_as_with_the_base64_crate(
+            bytes in proptest::collection::vec(any::<u8>(), 0..100)
+        ) {
+            agree(&bytes);
         }
 
         #[test]
