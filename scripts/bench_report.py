@@ -260,19 +260,21 @@ def target_value(values, kind, names):
     if kind == "slowdown":
         extra = values[names[0]] - values[names[1]]
         return values[names[0]] / values[names[1]], f"{extra:+,.0f}"
-    base = values[BASELINE]
+    def over(case):  # the case's overhead over its own baseline (the cold one, uncached)
+        return values[case] - baseline_of(case, values)
+
     if kind == "cost":  # ours' overhead ÷ another's (a floor, or itself before a flood)
-        ours, other = values[names[0]] - base, values[names[1]] - base
+        ours, other = over(names[0]), over(names[1])
         if other <= 0:
             return None
         return ours / other, f"{fmt_ns(ours)} ÷ {fmt_ns(other)}"
     if kind == "added":  # ours' overhead with what a floor's variant adds to the floor
-        ours, added = values[names[0]] - base, values[names[1]] - values[names[2]]
+        ours, added = over(names[0]), values[names[1]] - values[names[2]]
         if ours <= 0:
             return None
         return (ours + added) / ours, f"({fmt_ns(ours)} {added:+,.0f}) ÷ {fmt_ns(ours)}"
-    peer = values[names[0]] - base
-    ours = sum(values[n] - base for n in names[1:])
+    peer = over(names[0])
+    ours = sum(over(n) for n in names[1:])
     if ours <= 0:
         return float("inf"), f"ours {fmt_ns(ours)}: within noise"
     return peer / ours, f"{fmt_ns(peer)} ÷ {fmt_ns(ours)}"
