@@ -1,10 +1,11 @@
 //! Comparing secrets without leaking where they differ.
 
-use crate::b64;
 use std::sync::OnceLock;
 
 use ring::hmac;
 use ring::rand::SystemRandom;
+
+use crate::b64;
 
 /// Whether `a` and `b` are equal, in time that depends on neither's contents.
 ///
