@@ -22,6 +22,8 @@ pub fn session_decode(data: &[u8]) {
         return;
     };
     let decoded = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(token);
+    // The compact scan answers only as serde_json's does.
+    crate::token::members::compact_agrees(token);
     // After a token's worth of bytes, as a session cookie's members are scanned.
     let scanned = crate::token::members::Members::scan(format!("t.k.n{token}"), 5, |_, _| false);
     match (scanned, decoded) {

@@ -17,6 +17,8 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use triomphe::HeaderSlice;
 
+use super::compact;
+
 /// The members of one session, sorted by key, each key once: one block of memory holding the
 /// token they were opened from (if any), their JSON text, where each member lies in it, and the
 /// login code's memos. Cheap to clone: a reference count.
@@ -555,7 +557,9 @@ impl Scanned {
     /// decodes later. What comes before `json_start` is the token the members were opened from,
     /// kept with them ([`Members::token`]). Members whose key `set_apart` claims are handed to it
     /// (as raw JSON) instead of being kept. Of duplicate members the last counts, as in a decoded
-    /// map.
+    /// map; and so does the last hand-over of a key: when the compact scan gives up partway
+    /// (text it does not read, see `compact`), `serde_json`'s scan hands every member over
+    /// again, in order.
     pub(crate) fn scan(
         text: String,
         json_start: usize,
@@ -569,24 +573,27 @@ impl Scanned {
         };
         let mut table = Table::default();
         let mut keys = Vec::new();
-        let mut suspect = false;
-        {
-            let mut de = serde_json::Deserializer::from_str(json);
-            Scan {
-                base: json.as_ptr() as usize,
-                table: &mut table,
-                keys: &mut keys,
-                set_apart: &mut set_apart,
-                suspect: &mut suspect,
+        // Compact JSON, as sessions are written, first; `serde_json` decides the rest.
+        let compact = compact::members(json, |key, value| {
+            // Within the text, whose length was checked; at ASCII bytes (quotes, brackets,
+            // commas), so on its characters' boundaries.
+            let span = |r: std::ops::Range<usize>| Span {
+                start: r.start as u32,
+                end: r.end as u32,
+            };
+            let text = |r: std::ops::Range<usize>| json.get(r).unwrap_or_default();
+            if !set_apart(text(key.clone()), text(value.clone())) {
+                table.push(Entry {
+                    key: span(key),
+                    value: span(value),
+                });
             }
-            .deserialize(&mut de)?;
-            de.end()?;
-        }
-        // The scan checks the syntax only; decoding checks more. Decode (allocating nothing)
-        // only when the text may hold what decoding refuses.
-        if suspect {
-            let mut de = serde_json::Deserializer::from_str(json);
-            Decodes.deserialize(&mut de)?;
+        });
+        // Every value of compact text decodes (no escapes, short numbers, shallow nesting);
+        // other text is scanned again, from the start.
+        if !compact {
+            table = Table::default();
+            serde_scan(json, &mut table, &mut keys, &mut set_apart)?;
         }
         let key = |span: Span| key_text(json, &keys, span);
         let entries = table.as_mut_slice();
@@ -642,6 +649,62 @@ impl Scanned {
         };
         Members::new(head, &self.text)
     }
+}
+
+/// [`Scanned::scan`] by `serde_json`, for text outside the compact subset: what decides whether
+/// text is accepted.
+fn serde_scan(
+    json: &str,
+    table: &mut Table,
+    keys: &mut Vec<Box<str>>,
+    set_apart: &mut impl FnMut(&str, &str) -> bool,
+) -> Result<(), serde_json::Error> {
+    let mut suspect = false;
+    let mut de = serde_json::Deserializer::from_str(json);
+    Scan {
+        base: json.as_ptr() as usize,
+        table,
+        keys,
+        set_apart,
+        suspect: &mut suspect,
+    }
+    .deserialize(&mut de)?;
+    de.end()?;
+    // The scan checks the syntax only; decoding checks more. Decode (allocating nothing) only
+    // when the text may hold what decoding refuses.
+    if suspect {
+        let mut de = serde_json::Deserializer::from_str(json);
+        Decodes.deserialize(&mut de)?;
+    }
+    Ok(())
+}
+
+/// Checks that the compact scan answers only for text `serde_json`'s scan accepts, with the same
+/// members in the same order, each of which decodes; returns whether it answered.
+#[cfg(any(test, fuzzing))]
+pub(crate) fn compact_agrees(json: &str) -> bool {
+    let text = |r: std::ops::Range<usize>| json.get(r).expect("a span of the text").to_owned();
+    let mut compact = Vec::new();
+    if !compact::members(json, |key, value| compact.push((text(key), text(value)))) {
+        return false;
+    }
+    let mut by_serde = Vec::new();
+    serde_scan(
+        json,
+        &mut Table::default(),
+        &mut Vec::new(),
+        &mut |key, value| {
+            by_serde.push((key.to_owned(), value.to_owned()));
+            true
+        },
+    )
+    .expect("serde_json accepts what the compact scan accepts");
+    assert_eq!(compact, by_serde, "the scans disagree on {json:?}");
+    for (_, value) in &compact {
+        let mut de = serde_json::Deserializer::from_str(value);
+        Decodes.deserialize(&mut de).expect("compact values decode");
+    }
+    true
 }
 
 /// The key `span` names: a span of `json`, or one of `keys`.
@@ -1064,6 +1127,152 @@ mod tests {
         // A token alone before no JSON object is refused like the object alone.
         assert!(Members::scan(format!("{token}[1]"), token.len(), |_, _| false).is_err());
         assert!(Members::scan(token.to_owned(), token.len() + 1, |_, _| false).is_err());
+    }
+
+    /// Sessions as this crate, PyJWT and `serde_json` write them take the compact scan, and it
+    /// reads them as `serde_json`'s does; anything outside its subset is left to `serde_json`,
+    /// which accepts or refuses it as before.
+    #[test]
+    fn the_compact_scan_reads_written_sessions_and_leaves_the_rest_to_serde_json() {
+        let deep = |n: usize| format!("{{\"a\":{}1{}}}", "[".repeat(n), "]".repeat(n));
+        let number = |digits: usize| format!("{{\"a\":-{}.5}}", "1".repeat(digits));
+        for compact in [
+            "{}".to_owned(),
+            r#"{"_created":1733400000,"exp":1733401800,"iat":1733400000,"user":"alice"}"#
+                .to_owned(),
+            r#"{"_fresh":true,"_id":"été 😀","_user_id":"42","n":null,"x":false}"#.to_owned(),
+            r#"{"a":[],"b":{},"c":[1,-0,0.25,-12.5,"s",[{"k":[true]}]],"d":{"e":{"f":1}}}"#
+                .to_owned(),
+            r#"{"k":1,"a":0,"k":2}"#.to_owned(),
+            "{\"\":\"\",\"\u{7f}\":\"~\"}".to_owned(),
+            deep(16),
+            number(37),
+        ] {
+            assert!(compact_agrees(&compact), "{compact:?} not read compactly");
+            let members = scan(&compact).unwrap();
+            assert_eq!(
+                members.to_map(),
+                serde_json::from_str::<Map<String, Value>>(&compact).unwrap()
+            );
+        }
+        for other in [
+            // Whitespace, escapes, exponents, control characters: serde_json's to decide.
+            " {}".to_owned(),
+            r#"{"a": 1}"#.to_owned(),
+            "{\"a\":1}\n".to_owned(),
+            r#"{"a\"b":1}"#.to_owned(),
+            r#"{"a":"\u00e9"}"#.to_owned(),
+            r#"{"a":1e3}"#.to_owned(),
+            r#"{"a":[1.5E-3]}"#.to_owned(),
+            "{\"a\":\"\u{1}\"}".to_owned(),
+            "{\"a\":\"\t\"}".to_owned(),
+            deep(17),
+            number(38),
+            // Invalid: refused by serde_json, after the compact scan gave up.
+            r#"{"a":01}"#.to_owned(),
+            r#"{"a":1.}"#.to_owned(),
+            r#"{"a":-}"#.to_owned(),
+            r#"{"a":+1}"#.to_owned(),
+            r#"{"a":.5}"#.to_owned(),
+            r#"{"a":tru}"#.to_owned(),
+            r#"{"a":nul"#.to_owned(),
+            r#"{"a":1,}"#.to_owned(),
+            r#"{"a":[1,]}"#.to_owned(),
+            r#"{"a":{"b"}}"#.to_owned(),
+            r#"{"a":1}}"#.to_owned(),
+            r#"{"a":1"#.to_owned(),
+            r#"{"a""#.to_owned(),
+            r#"{"a"1}"#.to_owned(),
+            r#"{a:1}"#.to_owned(),
+            r#"{"a":"x}"#.to_owned(),
+            "{".to_owned(),
+            "{}x".to_owned(),
+            "[1]".to_owned(),
+            String::new(),
+        ] {
+            assert!(!compact_agrees(&other), "{other:?} read compactly");
+        }
+        // What the compact scan gave up on is still accepted when valid, refused when not.
+        assert!(scan(r#"{"a": "\u00e9"}"#).is_ok());
+        assert!(scan(&deep(17)).is_ok() && scan(&number(38)).is_ok());
+        for bad in [
+            r#"{"a":01}"#,
+            r#"{"a":1.}"#,
+            r#"{"a":1,}"#,
+            "{\"a\":\"\u{1}\"}",
+        ] {
+            assert!(scan(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2048))]
+
+        /// Any object `serde_json` writes, whatever it holds, and any text made from one by
+        /// cutting it, or inserting or changing a byte: the compact scan answers only as
+        /// `serde_json`'s scan does (`compact_agrees` asserts), and it takes every object written
+        /// without escapes or exponents.
+        #[test]
+        fn the_compact_scan_agrees_with_serde_json(
+            map in proptest::collection::btree_map("[a-z_é\\\\\"\u{1}]{0,6}", json_value(), 0..8),
+            edit in (0usize..512, proptest::prelude::any::<u8>(), 0u8..4),
+        ) {
+            let map: Map<String, Value> = map.into_iter().collect();
+            let text = serde_json::to_string(&map).unwrap();
+            let plain = map.iter().all(|(k, v)| plain(k) && plain_value(v));
+            proptest::prop_assert_eq!(compact_agrees(&text), plain, "{}", text);
+            let mut bytes = text.into_bytes();
+            let (at, byte, kind) = edit;
+            let at = at % (bytes.len() + 1);
+            match kind {
+                0 => bytes.truncate(at),
+                1 => bytes.insert(at, byte),
+                2 if at < bytes.len() => bytes[at] = byte,
+                _ => bytes.insert(at, b"{}[]\",:-.0e\\ 1"[usize::from(byte) % 14]),
+            }
+            if let Ok(edited) = String::from_utf8(bytes) {
+                compact_agrees(&edited);
+                let decoded = serde_json::from_str::<Map<String, Value>>(&edited);
+                proptest::prop_assert_eq!(scan(&edited).ok().map(|m| m.to_map()), decoded.ok());
+            }
+        }
+    }
+
+    /// Whether `serde_json` writes `text` without escapes.
+    fn plain(text: &str) -> bool {
+        !text.contains(|c: char| c == '"' || c == '\\' || c < ' ')
+    }
+
+    /// Whether `serde_json` writes `value` without escapes or exponents.
+    fn plain_value(value: &Value) -> bool {
+        match value {
+            Value::String(s) => plain(s),
+            Value::Number(n) => !n.to_string().contains(['e', 'E']),
+            Value::Array(a) => a.iter().all(plain_value),
+            Value::Object(m) => m.iter().all(|(k, v)| plain(k) && plain_value(v)),
+            Value::Null | Value::Bool(_) => true,
+        }
+    }
+
+    /// JSON values of every kind, nested, with numbers of every form `serde_json` writes.
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            (-1e6f64..1e6).prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            "[a-z \\\\\"\u{0}-\u{1f}é😀]{0,8}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 32, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                proptest::collection::btree_map("[a-z]{0,3}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
     }
 
     #[test]

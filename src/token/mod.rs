@@ -6,6 +6,7 @@
 
 pub(crate) mod aead;
 pub(crate) mod claims;
+mod compact;
 pub(crate) mod jws;
 pub(crate) mod members;
 pub(crate) mod remember;

@@ -97,8 +97,10 @@ impl Payload {
                 return false;
             };
             // A claim is decoded at once: it is checked on every request.
-            match serde_json::from_str(raw) {
+            match claim_value(raw) {
                 Ok(value) => claims[i] = Some(value),
+                // Never from the compact scan, whose values all decode: a claim handed over
+                // twice (see `Scanned::scan`) fails only in `serde_json`'s scan.
                 Err(_) => bad_claim = true,
             }
             true
@@ -108,6 +110,17 @@ impl Payload {
             return Err(Rejection::BadPayload);
         }
         Ok(Payload { members, claims })
+    }
+}
+
+/// A claim's raw JSON decoded. Digits alone (valid JSON, so with no sign and no leading zero) are
+/// read as the integer `serde_json` makes of them, without a parser.
+fn claim_value(raw: &str) -> serde_json::Result<Value> {
+    match raw.len() <= 19 && raw.bytes().all(|b| b.is_ascii_digit()) {
+        true => raw
+            .parse::<u64>()
+            .map_or_else(|_| serde_json::from_str(raw), |n| Ok(n.into())),
+        false => serde_json::from_str(raw),
     }
 }
 
@@ -304,6 +317,32 @@ mod tests {
                 Rejection::Unusable
             );
         }
+    }
+
+    #[test]
+    fn claims_decode_as_serde_json_decodes_them() {
+        for raw in [
+            "0",
+            "7",
+            "1733400000",
+            "9999999999999999999",
+            "18446744073709551615",
+            "18446744073709551616",
+            "1.5",
+            "-1",
+            "1e3",
+            "\"1733400000\"",
+            "null",
+            "[1]",
+        ] {
+            let ours = claim_value(raw).unwrap();
+            assert_eq!(ours, serde_json::from_str::<Value>(raw).unwrap(), "{raw}");
+            assert_eq!(
+                claims::numeric_date(&ours).ok(),
+                claims::numeric_date(&serde_json::from_str(raw).unwrap()).ok()
+            );
+        }
+        assert!(claim_value("").is_err() && claim_value("1e400").is_err());
     }
 
     #[test]

@@ -1,0 +1,145 @@
+//! The members of a JSON object written compactly, as this crate, PyJWT (Microdot) and
+//! `serde_json` write a session: no whitespace, no escapes, numbers without exponents, little
+//! nesting. Found in one pass over the bytes, where `serde_json`'s visitor (the scan that decides
+//! everything else) takes a call through its `MapAccess`, a `RawValue` and a key visitor per
+//! member: for a logged-in session's five members, a fifth of what a cache miss costs.
+//!
+//! It never decides that text is invalid. Anything outside the subset it reads (whitespace, an
+//! escape, a control character, an exponent, a long number, deep nesting, a syntax error) makes it
+//! give up, and the caller scans the text with `serde_json` as before. So it can only answer
+//! for text that `serde_json` accepts, with the same members: the tests and the session-decode
+//! fuzz target check that both scans agree, member by member, on every input.
+
+/// Levels of nesting it follows within a member's value; deeper values are left to `serde_json`.
+const MAX_DEPTH: usize = 16;
+
+/// Digits and signs of a number it reads (no exponent): far within `f64`'s range. Longer ones are
+/// left to `serde_json`.
+const MAX_NUMBER: usize = 40;
+
+/// Calls `member` with the byte ranges of each member's key (between its quotes) and value (its
+/// whole JSON text), in the order they are written, and returns true, if `json` is one object in
+/// the compact subset; else false, having perhaps called `member` for some members first.
+pub(super) fn members(
+    json: &str,
+    mut member: impl FnMut(std::ops::Range<usize>, std::ops::Range<usize>),
+) -> bool {
+    let b = json.as_bytes();
+    if b.first() != Some(&b'{') {
+        return false;
+    }
+    if b.get(1) == Some(&b'}') {
+        return b.len() == 2;
+    }
+    let mut at = 1;
+    loop {
+        let Some(key_end) = key(b, at) else {
+            return false;
+        };
+        let Some(end) = value(b, key_end + 2, 0) else {
+            return false;
+        };
+        member(at + 1..key_end, key_end + 2..end);
+        match b.get(end) {
+            Some(b',') => at = end + 1,
+            Some(b'}') => return end + 1 == b.len(),
+            _ => return false,
+        }
+    }
+}
+
+/// The position of the closing quote of the key that opens at `at`, followed by a colon.
+fn key(b: &[u8], at: usize) -> Option<usize> {
+    if b.get(at) != Some(&b'"') {
+        return None;
+    }
+    let end = string_end(b, at + 1)?;
+    (b.get(end + 1) == Some(&b':')).then_some(end)
+}
+
+/// The position of the quote that closes a string whose text begins at `from`, if no escape or
+/// control character comes before it. A byte at a time: a session's strings are short, shorter
+/// than a vector search takes to pay for its setup.
+fn string_end(b: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    loop {
+        match *b.get(i)? {
+            b'"' => return Some(i),
+            b'\\' | 0..=0x1f => return None,
+            _ => i += 1,
+        }
+    }
+}
+
+/// The end of the value that begins at `at`, at nesting `depth`.
+fn value(b: &[u8], at: usize, depth: usize) -> Option<usize> {
+    match *b.get(at)? {
+        b'"' => string_end(b, at + 1).map(|end| end + 1),
+        b'-' | b'0'..=b'9' => number_end(b, at),
+        b't' => literal(b, at, b"true"),
+        b'f' => literal(b, at, b"false"),
+        b'n' => literal(b, at, b"null"),
+        b'[' if depth < MAX_DEPTH => {
+            if b.get(at + 1) == Some(&b']') {
+                return Some(at + 2);
+            }
+            let mut at = at + 1;
+            loop {
+                let end = value(b, at, depth + 1)?;
+                match *b.get(end)? {
+                    b',' => at = end + 1,
+                    b']' => return Some(end + 1),
+                    _ => return None,
+                }
+            }
+        }
+        b'{' if depth < MAX_DEPTH => {
+            if b.get(at + 1) == Some(&b'}') {
+                return Some(at + 2);
+            }
+            let mut at = at + 1;
+            loop {
+                let end = value(b, key(b, at)? + 2, depth + 1)?;
+                match *b.get(end)? {
+                    b',' => at = end + 1,
+                    b'}' => return Some(end + 1),
+                    _ => return None,
+                }
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The end of `word` at `at`.
+fn literal(b: &[u8], at: usize, word: &[u8]) -> Option<usize> {
+    let end = at + word.len();
+    (b.get(at..end)? == word).then_some(end)
+}
+
+/// The end of the number that begins at `at`: an optional minus, an integer part without leading
+/// zeros, an optional fraction of at least one digit; no exponent.
+fn number_end(b: &[u8], at: usize) -> Option<usize> {
+    let digits = |from: usize| {
+        b.get(from..).map_or(0, |rest| {
+            rest.iter().take_while(|c| c.is_ascii_digit()).count()
+        })
+    };
+    let mut i = at + usize::from(b[at] == b'-');
+    match b.get(i)? {
+        b'0' => i += 1,
+        b'1'..=b'9' => i += digits(i),
+        _ => return None,
+    }
+    if b.get(i) == Some(&b'.') {
+        let fraction = digits(i + 1);
+        if fraction == 0 {
+            return None;
+        }
+        i += 1 + fraction;
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) || i - at > MAX_NUMBER {
+        return None;
+    }
+    Some(i)
+}
