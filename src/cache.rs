@@ -36,15 +36,16 @@
 //! of the shard the counters are halved and the doorkeeper starts a new generation, the one before
 //! being kept for one more sample, so old popularity fades. A token is counted when it verifies
 //! and on each hit; tokens that fail verification are never counted. When a shard is full (by
-//! count or by bytes), a token seen for the first time is refused at once; for any other, the
-//! victim is the least used of four entries drawn at random, and the new entry is admitted only
-//! if it was used more often than that victim. So a working set that recurs (each token again
-//! within about 8,000 uses of its shard, 131,000 of the cache) keeps its entries while a stream of
-//! one-off cookies, each used once, passes by without displacing it; and a working set no longer
-//! used gives way to a new one as its counts fade. (With one doorkeeper generation, cleared at
-//! each halving, a working set seen in the previous sample looked as new as a one-off, and a
-//! flood across a halving displaced it.) The random draws come from a per-shard generator seeded
-//! from the randomly keyed hasher, so which entries are drawn cannot be chosen from outside.
+//! count, or without room for the new entry's bytes), a token seen for the first time is refused
+//! at once; for any other, the victim is the least used of four entries drawn at random, and the
+//! new entry is admitted only if it was used more often than that victim. So a working set that
+//! recurs (each token again within about 8,000 uses of its shard, 131,000 of the cache) keeps its
+//! entries while a stream of one-off cookies, each used once, passes by without displacing it;
+//! and a working set no longer used gives way to a new one as its counts fade. (With one
+//! doorkeeper generation, cleared at each halving, a working set seen in the previous sample
+//! looked as new as a one-off, and a flood across a halving displaced it.) The random draws come
+//! from a per-shard generator seeded from the randomly keyed hasher, so which entries are drawn
+//! cannot be chosen from outside.
 
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
@@ -492,10 +493,10 @@ impl<V: Weigh + Clone> Cache<V> {
 
     /// [`insert`](Self::insert) after a [`lookup`](Self::lookup) of `verified`'s token missed.
     ///
-    /// The admission test comes before anything is weighed or copied: a token refused (a one-off
-    /// among many, the common case under a flood of distinct cookies) costs the use count and
-    /// one comparison of estimates, not a walk of its decoded value, a copy of its bytes and the
-    /// drop of an evicted entry.
+    /// The admission test comes before anything is copied: a token refused (a one-off among many,
+    /// the common case under a flood of distinct cookies) costs the use count and, unless the
+    /// shard is full by count, its weight (cheap for a scanned session, which holds no decoded
+    /// values); not victims' use counts, a copy of its bytes and the drop of an evicted entry.
     pub(crate) fn insert_missed(&self, miss: Miss, verified: &V) {
         debug_assert_eq!(self.key(verified.token()), miss.hash);
         if verified.token().is_empty() {

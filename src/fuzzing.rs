@@ -16,7 +16,8 @@ fn key() -> &'static Key {
 }
 
 /// The JWS codec on arbitrary bytes: verify, payload, time claims; and the members scan, which
-/// must accept exactly the JSON objects a decoded map accepts, and read the same members.
+/// must accept exactly the JSON objects a decoded map accepts, and read the same members, its
+/// compact scan answering only as `serde_json`'s does.
 pub fn session_decode(data: &[u8]) {
     let Ok(token) = std::str::from_utf8(data) else {
         return;

@@ -345,6 +345,74 @@ mod tests {
         assert!(claim_value("").is_err() && claim_value("1e400").is_err());
     }
 
+    /// A payload the compact scan gives up on partway (here at a space, after the claims) is
+    /// read by `serde_json`'s scan from the start: the claims it handed over are handed over
+    /// again, and what the token says counts, as if `serde_json` alone had read it.
+    #[test]
+    fn a_payload_the_compact_scan_gives_up_on_is_read_whole_by_serde_json() {
+        let format = format(false, false);
+        let seal = |json: &str| jws::encode_json(json.as_bytes(), format.keys.current());
+        let now = 1_733_400_100;
+        let token = seal(
+            r#"{"_created":1733400000,"exp":1733401800,"iat":1733400000,"k":[1,2],"user": "a"}"#,
+        );
+        let opened = format.open(&token, now).unwrap();
+        assert_eq!(opened.map.keys().collect::<Vec<_>>(), ["k", "user"]);
+        let user = opened.map.get("user").unwrap().decode::<String>().unwrap();
+        assert_eq!(user, "a");
+        let anchors = opened.anchors();
+        assert_eq!(
+            (anchors.created, anchors.issued),
+            (Some(1_733_400_000), Some(1_733_400_000))
+        );
+        assert_eq!(anchors.expires_at, Some(1_733_401_800.0));
+        // Of a claim written twice the last counts, whichever scan met the first.
+        let token = seal(
+            r#"{"_created":1733400000,"exp":1733400050,"iat":1733400000,"exp":1733401800, "u":1}"#,
+        );
+        assert!(format.open(&token, now).is_ok());
+        let token = seal(
+            r#"{"_created":1733400000,"exp":1733401800,"iat":1733400000,"exp":1733400050, "u":1}"#,
+        );
+        assert_eq!(format.open(&token, now).unwrap_err(), Rejection::Expired);
+        // A claim beyond what decoding reads, after one the compact scan handed over: unusable.
+        let token =
+            seal(r#"{"_created":1733400000,"exp":1733401800,"iat":1733400000,"exp":1e400}"#);
+        assert_eq!(format.open(&token, now).unwrap_err(), Rejection::Unusable);
+    }
+
+    /// Time claims of a session cookie must be numbers in range (SECURITY.md JWT-08), however its
+    /// payload is scanned: compactly, or by `serde_json` (a space after the claims).
+    #[test]
+    fn jwt_08_session_claims_must_be_numbers_in_range_in_both_scans() {
+        let format = format(false, false);
+        let seal = |json: &str| jws::encode_json(json.as_bytes(), format.keys.current());
+        let now = 1_733_400_100;
+        for tail in ["}", ", \"u\":1}"] {
+            for exp in [
+                "\"1733401800\"",
+                "null",
+                "true",
+                "-1",
+                "[1733401800]",
+                "253402300800",
+            ] {
+                let json =
+                    format!("{{\"_created\":1733400000,\"exp\":{exp},\"iat\":1733400000{tail}");
+                assert_eq!(
+                    format.open(&seal(&json), now).unwrap_err(),
+                    Rejection::BadClaims,
+                    "{json}"
+                );
+            }
+            for exp in ["1733401800", "1733401800.5", "1733401800.0"] {
+                let json =
+                    format!("{{\"_created\":1733400000,\"exp\":{exp},\"iat\":1733400000{tail}");
+                assert!(format.open(&seal(&json), now).is_ok(), "{json}");
+            }
+        }
+    }
+
     #[test]
     fn deadlines_are_checked_on_every_hit() {
         let anchors = Anchors {
