@@ -40,11 +40,16 @@ pub(crate) fn matches(session: &SessionDict, hash: &[u8]) -> bool {
         // No tag, or one that is not a string: not a login of this user.
         _ => return false,
     };
-    match verify(session, &stored, hash) {
+    match verify(session.key_set(), &stored, hash) {
         None => false,
         Some(0) => {
             let bytes = arc_heap_bytes::<Vec<u8>>() + allocation(hash.len());
-            session.set_memo(Memo::AuthHash, &[AUTH_HASH], Arc::new(hash.to_vec()), bytes);
+            session.set_memo(
+                Memo::AuthHash,
+                &[AUTH_HASH],
+                || Arc::new(hash.to_vec()),
+                bytes,
+            );
             true
         }
         Some(_) => {
@@ -56,9 +61,11 @@ pub(crate) fn matches(session: &SessionDict, hash: &[u8]) -> bool {
 }
 
 /// Which key `stored` is the tag of `hash` under, if any.
-fn verify(session: &SessionDict, stored: &str, hash: &[u8]) -> Option<usize> {
-    let raw = b64::decode(b64::URL, stored)?;
-    session.key_set().verify(Purpose::AuthHash, hash, &raw)
+fn verify(keys: &KeySet, stored: &str, hash: &[u8]) -> Option<usize> {
+    // A tag is an HMAC-SHA256: 32 bytes. What decodes to more is none, as it would not verify.
+    let mut raw = [0; 32];
+    let raw = b64::decode_into(b64::URL, stored.as_bytes(), &mut raw)?;
+    keys.verify(Purpose::AuthHash, hash, raw)
 }
 
 /// Tags the session's login, and its remember-me cookie if that is still valid for the user, with
@@ -76,7 +83,7 @@ fn retag(session: &SessionDict, hash: &[u8]) {
     if let Some(user_id) = session.get::<Value>(USER_ID).ok().flatten() {
         let adopt = session.adopts_untagged_logins();
         remember::retag(session, &user_id, &tag, |old| match old {
-            Some(old) => verify(session, old, hash).is_some(),
+            Some(old) => verify(session.key_set(), old, hash).is_some(),
             None => adopt,
         });
     }
@@ -85,4 +92,39 @@ fn retag(session: &SessionDict, hash: &[u8]) {
 /// The tag of `hash` under the current key, as stored in the session and the remember-me cookie.
 pub(crate) fn tag(keys: &KeySet, hash: &[u8]) -> String {
     b64::encode(b64::URL, keys.sign(Purpose::AuthHash, hash).as_ref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Key;
+
+    /// A tag verifies only as the 43 characters of its 32 bytes: decoded on the stack, anything
+    /// longer, shorter or not base64url is no tag.
+    #[test]
+    fn a_tag_verifies_only_whole() {
+        let (old, new) = (Key::generate(), Key::generate());
+        let mut keys = KeySet::new(new);
+        keys.set_fallbacks([old.clone()]);
+        let good = tag(&keys, b"hash");
+        assert_eq!(verify(&keys, &good, b"hash"), Some(0));
+        assert_eq!(
+            verify(&keys, &tag(&KeySet::new(old), b"hash"), b"hash"),
+            Some(1)
+        );
+        assert_eq!(verify(&keys, &good, b"other hash"), None);
+        let raw = b64::decode(b64::URL, &good).unwrap();
+        let longer = b64::encode(b64::URL, [&raw[..], &[0]].concat());
+        let shorter = b64::encode(b64::URL, &raw[..31]);
+        for bad in [
+            &longer[..],
+            &shorter,
+            &good[..42],
+            "",
+            "not a tag!",
+            &format!("{good}="),
+        ] {
+            assert_eq!(verify(&keys, bad, b"hash"), None, "{bad:?}");
+        }
+    }
 }

@@ -93,7 +93,7 @@ fn session_login(session: &SessionDict) -> SessionLogin {
     session.set_memo(
         Memo::Tracking,
         &[USER_ID, SID],
-        Arc::clone(&keys),
+        || Arc::clone(&keys),
         keys.heap_bytes(),
     );
     SessionLogin::Tracked(keys)

@@ -405,17 +405,21 @@ impl SessionDict {
         self.load().as_loaded(keys).is_some()
     }
 
-    /// Keeps `value` as memo `which` of the loaded session, unless this request replaced the
-    /// session or changed one of `keys`.
+    /// Keeps what `make` makes as memo `which` of the loaded session, unless this request
+    /// replaced the session or changed one of `keys`, or nothing else holds the loaded session
+    /// (a cookie the verified-cookie cache refused, one-off among many): no later request can
+    /// read its memo, so `make` is not called.
     pub(crate) fn set_memo<T: std::any::Any + Send + Sync>(
         &self,
         which: Memo,
         keys: &[&str],
-        value: Arc<T>,
+        make: impl FnOnce() -> Arc<T>,
         bytes: usize,
     ) {
         if let Some(base) = self.load().as_loaded(keys) {
-            base.set_memo(which, value, bytes);
+            if base.is_shared() {
+                base.set_memo(which, make(), bytes);
+            }
         }
     }
 

@@ -494,6 +494,12 @@ impl Members {
         }
     }
 
+    /// Whether something besides this handle holds the block (the verified-cookie cache, when
+    /// it admitted it): only then can a memo kept in it be read again.
+    pub(crate) fn is_shared(&self) -> bool {
+        !self.0.is_unique()
+    }
+
     /// What verifying the token these members were opened from established.
     pub(crate) fn anchors(&self) -> &Anchors {
         &self.head().anchors

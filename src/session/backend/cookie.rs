@@ -219,6 +219,52 @@ mod properties {
         );
     }
 
+    /// A memo is made only for a session something else holds (the verified-cookie cache): of a
+    /// cookie the cache refused, one-off among many with every shard full, no later request can
+    /// read one, so none is made (it cost a logged-in miss two allocations and a copy of the
+    /// user's hash).
+    #[test]
+    fn no_memo_is_made_for_a_session_the_cache_refused() {
+        use crate::token::members::Memo;
+        let keys = keys();
+        let config = config(&keys, false, NOW);
+        let session_for = |i: usize| {
+            let mut map = Map::new();
+            map.insert("_auth_hash".into(), "tag".into());
+            map.insert("i".into(), i.into());
+            let session = session_sending(&map, &config);
+            assert_eq!(session.get::<usize>("i").unwrap(), Some(i));
+            session
+        };
+        let made = std::cell::Cell::new(0);
+        let set = |session: &SessionDict| {
+            let make = || {
+                made.set(made.get() + 1);
+                Arc::new(b"hash".to_vec())
+            };
+            session.set_memo(Memo::AuthHash, &["_auth_hash"], make, 4);
+        };
+        let memo = |session: &SessionDict| {
+            session
+                .memo::<Vec<u8>>(Memo::AuthHash, &["_auth_hash"])
+                .is_some()
+        };
+        // While the cache has room, a session is admitted and its memo made.
+        let first = session_for(0);
+        set(&first);
+        assert_eq!(made.get(), 1);
+        assert!(memo(&first));
+        // More one-off cookies than the cache holds (16,384 entries) fill every shard.
+        for i in 1..20_000 {
+            session_for(i);
+        }
+        // New cookies are now refused (a doorkeeper's false positive may still be admitted).
+        for i in 20_000..20_020 {
+            set(&session_for(i));
+        }
+        assert!(made.get() <= 2, "{} memos made", made.get() - 1);
+    }
+
     #[test]
     fn memos_ride_with_the_cached_session_and_are_ignored_once_their_keys_change() {
         use crate::token::members::Memo;
@@ -244,7 +290,7 @@ mod properties {
         first.set_memo(
             Memo::AuthHash,
             &["_auth_hash"],
-            Arc::new(b"hash".to_vec()),
+            || Arc::new(b"hash".to_vec()),
             4,
         );
         // The next request with the same cookie finds it: the cache shares the session.
@@ -265,7 +311,7 @@ mod properties {
         second.set_memo(
             Memo::AuthHash,
             &["_auth_hash"],
-            Arc::new(b"other hash".to_vec()),
+            || Arc::new(b"other hash".to_vec()),
             10,
         );
         assert_eq!(
