@@ -407,8 +407,10 @@ impl SessionDict {
 
     /// Keeps what `make` makes as memo `which` of the loaded session, unless this request
     /// replaced the session or changed one of `keys`, or nothing else holds the loaded session
-    /// (a cookie the verified-cookie cache refused, one-off among many): no later request can
-    /// read its memo, so `make` is not called.
+    /// (a cookie the verified-cookie cache refused, one-off among many, or too large for it; a
+    /// session loaded from a store): no later request can read its memo, so `make` is not
+    /// called. (A second reader in the same request, such as a nested gate, then derives it
+    /// again.) `make` runs under the session's lock.
     pub(crate) fn set_memo<T: std::any::Any + Send + Sync>(
         &self,
         which: Memo,
