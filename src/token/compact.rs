@@ -10,6 +10,8 @@
 //! for text that `serde_json` accepts, with the same members: the tests and the session-decode
 //! fuzz target check that both scans agree, member by member, on every input.
 
+use std::ops::Range;
+
 /// Levels of nesting it follows within a member's value; deeper values are left to `serde_json`.
 const MAX_DEPTH: usize = 16;
 
@@ -20,30 +22,34 @@ const MAX_NUMBER: usize = 40;
 /// Calls `member` with the byte ranges of each member's key (between its quotes) and value (its
 /// whole JSON text), in the order they are written, and returns true, if `json` is one object in
 /// the compact subset; else false, having perhaps called `member` for some members first.
-pub(super) fn members(
-    json: &str,
-    mut member: impl FnMut(std::ops::Range<usize>, std::ops::Range<usize>),
-) -> bool {
+pub(super) fn members(json: &str, mut member: impl FnMut(Range<usize>, Range<usize>)) -> bool {
     let b = json.as_bytes();
-    if b.first() != Some(&b'{') {
-        return false;
+    object(b, 0, 0, &mut member) == Some(b.len())
+}
+
+/// The end of the object that opens at `at`, its members' values at nesting `depth`; `member`
+/// is called with each member's key and value, as [`members`] says.
+fn object(
+    b: &[u8],
+    at: usize,
+    depth: usize,
+    member: &mut impl FnMut(Range<usize>, Range<usize>),
+) -> Option<usize> {
+    if b.get(at) != Some(&b'{') {
+        return None;
     }
-    if b.get(1) == Some(&b'}') {
-        return b.len() == 2;
+    if b.get(at + 1) == Some(&b'}') {
+        return Some(at + 2);
     }
-    let mut at = 1;
+    let mut at = at + 1;
     loop {
-        let Some(key_end) = key(b, at) else {
-            return false;
-        };
-        let Some(end) = value(b, key_end + 2, 0) else {
-            return false;
-        };
+        let key_end = key(b, at)?;
+        let end = value(b, key_end + 2, depth)?;
         member(at + 1..key_end, key_end + 2..end);
-        match b.get(end) {
-            Some(b',') => at = end + 1,
-            Some(b'}') => return end + 1 == b.len(),
-            _ => return false,
+        match *b.get(end)? {
+            b',' => at = end + 1,
+            b'}' => return Some(end + 1),
+            _ => return None,
         }
     }
 }
@@ -93,20 +99,7 @@ fn value(b: &[u8], at: usize, depth: usize) -> Option<usize> {
                 }
             }
         }
-        b'{' if depth < MAX_DEPTH => {
-            if b.get(at + 1) == Some(&b'}') {
-                return Some(at + 2);
-            }
-            let mut at = at + 1;
-            loop {
-                let end = value(b, key(b, at)? + 2, depth + 1)?;
-                match *b.get(end)? {
-                    b',' => at = end + 1,
-                    b'}' => return Some(end + 1),
-                    _ => return None,
-                }
-            }
-        }
+        b'{' if depth < MAX_DEPTH => object(b, at, depth + 1, &mut |_, _| {}),
         _ => None,
     }
 }

@@ -587,12 +587,10 @@ impl Scanned {
                 start: r.start as u32,
                 end: r.end as u32,
             };
-            let text = |r: std::ops::Range<usize>| json.get(r).unwrap_or_default();
-            if !set_apart(text(key.clone()), text(value.clone())) {
-                table.push(Entry {
-                    key: span(key),
-                    value: span(value),
-                });
+            let (key, value) = (span(key), span(value));
+            let text = |span: Span| json.get(span.range()).unwrap_or_default();
+            if !set_apart(text(key), text(value)) {
+                table.push(Entry { key, value });
             }
         });
         // Every value of compact text decodes (no escapes, short numbers, shallow nesting);
