@@ -113,14 +113,12 @@ impl Payload {
     }
 }
 
-/// A claim's raw JSON decoded. Digits alone (valid JSON, so with no sign and no leading zero) are
-/// read as the integer `serde_json` makes of them, without a parser.
+/// A claim's raw JSON decoded. Digits alone (valid JSON, so with no sign and no leading zero)
+/// that fit a `u64` are read as the integer `serde_json` makes of them, without a parser.
 fn claim_value(raw: &str) -> serde_json::Result<Value> {
-    match raw.len() <= 19 && raw.bytes().all(|b| b.is_ascii_digit()) {
-        true => raw
-            .parse::<u64>()
-            .map_or_else(|_| serde_json::from_str(raw), |n| Ok(n.into())),
-        false => serde_json::from_str(raw),
+    match raw.parse::<u64>() {
+        Ok(n) if raw.bytes().all(|b| b.is_ascii_digit()) => Ok(n.into()),
+        _ => serde_json::from_str(raw),
     }
 }
 
