@@ -35,7 +35,9 @@
 //! tokens used once and a count-min sketch of 4-bit counters counts further uses; every 8,192 uses
 //! of the shard the counters are halved and the doorkeeper starts a new generation, the one before
 //! being kept for one more sample, so old popularity fades. A token is counted when it verifies
-//! and on each hit; tokens that fail verification are never counted. When a shard is full (by
+//! and on each hit (a hit of a token whose counters are all at their most, 15, only adds to the
+//! sample's uses until they are next halved: recording it would change nothing else); tokens that
+//! fail verification are never counted. When a shard is full (by
 //! count, or without room for the new entry's bytes), a token seen for the first time is refused
 //! at once; for any other, the victim is the least used of four entries drawn at random, and the
 //! new entry is admitted only if it was used more often than that victim. So a working set that
@@ -84,6 +86,10 @@ const DOOR_PROBES: usize = 4;
 const DOOR_PROBE_BITS: u32 = (DOOR_WORDS * 64).trailing_zeros();
 const _: () = assert!(DOOR_WORDS.is_power_of_two() && 3 * DOOR_PROBE_BITS <= 64);
 const _: () = assert!(SKETCH_WORDS <= 1 << 10);
+const _: () = assert!(SHARD_ENTRIES <= 1 << 16);
+/// What [`Sketch::record`] answers for a token it counts as much as it can: 15 in each of its
+/// counters, and marked by the doorkeeper.
+const SATURATED: u64 = 16;
 
 /// What the cache needs of a value: the exact bytes that verified to it (which it is filed and
 /// found under), and what it holds on the heap, beyond its own bytes in the cache's index (values
@@ -163,7 +169,12 @@ pub(crate) fn json_value_bytes(value: &Value) -> usize {
 /// memory, nothing between them.
 struct Entry<V> {
     /// Where its hash is in [`Shard::hashes`].
-    pos: u32,
+    pos: u16,
+    /// The use counts hold this entry's token at their most until they are next halved (each of
+    /// its four counters at 15, and the current doorkeeper marks it): recording another use of
+    /// it would change nothing but the number of uses of the sample, so a hit counts only that,
+    /// and reads no counter. Cleared for every entry of a shard when its counts are halved.
+    saturated: bool,
     /// What this entry was counted as against the shard's budget (at most
     /// [`MAX_ENTRY_COST`]).
     cost: u32,
@@ -277,7 +288,8 @@ impl Sketch {
     }
 
     /// Records a use of `hash`, and returns what [`estimate`](Self::estimate) says of it
-    /// afterwards (computed on the way, not looked up again).
+    /// afterwards (computed on the way, not looked up again). The shard halves the counts when
+    /// the sample is complete ([`Shard::record`]).
     fn record(&mut self, hash: u64) -> u64 {
         let t = self.tables.get_or_insert_with(|| {
             Box::new(Tables {
@@ -305,17 +317,47 @@ impl Sketch {
             t.doors[t.current][word] |= mask;
         }
         self.uses += 1;
-        if self.uses >= SKETCH_SAMPLE {
+        // Seen now, in the current generation.
+        counted + 1
+    }
+
+    /// Whether the current sample is complete: its counts are due to be [halved](Self::halve).
+    fn sample_done(&self) -> bool {
+        self.uses >= SKETCH_SAMPLE
+    }
+
+    /// Records a use and halves the counts when the sample is complete, as the sketch did before
+    /// a hit of a saturated entry skipped its counters: the reference the tests hold it to.
+    #[cfg(test)]
+    fn record_every_use(&mut self, hash: u64) {
+        self.record(hash);
+        if self.sample_done() {
+            self.halve();
+        }
+    }
+
+    /// Whether both sketches hold the same counts, doorkeepers and number of uses.
+    #[cfg(test)]
+    fn agrees_with(&self, other: &Sketch) -> bool {
+        let same_tables = match (&self.tables, &other.tables) {
+            (Some(a), Some(b)) => {
+                a.counters == b.counters && a.doors == b.doors && a.current == b.current
+            }
+            (a, b) => a.is_none() && b.is_none(),
+        };
+        same_tables && self.uses == other.uses
+    }
+
+    /// Halves the counters and starts a new doorkeeper generation: a new sample.
+    fn halve(&mut self) {
+        if let Some(t) = self.tables.as_mut() {
             for word in t.counters.iter_mut() {
                 *word = (*word >> 1) & 0x7777_7777_7777_7777;
             }
             t.current ^= 1;
             t.doors[t.current].fill(0);
-            self.uses = 0;
-            return self.estimate(hash);
         }
-        // Seen now, in the current generation.
-        counted + 1
+        self.uses = 0;
     }
 }
 
@@ -341,6 +383,13 @@ struct Shard<V> {
     /// Victims drawn.
     #[cfg(test)]
     draws: u64,
+    /// Uses counted by the sketch's counters (not those of saturated entries).
+    #[cfg(test)]
+    counted: u64,
+    /// A sketch that records every use in full, as `sketch` did before saturated entries were
+    /// skipped: the two must always agree.
+    #[cfg(test)]
+    reference: Sketch,
 }
 
 impl<V> Shard<V> {
@@ -359,6 +408,10 @@ impl<V> Shard<V> {
             admitted: 0,
             #[cfg(test)]
             draws: 0,
+            #[cfg(test)]
+            counted: 0,
+            #[cfg(test)]
+            reference: Sketch::default(),
         }
     }
 
@@ -388,6 +441,44 @@ impl<V> Shard<V> {
         best
     }
 
+    /// Records a use of `hash` ([`Sketch::record`]), and starts a new sample when this one is
+    /// complete. What the sketch says of `hash` afterwards.
+    fn record(&mut self, hash: u64) -> u64 {
+        #[cfg(test)]
+        {
+            self.reference.record_every_use(hash);
+            self.counted += 1;
+        }
+        let uses = self.sketch.record(hash);
+        if self.sketch.sample_done() {
+            self.new_sample();
+            return self.sketch.estimate(hash);
+        }
+        uses
+    }
+
+    /// Records a use of a token whose entry is [saturated](Entry::saturated): only the number of
+    /// uses of the sample grows. The same as [`record`](Self::record) for it, without reading
+    /// the counts.
+    fn record_saturated(&mut self, hash: u64) {
+        #[cfg(test)]
+        self.reference.record_every_use(hash);
+        #[cfg(not(test))]
+        let _ = hash;
+        self.sketch.uses += 1;
+        if self.sketch.sample_done() {
+            self.new_sample();
+        }
+    }
+
+    /// Halves the counts, and so ends every entry's saturation.
+    fn new_sample(&mut self) {
+        self.sketch.halve();
+        for entry in self.index.values_mut() {
+            entry.saturated = false;
+        }
+    }
+
     fn remove(&mut self, hash: u64) {
         let Some(entry) = self.index.remove(&hash) else {
             return;
@@ -397,7 +488,7 @@ impl<V> Shard<V> {
         self.bytes -= entry.cost as usize;
         if let Some(&moved) = self.hashes.get(pos) {
             if let Some(moved) = self.index.get_mut(&moved) {
-                moved.pos = pos as u32;
+                moved.pos = pos as u16;
             }
         }
     }
@@ -464,20 +555,30 @@ impl<V: Weigh + Clone> Cache<V> {
     pub(crate) fn lookup(&self, token: &[u8]) -> Result<V, Miss> {
         let hash = self.key(token);
         let mut shard = self.shard(hash);
-        let found = shard
+        let Some(entry) = shard
             .index
             .get(&hash)
             .filter(|entry| constant_time_eq(entry.verified.token(), token))
-            .map(|entry| entry.verified.clone());
-        if found.is_some() {
-            shard.sketch.record(hash);
-        }
+        else {
+            #[cfg(test)]
+            {
+                shard.misses += 1;
+            }
+            return Err(Miss { hash });
+        };
+        let (found, saturated) = (entry.verified.clone(), entry.saturated);
         #[cfg(test)]
-        match found {
-            Some(_) => shard.hits += 1,
-            None => shard.misses += 1,
+        {
+            shard.hits += 1;
         }
-        found.ok_or(Miss { hash })
+        if saturated {
+            shard.record_saturated(hash);
+        } else if shard.record(hash) >= SATURATED {
+            if let Some(entry) = shard.index.get_mut(&hash) {
+                entry.saturated = true;
+            }
+        }
+        Ok(found)
     }
 
     /// Remembers that [`verified.token()`](Weigh::token) verified, establishing `verified`,
@@ -506,7 +607,7 @@ impl<V: Weigh + Clone> Cache<V> {
         let hash = miss.hash;
         let mut shard = self.shard(hash);
         // The verification that preceded this insert was a use.
-        let uses = shard.sketch.record(hash);
+        let uses = shard.record(hash);
         shard.remove(hash);
         let mut cost = None;
         let weigh = |cost: &mut Option<usize>| *cost.get_or_insert_with(|| entry_cost(verified));
@@ -544,7 +645,8 @@ impl<V: Weigh + Clone> Cache<V> {
         let cost = weigh(&mut cost);
         let entry = Entry {
             // At most `SHARD_ENTRIES` hashes, and a cost at most `MAX_ENTRY_COST`: both fit.
-            pos: shard.hashes.len() as u32,
+            pos: shard.hashes.len() as u16,
+            saturated: false,
             cost: cost as u32,
             verified: verified.clone(),
         };
@@ -582,6 +684,9 @@ impl<V: Weigh + Clone> Cache<V> {
             stats.misses += shard.misses;
             stats.admitted += shard.admitted;
             stats.draws += shard.draws;
+            stats.counted += shard.counted;
+            // Skipping the counters of saturated entries changed nothing they hold.
+            assert!(shard.sketch.agrees_with(&shard.reference));
         }
         stats
     }
@@ -596,6 +701,8 @@ pub(crate) struct Stats {
     pub(crate) misses: u64,
     pub(crate) admitted: u64,
     pub(crate) draws: u64,
+    /// Uses recorded in the counters (every use but a hit of a saturated entry).
+    pub(crate) counted: u64,
 }
 
 /// Whether `a` and `b` are equal, in time that depends only on their lengths (which are public:
@@ -682,7 +789,60 @@ mod tests {
                 _ => i % 7,
             };
             assert_eq!(sketch.record(hash), sketch.estimate(hash), "use {i}");
+            if sketch.sample_done() {
+                sketch.halve();
+            }
         }
+    }
+
+    /// A hit of an entry its counts hold at their most reads no counter, until the counts are
+    /// halved; then its hits count again until it is back at the most. The counts end as they
+    /// would have had every hit been recorded (`stats` compares them with a sketch that does).
+    #[test]
+    fn a_hit_of_a_saturated_entry_records_no_count_until_the_counts_are_halved() {
+        let cache = Cache::<Tok>::default();
+        cache.insert(tok("a.b.c"));
+        let hits = |n: u32| {
+            for _ in 0..n {
+                assert!(cache.get("a.b.c").is_some());
+            }
+            cache.stats().counted
+        };
+        // The insert's use, then 15 hits to raise its four counters from 0 to 15.
+        assert_eq!(hits(15), 16);
+        assert_eq!(hits(1_000), 16);
+        // At the shard's 8,192nd use the counts are halved (15 to 7): 8 more hits to the most.
+        let before_halving = SKETCH_SAMPLE - 1 - 1_015;
+        assert_eq!(hits(before_halving), 16);
+        assert_eq!(hits(100), 16 + 8);
+        assert_eq!(hits(2 * SKETCH_SAMPLE), 16 + 3 * 8);
+    }
+
+    /// Hot tokens among one-off ones, across several halvings in every shard: the counts skip
+    /// most hits and end the same as a sketch that records every use.
+    #[test]
+    fn skipping_saturated_hits_leaves_the_counts_as_recording_every_use_does() {
+        let cache = Cache::<Tok>::default();
+        let hot = working_set("hot", 64);
+        let mut one_offs = 0;
+        let mut uses = 0u64;
+        for i in 0..(3 * SKETCH_SAMPLE as usize * SHARDS / 64) {
+            for token in &hot {
+                use_token(&cache, token);
+            }
+            uses += 64;
+            if i % 4 == 0 {
+                flood(&cache, 16, &mut one_offs);
+                uses += 16;
+            }
+        }
+        let stats = cache.stats();
+        assert!(stats.hits > uses / 2, "{stats:?}");
+        assert!(
+            stats.counted < uses / 4,
+            "{} of {uses} uses, {stats:?}",
+            stats.counted
+        );
     }
 
     #[test]
