@@ -30,17 +30,21 @@ pub(crate) fn matches(session: &SessionDict, hash: &[u8]) -> bool {
     if verified == Some(true) {
         return true;
     }
-    let stored = match session.get::<Value>(AUTH_HASH).ok().flatten() {
-        None if session.adopts_untagged_logins() => {
+    // The stored tag is read where it lies in the session, not copied out of it.
+    let keys = session.key_set();
+    let verified = session.with_str(AUTH_HASH, |stored| {
+        stored.map(|stored| verify(keys, stored, hash))
+    });
+    let Some(verified) = verified else {
+        if session.adopts_untagged_logins() && !session.contains_key(AUTH_HASH) {
             tracing::info!("untagged login adopted: tagged with the user's auth hash");
             retag(session, hash);
             return true;
         }
-        Some(Value::String(stored)) => stored,
         // No tag, or one that is not a string: not a login of this user.
-        _ => return false,
+        return false;
     };
-    match verify(session.key_set(), &stored, hash) {
+    match verified {
         None => false,
         Some(0) => {
             let bytes = arc_heap_bytes::<Vec<u8>>() + allocation(hash.len());

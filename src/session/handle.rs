@@ -387,6 +387,15 @@ impl SessionDict {
         self.load().as_loaded(keys)?.memo(which)
     }
 
+    /// Lends `f` the string under `key`, or `None` when there is none or it is not a string:
+    /// borrowed from the loaded session unless its JSON has an escape. `f` runs under the
+    /// session's lock: it must not touch this session (it would wait for itself).
+    pub(crate) fn with_str<R>(&self, key: &str, f: impl FnOnce(Option<&str>) -> R) -> R {
+        let state = self.load();
+        let text = state.get(key).and_then(Member::as_str);
+        f(text.as_deref())
+    }
+
     /// [`memo`](Self::memo), lent to `f` rather than shared: no reference count changes hands,
     /// for a memo only compared with something. `f` runs under the session's lock: it must not
     /// touch this session (it would wait for itself).

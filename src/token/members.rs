@@ -284,6 +284,22 @@ impl<'a> Member<'a> {
         self.decode::<String>().ok()
     }
 
+    /// The value as a string, if it is one: borrowed, unless its JSON text has an escape.
+    pub(crate) fn as_str(self) -> Option<Cow<'a, str>> {
+        match self {
+            // Valid JSON text of one value: a string's closing quote is its last byte, and a
+            // quote inside it is escaped.
+            Member::Raw(text) => match text.as_bytes() {
+                [b'"', inner @ .., b'"'] if !inner.contains(&b'\\') => {
+                    Some(Cow::Borrowed(&text[1..text.len() - 1]))
+                }
+                _ => self.as_string().map(Cow::Owned),
+            },
+            Member::Value(Value::String(text)) => Some(Cow::Borrowed(text)),
+            Member::Value(_) => None,
+        }
+    }
+
     /// Appends the value as JSON: its text as it came, or the decoded value serialised.
     pub(crate) fn write(self, out: &mut Vec<u8>) {
         match self {
@@ -957,6 +973,36 @@ mod tests {
         assert_eq!(members.get("d").unwrap().decode::<f64>().unwrap(), 1500.0);
         assert!(members.get("e").is_none());
         assert!(members.get("b").unwrap().decode::<u64>().is_err());
+    }
+
+    /// A string is lent where it lies unless its JSON has an escape; decoded it reads the same.
+    #[test]
+    fn a_string_reads_borrowed_unless_escaped_and_as_decoded() {
+        let text = r#"{"a":"tag-_09","b":"\"q\" \u00e9","c":"","d":1,"e":["x"],"f":null,"g":"\\"}"#;
+        let members = scan(text).unwrap();
+        for key in ["a", "b", "c", "d", "e", "f", "g"] {
+            let member = members.get(key).unwrap();
+            let decoded = member.decode::<String>().ok();
+            assert_eq!(member.as_str().as_deref(), decoded.as_deref(), "{key}");
+        }
+        assert!(matches!(
+            members.get("a").unwrap().as_str(),
+            Some(Cow::Borrowed("tag-_09"))
+        ));
+        assert!(matches!(
+            members.get("c").unwrap().as_str(),
+            Some(Cow::Borrowed(""))
+        ));
+        assert!(
+            matches!(members.get("b").unwrap().as_str(), Some(Cow::Owned(s)) if s == "\"q\" é")
+        );
+        assert_eq!(members.get("g").unwrap().as_str().as_deref(), Some("\\"));
+        let value = Value::String("v".into());
+        assert!(matches!(
+            Member::Value(&value).as_str(),
+            Some(Cow::Borrowed("v"))
+        ));
+        assert_eq!(Member::Value(&json!(2)).as_str(), None);
     }
 
     #[test]
