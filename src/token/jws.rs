@@ -44,9 +44,16 @@ pub(crate) fn verify<'t>(token: &'t str, keys: &[Key]) -> Result<Verified<'t>, R
     if token.len() > MAX_TOKEN_LEN {
         return Err(Rejection::TooLong);
     }
-    let (signed, sig_b64) = token.rsplit_once('.').ok_or(Rejection::Malformed)?;
+    // The signature is the last 43 characters, after a dot: found by its length, not by a scan
+    // of the token from its end (a dot among them fails to decode below).
+    let sig_at = token
+        .len()
+        .checked_sub(SIG_B64_LEN + 1)
+        .filter(|&at| token.as_bytes()[at] == b'.')
+        .ok_or(Rejection::Malformed)?;
+    let (signed, sig_b64) = (&token[..sig_at], &token[sig_at + 1..]);
     let (header_b64, payload_b64) = signed.split_once('.').ok_or(Rejection::Malformed)?;
-    if payload_b64.contains('.') || sig_b64.len() != SIG_B64_LEN {
+    if payload_b64.contains('.') {
         return Err(Rejection::Malformed);
     }
     // 43 characters decode to 32 bytes, when they are canonical base64url.
@@ -131,23 +138,16 @@ pub(crate) fn encoded_len(json_len: usize) -> usize {
 
 /// Signs `json` (a serialised JSON object) with `key`: the compact JWS.
 pub(crate) fn encode_json(json: &[u8], key: &Key) -> String {
-    // Encoded in place into a buffer of the exact length, not through base64's chunked
-    // `String` encoder, which costs several times as much per byte.
-    let mut out = vec![0; encoded_len(json.len())];
-    let payload_at = HEADER_B64.len() + 1;
-    out[..HEADER_B64.len()].copy_from_slice(HEADER_B64.as_bytes());
-    out[HEADER_B64.len()] = b'.';
-    let sig_at = match b64::encode_into(b64::URL, json, &mut out[payload_at..]) {
-        Some(written) => payload_at + written,
-        None => return String::new(), // unreachable: the buffer has the encoded length
-    };
-    let tag = hmac::sign(key.hmac(), &out[..sig_at]);
-    out[sig_at] = b'.';
-    if b64::encode_into(b64::URL, tag.as_ref(), &mut out[sig_at + 1..]).is_none() {
-        return String::new(); // unreachable, as above
-    }
-    // The buffer holds only base64url and dots.
-    String::from_utf8(out).unwrap_or_default()
+    // Appended to a buffer of the exact length: nothing zeroed first, nothing checked for UTF-8
+    // after (base64 appends ASCII to a `String`), nor grown on the way.
+    let mut out = String::with_capacity(encoded_len(json.len()));
+    out.push_str(HEADER_B64);
+    out.push('.');
+    b64::encode_append(b64::URL, json, &mut out);
+    let tag = hmac::sign(key.hmac(), out.as_bytes());
+    out.push('.');
+    b64::encode_append(b64::URL, tag.as_ref(), &mut out);
+    out
 }
 
 /// Signs a JSON object with `key`.
@@ -231,6 +231,8 @@ pub(crate) mod tests {
             "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.SfgggA-oZk7ztlq1i8Uz5VhmPmustakoDa9wAf8uHyQ"
         );
         assert_eq!(out.len(), encoded_len(payload.len()));
+        // Written into the buffer it began with.
+        assert_eq!(out.capacity(), out.len());
     }
 
     #[test]
@@ -294,6 +296,9 @@ pub(crate) mod tests {
             ("std alphabet", format!("{signed}.dBjftJeZ4CVP+mB92K27uhbUJU1p1r/wW1gFWFOEjXk"), Rejection::Malformed),
             ("non-canonical last char", format!("{signed}.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXl"), Rejection::Malformed),
             ("4 segments", format!("{a1}.x"), Rejection::Malformed),
+            ("4 segments, the last of 43", format!("{a1}.{A1_SIG}"), Rejection::Malformed),
+            ("a dot in the sig", format!("{signed}.dBjftJeZ4CVP-mB92K27uhb.U1p1r_wW1gFWFOEjXk"), Rejection::Malformed),
+            ("a sig of 44", format!("{signed}.{A1_SIG}A"), Rejection::Malformed),
             ("2 segments", signed.clone(), Rejection::Malformed),
             ("leading space", format!(" {a1}"), Rejection::BadSignature),
             ("tampered payload", format!("{A1_HEADER}.eyJpc3MiOiJqc2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.{A1_SIG}"), Rejection::BadSignature),
