@@ -848,6 +848,10 @@ impl State {
     }
 
     fn is_empty(&self) -> bool {
+        // A key this request set is there: no need to merge the loaded ones in to know it.
+        if self.changes.values().any(Option::is_some) {
+            return false;
+        }
         match &self.base {
             Some(base) if self.changes.is_empty() => base.is_empty(),
             _ => self.entries().next().is_none(),
