@@ -290,7 +290,7 @@ impl<'a> Member<'a> {
             // Valid JSON text of one value: a string's closing quote is its last byte, and a
             // quote inside it is escaped.
             Member::Raw(text) => match text.as_bytes() {
-                [b'"', inner @ .., b'"'] if !inner.contains(&b'\\') => {
+                [b'"', inner @ .., b'"'] if memchr::memchr(b'\\', inner).is_none() => {
                     Some(Cow::Borrowed(&text[1..text.len() - 1]))
                 }
                 _ => self.as_string().map(Cow::Owned),
