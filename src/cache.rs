@@ -315,7 +315,7 @@ impl Sketch {
         let mut counted = least;
         if least < 15 && t.seen(&bits) {
             for (word, shift) in cells {
-                // A cell shared by two of the four grows once: it no longer equals `least`.
+                // Each of the four cells is in its own pair of words: none is two of them.
                 if (t.counters[word] >> shift) & 15 == least {
                     t.counters[word] += 1 << shift;
                 }

@@ -233,7 +233,8 @@ pub(crate) mod tests {
             "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.SfgggA-oZk7ztlq1i8Uz5VhmPmustakoDa9wAf8uHyQ"
         );
         assert_eq!(out.len(), encoded_len(payload.len()));
-        // Written into the buffer it began with.
+        // Written into the buffer it began with: `with_capacity` gives exactly the capacity
+        // asked for (`Vec`'s documented guarantee), so a growth would show as a larger one.
         assert_eq!(out.capacity(), out.len());
     }
 
@@ -301,6 +302,9 @@ pub(crate) mod tests {
             ("4 segments, the last of 43", format!("{a1}.{A1_SIG}"), Rejection::Malformed),
             ("a dot in the sig", format!("{signed}.dBjftJeZ4CVP-mB92K27uhb.U1p1r_wW1gFWFOEjXk"), Rejection::Malformed),
             ("a sig of 44", format!("{signed}.{A1_SIG}A"), Rejection::Malformed),
+            ("non-ASCII in the sig", format!("{signed}.{}x", "é".repeat(21)), Rejection::Malformed),
+            ("44 bytes, a dot first", format!(".{A1_SIG}"), Rejection::Malformed),
+            ("43 bytes", A1_SIG.to_owned(), Rejection::Malformed),
             ("2 segments", signed.clone(), Rejection::Malformed),
             ("leading space", format!(" {a1}"), Rejection::BadSignature),
             ("tampered payload", format!("{A1_HEADER}.eyJpc3MiOiJqc2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.{A1_SIG}"), Rejection::BadSignature),
