@@ -336,3 +336,59 @@ async fn reserved_claim_names_are_refused() {
     .await;
     assert_eq!(res.body, "true,true,true,true");
 }
+
+/// IN-06: a session issued by a clock ahead of this layer's (another server's, or this one's
+/// own while it reads a second slow) reads as no session until this clock reaches its `iat`, and
+/// is left in place rather than deleted, so the login survives the difference. An expired one is
+/// still deleted.
+#[tokio::test]
+async fn in_06_a_session_issued_by_a_clock_ahead_is_kept_until_it_is_valid() {
+    let ahead = FakeClock::at(T0 + 1);
+    let issuer = app(SessionLayer::builder(key())
+        .clock(ahead.clone())
+        .build()
+        .unwrap());
+    let mut b = Browser::new();
+    b.get(&issuer, "/set/user/alice").await;
+    let cookie = b.jar.get("session").unwrap().to_owned();
+    assert_eq!(payload(&cookie)["iat"], T0 + 1);
+
+    let clock = FakeClock::at(T0);
+    let reader = app(SessionLayer::builder(key())
+        .clock(clock.clone())
+        .build()
+        .unwrap());
+    let early = send(
+        &reader,
+        get_with_cookie("/get/user", &format!("session={cookie}")),
+        &Expect::default(),
+    )
+    .await;
+    assert_eq!(early.body, "none");
+    assert!(
+        early.set_cookie("session").is_none(),
+        "a not-yet-valid session is left in place: {:?}",
+        early.set_cookies
+    );
+
+    clock.set(T0 + 1);
+    let valid = send(
+        &reader,
+        get_with_cookie("/get/user", &format!("session={cookie}")),
+        &Expect::default(),
+    )
+    .await;
+    assert_eq!(valid.body, r#""alice""#);
+
+    // Past its deadline it is deleted, as before.
+    let exp = payload(&cookie)["exp"].as_u64().unwrap();
+    clock.set(exp);
+    let expired = send(
+        &reader,
+        get_with_cookie("/get/user", &format!("session={cookie}")),
+        &Expect::default(),
+    )
+    .await;
+    assert_eq!(expired.body, "none");
+    assert_eq!(expired.set_cookie("session").unwrap().value(), "");
+}

@@ -15,7 +15,8 @@ pub(crate) enum Choice<T> {
     None {
         /// Exactly one was sent and it was refused as not authentic: the caller may delete it.
         /// With several, a removal would hit this host's cookie and leave a tossed one in place;
-        /// one that is authentic but unusable ([`Rejection::Unusable`]) is a key holder's and stays.
+        /// one that is authentic but unusable or not yet valid ([`Rejection::is_authentic`]) is a
+        /// key holder's and stays.
         delete: bool,
         /// Some candidate was authentic but unusable.
         authentic: bool,
@@ -53,7 +54,7 @@ pub(crate) fn choose<T>(
                 None => found = Some(value),
             },
             Err(rejection) => {
-                authentic |= rejection == Rejection::Unusable;
+                authentic |= rejection.is_authentic();
                 tracing::debug!(reason = rejection.class(), "{what} cookie rejected");
             }
         }
@@ -75,6 +76,8 @@ mod tests {
         let candidates: Vec<Box<str>> = candidates.iter().map(|&c| c.into()).collect();
         let open = |c: &str| match c {
             "unusable" => Err(Rejection::Unusable),
+            "early" => Err(Rejection::NotYetValid),
+            "expired" => Err(Rejection::Expired),
             c => c.parse::<u8>().map_err(|_| Rejection::BadSignature),
         };
         choose("test", &candidates, open, |a, b| a == b)
@@ -93,6 +96,21 @@ mod tests {
             Choice::None {
                 delete: false,
                 authentic: true
+            }
+        ));
+        // Not yet valid: a key holder's, by a clock ahead of ours; kept. Expired: deleted.
+        assert!(matches!(
+            run(&["early"]),
+            Choice::None {
+                delete: false,
+                authentic: true
+            }
+        ));
+        assert!(matches!(
+            run(&["expired"]),
+            Choice::None {
+                delete: true,
+                authentic: false
             }
         ));
         assert!(matches!(run(&["7"]), Choice::One(7)));

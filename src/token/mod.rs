@@ -38,11 +38,20 @@ pub(crate) enum Rejection {
     BadClaims,
     /// `exp` has passed.
     Expired,
-    /// `nbf` or `iat` is in the future.
+    /// `nbf` or `iat` is in the future. Its MAC verified: a key holder wrote it by a clock ahead
+    /// of this layer's (another server's, or this one's while its own reads a second slow; see
+    /// [`SystemClock`](crate::SystemClock)), so it reads as no session for now and is left in
+    /// place, never deleted: the next request may find it valid.
     NotYetValid,
 }
 
 impl Rejection {
+    /// Whether a key holder wrote the cookie, which is refused only for what this layer can do
+    /// with it now: it is then never deleted.
+    pub(crate) fn is_authentic(self) -> bool {
+        matches!(self, Rejection::Unusable | Rejection::NotYetValid)
+    }
+
     /// A short name for logs.
     pub(crate) fn class(self) -> &'static str {
         match self {
