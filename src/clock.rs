@@ -44,9 +44,9 @@ pub trait Clock: fmt::Debug + Send + Sync + 'static {
 /// timekeeping stalls for more than 50 ms (a virtual CPU held by its host): a read then gives
 /// the second before, never a later one. That is this server's clock running up to a second
 /// slow for a moment: a deadline (`exp`, an idle or absolute timeout) is kept up to a second
-/// late, and a cookie another server issued in that second reads as not yet valid, as with any
-/// two servers whose clocks differ, unless the layer has a
-/// [`leeway`](crate::SessionLayerBuilder::leeway) of a second or more.
+/// late, and a cookie another server issued in that second reads as no session for that
+/// request (it is left in place, not deleted), as with any two servers whose clocks differ,
+/// unless the layer has a [`leeway`](crate::SessionLayerBuilder::leeway) of a second or more.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
 
