@@ -358,12 +358,7 @@ async fn in_06_a_session_issued_by_a_clock_ahead_is_kept_until_it_is_valid() {
         .clock(clock.clone())
         .build()
         .unwrap());
-    let early = send(
-        &reader,
-        get_with_cookie("/get/user", &format!("session={cookie}")),
-        &Expect::default(),
-    )
-    .await;
+    let early = read_user(&reader, &cookie).await;
     assert_eq!(early.body, "none");
     assert!(
         early.set_cookie("session").is_none(),
@@ -372,23 +367,19 @@ async fn in_06_a_session_issued_by_a_clock_ahead_is_kept_until_it_is_valid() {
     );
 
     clock.set(T0 + 1);
-    let valid = send(
-        &reader,
-        get_with_cookie("/get/user", &format!("session={cookie}")),
-        &Expect::default(),
-    )
-    .await;
+    let valid = read_user(&reader, &cookie).await;
     assert_eq!(valid.body, r#""alice""#);
 
     // Past its deadline it is deleted, as before.
     let exp = payload(&cookie)["exp"].as_u64().unwrap();
     clock.set(exp);
-    let expired = send(
-        &reader,
-        get_with_cookie("/get/user", &format!("session={cookie}")),
-        &Expect::default(),
-    )
-    .await;
+    let expired = read_user(&reader, &cookie).await;
     assert_eq!(expired.body, "none");
     assert_eq!(expired.set_cookie("session").unwrap().value(), "");
+}
+
+/// `GET /get/user` with only `session={cookie}`, from no browser (nothing kept between requests).
+async fn read_user(app: &Router, cookie: &str) -> common::TestResponse {
+    let req = get_with_cookie("/get/user", &format!("session={cookie}"));
+    send(app, req, &Expect::default()).await
 }
