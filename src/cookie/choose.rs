@@ -18,7 +18,7 @@ pub(crate) enum Choice<T> {
         /// one that is authentic but unusable or not yet valid ([`Rejection::is_authentic`]) is a
         /// key holder's and stays.
         delete: bool,
-        /// Some candidate was authentic but unusable.
+        /// Some candidate was authentic but unusable or not yet valid.
         authentic: bool,
     },
     /// Every candidate that verified says the same.

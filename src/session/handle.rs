@@ -98,7 +98,7 @@ struct State {
     reissue: bool,
     /// A session cookie was sent but none verified: delete it.
     invalid: bool,
-    /// The session cookie sent is a key holder's that this layer cannot use: keep it.
+    /// The session cookie sent is a key holder's that this layer cannot use, or not yet: keep it.
     foreign: bool,
     /// When the session began (its absolute-timeout anchor); `None` until first written.
     created: Option<u64>,
