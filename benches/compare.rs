@@ -454,6 +454,15 @@ fn wanted(name: &str) -> bool {
 }
 
 /// The positional filter criterion was given, if any.
+/// Where criterion writes its results: `$CARGO_TARGET_DIR/criterion`, else `target/criterion`
+/// beside this benchmark's manifest.
+fn criterion_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
+        .join("criterion")
+}
+
 fn criterion_filter() -> Option<&'static str> {
     static FILTER: OnceLock<Option<String>> = OnceLock::new();
     FILTER

@@ -31,6 +31,10 @@
 //!   probe, one block holding the token and the session), with its 2,048 blocks alone or each
 //!   among 7 others as in a full cache, and the same cooling between reads as
 //!   `ours/read_hot_set`: what the spread costs any cache.
+//! - `paired/hot_set` (not a criterion case): the hot-set target measured in interleaved blocks,
+//!   `ours/read_hot_set{,_flooded}`, `floor/hot_set{,_spread}` and a handler with no middleware
+//!   in turn, so that the ratio is taken between reads made moments apart; see
+//!   [`paired_hot_set`].
 //! - `ours/auth_many_users`, `axum_login/authenticated_many_users`: a different user, each with
 //!   their own session and password hash, on each request.
 
@@ -648,26 +652,58 @@ fn hot_case<S, F>(
             let (mut svc, hot, flood) = (svc.clone(), Arc::clone(&hot), flood.clone());
             async move {
                 // Taken for this batch and put back after it: one batch runs at a time.
-                let (mut flood_svc, mut one_offs) = flood.take().expect("one batch at a time");
+                let mut cooling = flood.take().expect("one batch at a time");
                 let mut timed = Duration::ZERO;
                 for i in 0..iters {
-                    for _ in 0..FLOOD_PER_READ {
-                        let req = request(Some(&one_offs.next()));
-                        let ready = flood_svc.ready().await.expect("ready");
-                        black_box(ready.call(req).await.expect("infallible"));
-                    }
-                    let req = request(Some(&hot[i as usize % hot.len()]));
-                    let start = Instant::now();
-                    let ready = svc.ready().await.expect("ready");
-                    let res = ready.call(req).await.expect("infallible");
-                    black_box(res);
-                    timed += start.elapsed();
+                    let cookie = &hot[i as usize % hot.len()];
+                    timed += hot_read(&mut svc, cookie, &mut cooling).await;
                 }
-                flood.set(Some((flood_svc, one_offs)));
+                flood.set(Some(cooling));
                 timed
             }
         });
     });
+}
+
+/// A layer of ours that has seen the hot set twice, its reading service, and the one-off
+/// cookies that cool the CPU's caches between timed reads. With `flooded`, the one-offs go to
+/// this layer: 65,536 earlier visitors first (so that the cache's use counts are halved during
+/// the flood), then the hot set twice (so its sessions count as recurring), then 100,000. Else
+/// they go to a twin layer of its own, so that both do the same work between timed reads and
+/// differ only in what the measured layer's cache has seen.
+#[allow(clippy::type_complexity)]
+fn hot_layer(
+    rt: &Runtime,
+    flooded: bool,
+) -> (
+    impl Service<Req, Response = Res, Error = Infallible, Future: 'static> + Clone + 'static,
+    Vec<HeaderValue>,
+    (
+        impl Service<Req, Response = Res, Error = Infallible, Future: 'static> + Clone + 'static,
+        floor::OneOffs,
+    ),
+) {
+    let (key, layer) = new_layer();
+    let hot = ours_cookies(rt, &layer, contents(), HOT);
+    let svc = on(&layer, ours_read);
+    let (twin_key, twin) = new_layer();
+    let (flood_key, flood_svc) = if flooded {
+        (key, svc.clone())
+    } else {
+        (twin_key, on(&twin, ours_read))
+    };
+    let mut one_offs = floor::OneOffs::new(&flood_key);
+    let send = |svc: &_, cookies: &mut dyn Iterator<Item = HeaderValue>| {
+        for cookie in cookies {
+            let res = once(rt, svc, Some(&cookie));
+            assert!(res.status().is_success());
+        }
+    };
+    send(&flood_svc, &mut (0..EARLIER).map(|_| one_offs.next()));
+    send(&svc, &mut hot.iter().cloned());
+    send(&svc, &mut hot.iter().cloned());
+    send(&flood_svc, &mut (0..FLOOD).map(|_| one_offs.next()));
+    (svc, hot, (flood_svc, one_offs))
 }
 
 fn hot_set(c: &mut Criterion, rt: &Runtime) {
@@ -680,36 +716,160 @@ fn hot_set(c: &mut Criterion, rt: &Runtime) {
         if !wanted(&format!("ours/{name}")) {
             continue;
         }
-        let (key, layer) = new_layer();
-        let hot = ours_cookies(rt, &layer, contents(), HOT);
-        let svc = on(&layer, ours_read);
-        // The one-off cookies go to this layer when it is flooded, else to a twin layer of its
-        // own, so that both cases do the same work between timed reads (which cools the CPU's
-        // caches alike) and differ only in what the measured layer's cache has seen.
-        let (twin_key, twin) = new_layer();
-        let (flood_key, flood_svc) = if flooded {
-            (key, svc.clone())
-        } else {
-            (twin_key, on(&twin, ours_read))
-        };
-        let mut one_offs = floor::OneOffs::new(&flood_key);
-        // With the flood, 65,536 earlier visitors first, so that the cache's use counts are
-        // halved during the flood; then the hot set is seen twice (so its sessions count as
-        // recurring), then the flood.
-        let send = |svc: &_, cookies: &mut dyn Iterator<Item = HeaderValue>| {
-            for cookie in cookies {
-                let res = once(rt, svc, Some(&cookie));
-                assert!(res.status().is_success());
-            }
-        };
-        send(&flood_svc, &mut (0..EARLIER).map(|_| one_offs.next()));
-        send(&svc, &mut hot.iter().cloned());
-        send(&svc, &mut hot.iter().cloned());
-        send(&flood_svc, &mut (0..FLOOD).map(|_| one_offs.next()));
+        let (svc, hot, flood) = hot_layer(rt, flooded);
         let mut g = Group::new(c, "ours");
-        hot_case(&mut g, rt, name, svc, hot, (flood_svc, one_offs));
+        hot_case(&mut g, rt, name, svc, hot, flood);
         g.finish();
     }
+}
+
+/// Blocks of the paired hot-set measurement (odd, for a median).
+const PAIRED_BLOCKS: usize = 31;
+
+/// One pass over `hot`: each read timed alone, after [`FLOOD_PER_READ`] one-off cookies sent
+/// (untimed) through `cooling`. Returns the mean time of a read.
+async fn hot_pass<S, F>(svc: &mut S, hot: &[HeaderValue], cooling: &mut (F, floor::OneOffs)) -> f64
+where
+    S: Service<Req, Response = Res>,
+    S::Error: Debug,
+    F: Service<Req, Response = Res>,
+    F::Error: Debug,
+{
+    let mut timed = Duration::ZERO;
+    for cookie in hot {
+        timed += hot_read(svc, cookie, cooling).await;
+    }
+    timed.as_nanos() as f64 / hot.len() as f64
+}
+
+/// One read of the hot set, timed alone, after [`FLOOD_PER_READ`] one-off cookies sent
+/// (untimed) through `cooling`.
+async fn hot_read<S, F>(
+    svc: &mut S,
+    cookie: &HeaderValue,
+    cooling: &mut (F, floor::OneOffs),
+) -> Duration
+where
+    S: Service<Req, Response = Res>,
+    S::Error: Debug,
+    F: Service<Req, Response = Res>,
+    F::Error: Debug,
+{
+    for _ in 0..FLOOD_PER_READ {
+        let req = request(Some(&cooling.1.next()));
+        let ready = cooling.0.ready().await.expect("ready");
+        black_box(ready.call(req).await.expect("infallible"));
+    }
+    let req = request(Some(cookie));
+    let start = Instant::now();
+    let ready = svc.ready().await.expect("ready");
+    let res = ready.call(req).await.expect("infallible");
+    black_box(res);
+    start.elapsed()
+}
+
+/// `paired/hot_set`: the hot-set target measured in interleaved blocks rather than in criterion
+/// cases seconds apart, whose ratio a shared machine's drift swamps (the runs of one round ranged
+/// 0.61–2.29). Five arms read the same 2,048 sessions in the same shuffled order, the same way as
+/// `ours/read_hot_set{,_flooded}` (each read timed alone, after two one-off cookies through a
+/// layer of ours): a handler with no middleware (the overheads' baseline), our layer before the
+/// flood, the flooded layer, and `floor/hot_set{,_spread}`. Each of [`PAIRED_BLOCKS`] blocks
+/// runs one pass of each arm, in an order that rotates from block to block, after one untimed
+/// block of warm-up. In each block, the target is (flooded − bare) ÷ (before − bare), and its
+/// floor ((before − bare) + (spread − alone)) ÷ (before − bare): what a full cache's layout adds
+/// to any cache's hit. The medians over the blocks, their quartiles and each arm's per-block
+/// means go to `<criterion dir>/paired/hot_set.json`, where `scripts/bench_report.py` reads
+/// them.
+fn paired_hot_set(rt: &Runtime) {
+    if count_mode().is_some() || !wanted("paired/hot_set") {
+        return;
+    }
+    const ARMS: [&str; 5] = ["bare", "before", "flooded", "floor_alone", "floor_spread"];
+    let (mut before, hot, _) = hot_layer(rt, false);
+    let (mut flooded, flooded_hot, mut flood) = hot_layer(rt, true);
+    let json = serde_json::to_vec(&contents()).expect("serialisable");
+    let mut alone = service_fn(floor::HotSet::new(&hot, &json, 1).handler());
+    let mut spread = service_fn(floor::HotSet::new(&hot, &json, 8).handler());
+    let (twin_key, twin) = new_layer();
+    let mut cooling = (on(&twin, ours_read), floor::OneOffs::new(&twin_key));
+    let mut bare = service_fn(empty);
+    let (hot, flooded_hot) = (shuffled(hot), shuffled(flooded_hot));
+    let mut means: [Vec<f64>; ARMS.len()] = Default::default();
+    rt.block_on(async {
+        for block in 0..=PAIRED_BLOCKS {
+            let mut got = [0.0; ARMS.len()];
+            for turn in 0..ARMS.len() {
+                let arm = (block + turn) % ARMS.len();
+                got[arm] = match arm {
+                    0 => hot_pass(&mut bare, &hot, &mut cooling).await,
+                    1 => hot_pass(&mut before, &hot, &mut cooling).await,
+                    2 => hot_pass(&mut flooded, &flooded_hot, &mut flood).await,
+                    3 => hot_pass(&mut alone, &hot, &mut cooling).await,
+                    _ => hot_pass(&mut spread, &hot, &mut cooling).await,
+                };
+            }
+            // Block 0 warms up.
+            if block > 0 {
+                for (arm, mean) in got.into_iter().enumerate() {
+                    means[arm].push(mean);
+                }
+            }
+        }
+    });
+    // (median, first quartile, third quartile) of each block's `ratio`, over the blocks where
+    // our layer added anything before the flood.
+    let summary = |ratio: &dyn Fn(usize) -> f64| {
+        let mut ratios: Vec<f64> = (0..PAIRED_BLOCKS)
+            .filter(|&b| means[1][b] > means[0][b])
+            .map(ratio)
+            .collect();
+        assert!(
+            !ratios.is_empty(),
+            "paired/hot_set: the layer added nothing"
+        );
+        ratios.sort_by(f64::total_cmp);
+        let at = |q: f64| ratios[((ratios.len() - 1) as f64 * q).round() as usize];
+        (at(0.5), at(0.25), at(0.75), ratios.len())
+    };
+    let over = |arm: usize, b: usize| means[arm][b] - means[0][b];
+    let target = summary(&|b| over(2, b) / over(1, b));
+    let floor = summary(&|b| (over(1, b) + means[4][b] - means[3][b]) / over(1, b));
+    let arm_median = |arm: usize| {
+        let mut v = means[arm].clone();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    eprintln!(
+        "paired/hot_set: flooded ÷ before (overheads) median {:.3} (quartiles {:.3}–{:.3}), \
+         floor {:.3} ({:.3}–{:.3}), {} blocks; ns per read: {}",
+        target.0,
+        target.1,
+        target.2,
+        floor.0,
+        floor.1,
+        floor.2,
+        target.3,
+        ARMS.iter()
+            .enumerate()
+            .map(|(arm, name)| format!("{name} {:.0}", arm_median(arm)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let quartiles = |(mid, q1, q3, blocks): (f64, f64, f64, usize)| serde_json::json!({ "median": mid, "q1": q1, "q3": q3, "blocks": blocks });
+    let per_arm: Map<String, Value> = ARMS
+        .iter()
+        .zip(&means)
+        .map(|(name, v)| (name.to_string(), serde_json::json!(v)))
+        .collect();
+    let report = serde_json::json!({
+        "target": quartiles(target),
+        "floor": quartiles(floor),
+        "reads_per_block_and_arm": HOT,
+        "ns_per_read": per_arm,
+    });
+    let dir = criterion_dir().join("paired");
+    std::fs::create_dir_all(&dir).expect("the criterion directory is writable");
+    std::fs::write(dir.join("hot_set.json"), report.to_string()).expect("written");
 }
 
 /// The floor of the hot-set cases: [`floor::HotSet`] holding the same 2,048 sessions, alone
@@ -886,5 +1046,6 @@ pub(super) fn all(c: &mut Criterion, rt: &Runtime) {
     uncached(c, rt);
     hot_set(c, rt);
     hot_set_floor(c, rt);
+    paired_hot_set(rt);
     many_users(c, rt);
 }

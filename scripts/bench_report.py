@@ -21,6 +21,10 @@ Reads criterion's `<target>/criterion/**/new/estimates.json` and prints, as Mark
   cost at least: our read overhead plus floor/hmac_of_written_cookie's (one HMAC-SHA256 over the
   signing input of the cookie that ours/write_one_key writes).
 
+The hot-set target (g) is also read from `<criterion dir>/paired/hot_set.json`, which the
+compare bench writes after its criterion cases: the ratio measured in interleaved blocks (the
+median over the blocks, with their quartiles), beside the one from two criterion cases.
+
 It writes the tables to docs/bench/results.md, between the markers
 `<!-- bench-report:start -->` and `<!-- bench-report:end -->` in BENCHMARKS.md (when present),
 and a bar chart of the overheads (wall time, and instructions when counted) to
@@ -165,8 +169,16 @@ def load_all(criterion_dirs):
 
 
 def load(criterion_dir):
-    """{case id: (median ns, low ns, high ns)} for every benchmark with a `new` estimate."""
+    """{case id: (median ns, low ns, high ns)} for every benchmark with a `new` estimate, and
+    {PAIRED_*: (median ratio, first quartile, third quartile)} of the paired hot-set measurement
+    when the run made one."""
     cases = {}
+    paired = criterion_dir / "paired" / "hot_set.json"
+    if paired.exists():
+        measured = json.loads(paired.read_text())
+        for name, key in ((PAIRED, "target"), (PAIRED_FLOOR, "floor")):
+            got = measured[key]
+            cases[name] = (got["median"], got["q1"], got["q3"])
     for estimates in sorted(criterion_dir.glob("**/new/estimates.json")):
         new = estimates.parent
         try:
@@ -181,8 +193,9 @@ def load(criterion_dir):
 
 
 def ordered(cases):
+    """The timed cases (not the paired ratios), in the table's order."""
     known = [c for c in ORDER if c in cases]
-    return known + sorted(c for c in cases if c not in ORDER)
+    return known + sorted(c for c in cases if c not in ORDER and not c.startswith("paired/"))
 
 
 def fmt_ns(ns):
@@ -190,6 +203,9 @@ def fmt_ns(ns):
 
 
 HANDLE, HMAC = "floor/handle_in_extensions", "floor/hmac_of_written_cookie"
+# The paired hot-set measurement (benches/many.rs, `paired_hot_set`): ratios measured in
+# interleaved blocks, read from `paired/hot_set.json`, not criterion cases.
+PAIRED, PAIRED_FLOOR = "paired/hot_set", "paired/hot_set_floor"
 
 # The targets and the floors of the two not met: (label, goal, goal is a ceiling?,
 # kind, cases). "slowdown": cases[0] ÷ cases[1], both without a Cookie header. "speedup": the
@@ -239,6 +255,10 @@ TARGETS = [
      ("ours/read_hot_set_flooded", "ours/read_hot_set")),
     ("(g) floor: (ours before + what the spread adds to the least a cache touches) ÷ ours before",
      1.20, True, "added", ("ours/read_hot_set", "floor/hot_set_spread", "floor/hot_set")),
+    ("(g) paired: hot set after the flood ÷ before (overheads), interleaved blocks", 1.20, True,
+     "paired", (PAIRED, "ours/read_hot_set_flooded", "ours/read_hot_set")),
+    ("(g) paired floor: the same with what the spread adds to the least a cache touches", 1.20,
+     True, "paired", (PAIRED_FLOOR, "ours/read_hot_set", "ours/read_hot_set")),
     ("(h) logged in, a different user each request: axum-login ÷ ours", 2.0, False, "speedup",
      ("axum_login/authenticated_many_users", "ours/auth_many_users")),
     ("(h) ceiling: axum-login ÷ (the lazy floor + one HMAC, the auth-hash tag's)", 2.0, False,
@@ -252,9 +272,18 @@ TARGETS = [
 ]
 
 
-def target_value(values, kind, names):
-    """(ratio, detail text) of one target from `values` (case → ns or instructions, one run),
-    or None when a case is missing."""
+def target_value(values, kind, names, counted=False):
+    """(ratio, detail text) of one target from `values` (case → ns or instructions, one run;
+    `counted`: instructions), or None when a case is missing."""
+    if kind == "paired":  # measured as a ratio: the median over its blocks, its quartiles
+        if not counted:
+            if names[0] not in values:
+                return None
+            mid, q1, q3 = values[names[0]]
+            return mid, f"blocks' quartiles {q1:.2f}–{q3:.2f}"
+        # Instruction counts: the unpaired cases' (no timing to pair).
+        names = names[1:]
+        kind = "cost"
     if any(n not in values for n in names) or BASELINE not in values:
         return None
     if kind == "slowdown":
@@ -333,7 +362,9 @@ def tables(cases, runs, instr):
     out.append("")
 
     # Wall-time ratios are taken inside each run, where the stacks ran side by side.
-    run_values = [{c: v[0] for c, v in run.items()} for run in runs]
+    run_values = [
+        {c: v if c.startswith("paired/") else v[0] for c, v in run.items()} for run in runs
+    ]
     head = "| target | wall time | goal | met? |"
     rule = "|---|---:|---:|:---:|"
     if with_instr:
@@ -342,8 +373,8 @@ def tables(cases, runs, instr):
     out += [head, rule]
     per_run_rows = []
     for label, goal, ceiling, kind, names in TARGETS:
-        found = [target_value(v, kind, names) for v in run_values]
-        found = [f for f in found if f is not None]
+        each = [target_value(v, kind, names) for v in run_values]
+        found = [f for f in each if f is not None]
         if not found:
             continue
         ratios = [f[0] for f in found]
@@ -355,13 +386,13 @@ def tables(cases, runs, instr):
         sign = "≤" if ceiling else "≥"
         row = f"| {label} | {wall} | {sign} {goal:g} | {'yes' if is_met(mid, goal, ceiling) else 'no'} |"
         if with_instr:
-            got = target_value(instr, kind, names)
+            got = target_value(instr, kind, names, counted=True)
             if got is None:
                 row += " ? | ? |"
             else:
                 row += f" {got[0]:.2f} ({got[1]}) | {'yes' if is_met(got[0], goal, ceiling) else 'no'} |"
         out.append(row)
-        cells = " | ".join(f"{r:.2f}" for r in ratios)
+        cells = " | ".join("—" if f is None else f"{f[0]:.2f}" for f in each)
         per_run_rows.append(f"| {label.split(':')[0]} | {cells} | **{mid:.2f}** |")
     if len(runs) > 1:
         out.append("")
