@@ -16,12 +16,12 @@
 //!
 //! 16 shards, each with its own lock, of at most 1,024 entries and 1 MiB: at most 16,384 entries
 //! and [`BUDGET`] (16 MiB) of accounted memory per cache, plus, per shard that has been used, 40
-//! KiB of use counters and the index's buckets beyond those its entries are counted for (the
-//! index holds at most 4,096 buckets, of 32 bytes for a session: 132 KiB, whatever it holds;
-//! 2.7 MiB for both in all 16 shards). A layer has one.
+//! KiB of use counters and the index's slots beyond those its entries are counted for (the index
+//! holds at most 2,048 slots, of 32 bytes for a session: 64 KiB, whatever it holds; 1.6 MiB for
+//! both in all 16 shards). A layer has one.
 //!
-//! An entry is counted when it is inserted: two buckets of the shard's index (the share of a
-//! table kept between a quarter and seven eighths full) and [`Weigh::heap_bytes`] of the value.
+//! An entry is counted when it is inserted: two slots of the shard's index (a table kept at most
+//! half full, of a power of two of slots) and [`Weigh::heap_bytes`] of the value.
 //! For a session that is its members' block (the token, the payload's text, the table of where
 //! each member lies in it) and room for the login code's memos, each counted with glibc's
 //! rounding and header (members held decoded, which a cached session never has, are estimated
@@ -50,8 +50,7 @@
 //! cannot be chosen from outside.
 
 use std::collections::hash_map::RandomState;
-use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::hash::BuildHasher;
 use std::mem::size_of;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -59,6 +58,9 @@ use foldhash::quality::SeedableRandomState;
 use foldhash::SharedSeed;
 use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
+
+mod index;
+use index::Index;
 
 const SHARDS: usize = 16;
 /// Entries per shard: 16,384 in all. A small session's entry is counted at about 1 KiB (96 bytes
@@ -172,7 +174,7 @@ pub(crate) fn json_value_bytes(value: &Value) -> usize {
     }
 }
 
-/// An entry, held in the index itself: a hit reads the index's bucket and then the value's own
+/// An entry, held in the index itself: a hit reads the index's slot and then the value's own
 /// memory, nothing between them.
 struct Entry<V> {
     /// Where its hash is in [`Shard::hashes`].
@@ -188,39 +190,17 @@ struct Entry<V> {
     verified: V,
 }
 
-/// The bytes of one bucket of a shard's index for values of type `V`.
-pub(crate) const fn bucket_bytes<V>() -> usize {
-    size_of::<(u64, Entry<V>)>()
+/// The bytes of one slot of a shard's index for values of type `V`.
+pub(crate) const fn slot_bytes<V>() -> usize {
+    size_of::<Option<(u64, Entry<V>)>>()
 }
 
 /// What an entry holding `verified` is counted as.
 pub(crate) fn entry_cost<V: Weigh>(verified: &V) -> usize {
-    // Two buckets of the index (kept at most 7/8 full, so about half empty), each with its
-    // control byte, and the hash in the list victims are drawn from.
-    let slot = 2 * (bucket_bytes::<V>() + 1) + size_of::<u64>();
+    // Two slots of the index (kept at most half full), and the hash in the list victims are
+    // drawn from.
+    let slot = 2 * slot_bytes::<V>() + size_of::<u64>();
     slot + verified.heap_bytes()
-}
-
-/// The index's hasher: its keys are already keyed hashes, so it only moves the bits that pick the
-/// shard (the lowest four, the same in every key of a shard) away from the ends, which the table
-/// uses to pick a bucket and a tag.
-#[derive(Default)]
-struct Prehashed(u64);
-
-impl Hasher for Prehashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, hash: u64) {
-        self.0 = hash.rotate_right(32);
-    }
 }
 
 /// Approximate use counts, TinyLFU's: a doorkeeper (a Bloom filter) marks tokens used once, and a
@@ -375,7 +355,7 @@ impl Sketch {
 /// One lock's worth of entries: the entries, by the keyed hash of each one's token, and a list of
 /// the hashes (for drawing victims at random).
 struct Shard<V> {
-    index: HashMap<u64, Entry<V>, BuildHasherDefault<Prehashed>>,
+    index: Index<Entry<V>>,
     /// The keyed hash of each entry, in no order: drawing victims reads 8 bytes a draw from one
     /// small array rather than a line of the index each, which a miss under a flood of new
     /// cookies does on every request.
@@ -406,7 +386,7 @@ struct Shard<V> {
 impl<V> Shard<V> {
     fn new(seed: u64) -> Shard<V> {
         Shard {
-            index: HashMap::default(),
+            index: Index::new(),
             hashes: Vec::new(),
             bytes: 0,
             sketch: Sketch::default(),
@@ -491,14 +471,14 @@ impl<V> Shard<V> {
     }
 
     fn remove(&mut self, hash: u64) {
-        let Some(entry) = self.index.remove(&hash) else {
+        let Some(entry) = self.index.remove(hash) else {
             return;
         };
         let pos = entry.pos as usize;
         self.hashes.swap_remove(pos);
         self.bytes -= entry.cost as usize;
         if let Some(&moved) = self.hashes.get(pos) {
-            if let Some(moved) = self.index.get_mut(&moved) {
+            if let Some(moved) = self.index.get_mut(moved) {
                 moved.pos = pos as u16;
             }
         }
@@ -575,7 +555,7 @@ impl<V: Weigh + Clone> Cache<V> {
         let mut shard = self.shard(hash);
         let Some(entry) = shard
             .index
-            .get(&hash)
+            .get(hash)
             .filter(|entry| constant_time_eq(entry.verified.token(), token))
         else {
             #[cfg(test)]
@@ -592,7 +572,7 @@ impl<V: Weigh + Clone> Cache<V> {
         if saturated {
             shard.record_saturated(hash);
         } else if shard.record(hash) >= SATURATED {
-            if let Some(entry) = shard.index.get_mut(&hash) {
+            if let Some(entry) = shard.index.get_mut(hash) {
                 entry.saturated = true;
             }
         }
@@ -692,7 +672,7 @@ impl<V: Weigh + Clone> Cache<V> {
             // and each filed under its token's hash.
             assert_eq!(shard.index.len(), shard.hashes.len());
             for (pos, hash) in shard.hashes.iter().enumerate() {
-                let entry = &shard.index[hash];
+                let entry = shard.index.get(*hash).expect("filed");
                 assert_eq!(entry.pos as usize, pos);
                 assert_eq!(self.key(entry.verified.token()), *hash);
             }

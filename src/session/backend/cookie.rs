@@ -673,10 +673,10 @@ mod cached {
     }
 
     /// The cache's index holds only a reference to each session's block: the fixed overhead the
-    /// cache's documentation states (4,096 buckets of 32 bytes a shard, at most) holds.
+    /// cache's documentation states (2,048 slots of 32 bytes a shard, at most) holds.
     #[test]
-    fn an_index_bucket_of_a_session_is_32_bytes() {
-        assert_eq!(crate::cache::bucket_bytes::<Opened>(), 32);
+    fn an_index_slot_of_a_session_is_32_bytes() {
+        assert_eq!(crate::cache::slot_bytes::<Opened>(), 32);
     }
 
     #[test]

@@ -1,0 +1,241 @@
+//! A shard's index: its entries by key (a keyed hash, already uniform), in one array of slots
+//! that each hold a key beside its entry, found by linear probing from the key's home slot and
+//! kept at most half full.
+//!
+//! A hit reads the key and the entry from the same slot: one line of memory, where a SwissTable
+//! (`std`'s `HashMap`) first reads a line of control bytes and only then the bucket. In a full
+//! cache, whose index is too large to stay in the CPU's caches, the recurring sessions of a busy
+//! site are each read too seldom for their index lines to stay there either, so that first line
+//! is a wait for memory on every hit.
+
+/// The slots an index first allocates.
+const MIN_SLOTS: usize = 16;
+
+pub(super) struct Index<T> {
+    /// Empty until the first insert, then a power of two of slots, never more than half full:
+    /// every probe ends at an empty slot.
+    slots: Box<[Option<(u64, T)>]>,
+    len: usize,
+}
+
+impl<T> Index<T> {
+    pub(super) fn new() -> Index<T> {
+        Index {
+            slots: Box::new([]),
+            len: 0,
+        }
+    }
+
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The slot a probe for `key` starts at. The bits that pick a shard (the lowest) are the same
+    /// in all of a shard's keys: the home is taken from the high half instead.
+    fn home(&self, key: u64) -> usize {
+        (key >> 32) as usize & (self.slots.len() - 1)
+    }
+
+    fn next(&self, slot: usize) -> usize {
+        (slot + 1) & (self.slots.len() - 1)
+    }
+
+    /// The slot holding `key`.
+    fn find(&self, key: u64) -> Option<usize> {
+        if self.len == 0 {
+            return None;
+        }
+        let mut slot = self.home(key);
+        loop {
+            match &self.slots[slot] {
+                None => return None,
+                Some((k, _)) if *k == key => return Some(slot),
+                Some(_) => slot = self.next(slot),
+            }
+        }
+    }
+
+    pub(super) fn get(&self, key: u64) -> Option<&T> {
+        let slot = self.find(key)?;
+        self.slots[slot].as_ref().map(|(_, value)| value)
+    }
+
+    pub(super) fn get_mut(&mut self, key: u64) -> Option<&mut T> {
+        let slot = self.find(key)?;
+        self.slots[slot].as_mut().map(|(_, value)| value)
+    }
+
+    /// Files `value` under `key`, returning the value it replaces.
+    pub(super) fn insert(&mut self, key: u64, value: T) -> Option<T> {
+        if let Some(slot) = self.find(key) {
+            let old = self.slots[slot].replace((key, value));
+            return old.map(|(_, value)| value);
+        }
+        if 2 * (self.len + 1) > self.slots.len() {
+            self.grow();
+        }
+        self.place(key, value);
+        self.len += 1;
+        None
+    }
+
+    /// Puts `value` in the first empty slot from `key`'s home on (`key` is not filed).
+    fn place(&mut self, key: u64, value: T) {
+        let mut slot = self.home(key);
+        while self.slots[slot].is_some() {
+            slot = self.next(slot);
+        }
+        self.slots[slot] = Some((key, value));
+    }
+
+    /// Doubles the slots (or makes the first ones) and files every entry again.
+    fn grow(&mut self) {
+        let slots = (2 * self.slots.len()).max(MIN_SLOTS);
+        let old = std::mem::replace(&mut self.slots, (0..slots).map(|_| None).collect());
+        for (key, value) in old.into_vec().into_iter().flatten() {
+            self.place(key, value);
+        }
+    }
+
+    /// Takes `key`'s value out. The entries after it in its run that may not be found past the
+    /// emptied slot move back into it, one after another (Knuth's algorithm R), so no probe
+    /// stops short of an entry and no slot is left marked as deleted.
+    pub(super) fn remove(&mut self, key: u64) -> Option<T> {
+        let mut hole = self.find(key)?;
+        let (_, value) = self.slots[hole].take()?;
+        self.len -= 1;
+        let mut slot = hole;
+        loop {
+            slot = self.next(slot);
+            let Some((key, _)) = &self.slots[slot] else {
+                return Some(value);
+            };
+            let home = self.home(*key);
+            // Whether the probe for this entry passes the hole: its home lies cyclically in
+            // (hole, slot] when it does not.
+            let reachable = if hole <= slot {
+                hole < home && home <= slot
+            } else {
+                hole < home || home <= slot
+            };
+            if !reachable {
+                self.slots[hole] = self.slots[slot].take();
+                hole = slot;
+            }
+        }
+    }
+
+    #[cfg(test)]
+    pub(super) fn values(&self) -> impl Iterator<Item = &T> {
+        self.slots.iter().flatten().map(|(_, value)| value)
+    }
+
+    pub(super) fn values_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.slots.iter_mut().flatten().map(|(_, value)| value)
+    }
+
+    /// The slots allocated, for tests.
+    #[cfg(test)]
+    pub(super) fn slots(&self) -> usize {
+        self.slots.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    /// A key whose home is `home` in any index of at most 2^32 slots, told apart by `tag`.
+    fn key(home: u32, tag: u32) -> u64 {
+        (u64::from(home) << 32) | u64::from(tag)
+    }
+
+    #[test]
+    fn an_index_allocates_nothing_until_its_first_entry_and_stays_at_most_half_full() {
+        let mut index = Index::new();
+        assert_eq!(index.slots(), 0);
+        assert_eq!(index.get(1), None);
+        assert_eq!(index.remove(1), None);
+        for n in 0..1000u32 {
+            assert_eq!(index.insert(key(n.wrapping_mul(2_654_435_761), n), n), None);
+            assert!(2 * index.len() <= index.slots());
+        }
+        assert_eq!(index.len(), 1000);
+        assert_eq!(index.slots(), 2048);
+        for n in 0..1000u32 {
+            assert_eq!(index.get(key(n.wrapping_mul(2_654_435_761), n)), Some(&n));
+        }
+    }
+
+    #[test]
+    fn removing_from_a_run_that_wraps_around_keeps_every_other_entry_found() {
+        let mut index = Index::new();
+        // 16 slots: a run from slot 14 over the end, holding entries whose homes are 14, 15
+        // and 0, then one that was pushed past its home.
+        let keys = [key(14, 1), key(14, 2), key(15, 3), key(0, 4), key(14, 5)];
+        for (n, k) in keys.iter().enumerate() {
+            index.insert(*k, n);
+        }
+        assert_eq!(index.slots(), 16);
+        for removed in 0..keys.len() {
+            let mut copy = Index::new();
+            for (n, k) in keys.iter().enumerate() {
+                copy.insert(*k, n);
+            }
+            assert_eq!(copy.remove(keys[removed]), Some(removed));
+            assert_eq!(copy.get(keys[removed]), None);
+            for (n, k) in keys.iter().enumerate().filter(|(n, _)| *n != removed) {
+                assert_eq!(copy.get(*k), Some(&n), "after removing {removed}");
+            }
+            assert_eq!(copy.len(), keys.len() - 1);
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Insert(u64, u32),
+        Remove(u64),
+        Get(u64),
+    }
+
+    /// Keys crowded on a few homes, so runs are long, wrap around and are broken by removals.
+    fn crowded_key() -> impl Strategy<Value = u64> {
+        (0u32..8, prop_oneof![0u32..4, 12u32..16, 28u32..32]).prop_map(|(tag, home)| key(home, tag))
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (crowded_key(), any::<u32>()).prop_map(|(k, v)| Op::Insert(k, v)),
+            crowded_key().prop_map(Op::Remove),
+            crowded_key().prop_map(Op::Get),
+        ]
+    }
+
+    proptest! {
+        /// The index answers as a `HashMap` does, whatever the inserts and removals.
+        #[test]
+        fn an_index_agrees_with_a_map(ops in proptest::collection::vec(op(), 0..200)) {
+            let mut index = Index::new();
+            let mut model = HashMap::new();
+            for op in ops {
+                match op {
+                    Op::Insert(k, v) => prop_assert_eq!(index.insert(k, v), model.insert(k, v)),
+                    Op::Remove(k) => prop_assert_eq!(index.remove(k), model.remove(&k)),
+                    Op::Get(k) => prop_assert_eq!(index.get(k), model.get(&k)),
+                }
+                prop_assert_eq!(index.len(), model.len());
+                for (k, v) in &model {
+                    prop_assert_eq!(index.get(*k), Some(v));
+                }
+                let mut values: Vec<u32> = index.values().copied().collect();
+                let mut expected: Vec<u32> = model.values().copied().collect();
+                values.sort_unstable();
+                expected.sort_unstable();
+                prop_assert_eq!(values, expected);
+            }
+        }
+    }
+}
