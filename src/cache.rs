@@ -192,7 +192,7 @@ struct Entry<V> {
 
 /// The bytes of one slot of a shard's index for values of type `V`.
 pub(crate) const fn slot_bytes<V>() -> usize {
-    size_of::<Option<(u64, Entry<V>)>>()
+    index::slot_bytes::<Entry<V>>()
 }
 
 /// What an entry holding `verified` is counted as.
@@ -664,6 +664,9 @@ impl<V: Weigh + Clone> Cache<V> {
         for shard in self.shards.iter() {
             let shard = shard.lock().unwrap();
             assert!(shard.hashes.len() <= SHARD_ENTRIES && shard.bytes <= SHARD_BUDGET);
+            // The index's own memory, which the module's documentation states: two slots an
+            // entry at most.
+            assert!(shard.index.slots() <= 2 * SHARD_ENTRIES);
             assert_eq!(
                 shard.bytes,
                 shard.index.values().map(|e| e.cost as usize).sum::<usize>()

@@ -56,7 +56,7 @@ struct Head {
 /// What verifying the token that members were opened from established besides them: which key
 /// verified it, and its times. All empty for members not opened from a token. Kept in the
 /// members' block, so that the verified-cookie cache's index holds only a reference to it (a
-/// small bucket) and a hit checks the times in the block it reads anyway.
+/// small slot) and a hit checks the times in the block it reads anyway.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub(crate) struct Anchors {
     /// 0 for the current key, else a fallback (the cookie must be re-issued).

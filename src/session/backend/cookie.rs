@@ -688,7 +688,7 @@ mod cached {
         let opened = backend.open(&token, NOW).unwrap();
         let cost = crate::cache::entry_cost(&opened);
         // Counted with room for the auth-hash memo (a layer without a registry makes no tracking
-        // memo): 1,018 bytes for a 295-byte cookie, so the cache's count of entries (16,384)
+        // memo): 1,016 bytes for a 295-byte cookie, so the cache's count of entries (16,384)
         // binds before its bytes.
         assert!(
             (1_000..=1_600).contains(&cost),
@@ -696,7 +696,7 @@ mod cached {
             token.len()
         );
         assert!(crate::cache::BUDGET / cost >= 16_000, "{cost}");
-        // With a registry, room for the tracking memo as well: 1,322 bytes.
+        // With a registry, room for the tracking memo as well: 1,320 bytes.
         let tracked = SessionLayer::builder(Key::generate())
             .registry(crate::MemoryRegistry::new())
             .cookie_backend();
@@ -708,7 +708,7 @@ mod cached {
     /// Only a layer with a registry makes the login-tracking memo, so only its cached sessions
     /// are counted with room for one; another layer's sessions, the cached copy included,
     /// refuse one. A logged-in session (`login_user`'s keys, a 381-byte cookie) is counted at
-    /// 1,178 bytes without a registry, so 14,200 of them fit in the budget, and at 1,482 with one
+    /// 1,176 bytes without a registry, so 14,200 of them fit in the budget, and at 1,480 with one
     /// (11,300).
     #[test]
     fn the_tracking_memo_is_counted_and_kept_only_with_a_registry() {
