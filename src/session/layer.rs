@@ -34,7 +34,7 @@ const DEFAULT_REFRESH_SHARE: f64 = 0.5;
 /// `Secure`, `HttpOnly`, `SameSite=Lax`, no `Domain`, and no `Max-Age` (it ends with the browser
 /// session). Turn `Secure` off only for development over plain `http://`.
 ///
-/// Each layer caches the cookies it has verified, bounded to 4,096 sessions and 16 MiB (its
+/// Each layer caches the cookies it has verified, bounded to 16,384 sessions and 16 MiB (its
 /// estimate of their decoded size); a session that decodes to more than 64 KiB is not cached
 /// but verified on each request.
 ///
