@@ -453,16 +453,19 @@ fn wanted(name: &str) -> bool {
     }
 }
 
-/// The positional filter criterion was given, if any.
-/// Where criterion writes its results: `$CARGO_TARGET_DIR/criterion`, else `target/criterion`
-/// beside this benchmark's manifest.
+/// Where criterion writes its results: `$CRITERION_HOME`, else `$CARGO_TARGET_DIR/criterion`,
+/// else `target/criterion` beside this benchmark's manifest.
 fn criterion_dir() -> std::path::PathBuf {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return home.into();
+    }
     std::env::var_os("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
         .join("criterion")
 }
 
+/// The positional filter criterion was given, if any.
 fn criterion_filter() -> Option<&'static str> {
     static FILTER: OnceLock<Option<String>> = OnceLock::new();
     FILTER

@@ -608,8 +608,13 @@ fn ts_sessions(
 
 /// `items` in a fixed pseudo-random order (a Fisher–Yates shuffle driven by xorshift), the same
 /// on every run.
-fn shuffled<T>(mut items: Vec<T>) -> Vec<T> {
-    let mut x = 0x2545_f491_4f6c_dd1d_u64;
+fn shuffled<T>(items: Vec<T>) -> Vec<T> {
+    shuffled_with(0, items)
+}
+
+/// `items` in a fixed pseudo-random order of its own for each `seed`.
+fn shuffled_with<T>(seed: u64, mut items: Vec<T>) -> Vec<T> {
+    let mut x = (0x2545_f491_4f6c_dd1d_u64 ^ seed.wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1;
     for i in (1..items.len()).rev() {
         x ^= x << 13;
         x ^= x >> 7;
@@ -770,36 +775,40 @@ where
 
 /// `paired/hot_set`: the hot-set target measured in interleaved blocks rather than in criterion
 /// cases seconds apart, whose ratio a shared machine's drift swamps (the runs of one round ranged
-/// 0.61–2.29). Five arms read the same 2,048 sessions in the same shuffled order, the same way as
+/// 0.61–2.29). Five arms read 2,048 recurring sessions (the flooded layer its own, the others
+/// those of the layer before the flood), each in one shuffled order, the same way as
 /// `ours/read_hot_set{,_flooded}` (each read timed alone, after two one-off cookies through a
 /// layer of ours): a handler with no middleware (the overheads' baseline), our layer before the
 /// flood, the flooded layer, and `floor/hot_set{,_spread}`. Each of [`PAIRED_BLOCKS`] blocks
-/// runs one pass of each arm, in an order that rotates from block to block, after one untimed
-/// block of warm-up. In each block, the target is (flooded − bare) ÷ (before − bare), and its
-/// floor ((before − bare) + (spread − alone)) ÷ (before − bare): what a full cache's layout adds
-/// to any cache's hit. The medians over the blocks, their quartiles and each arm's per-block
-/// means go to `<criterion dir>/paired/hot_set.json`, where `scripts/bench_report.py` reads
-/// them.
+/// runs one pass of each arm, in an order drawn anew for each block, after one untimed block of
+/// warm-up. In each block, the target is (flooded − bare) ÷ (before − bare), and its floor
+/// ((before − bare) + (spread − alone)) ÷ (before − bare): what a full cache's layout adds to any
+/// cache's hit. The medians over the blocks, their quartiles and each arm's per-block means go to
+/// `<criterion dir>/paired/hot_set.json`, where `scripts/bench_report.py` reads them. Run by
+/// `cargo bench` only (not under `--test` or `--list`).
 fn paired_hot_set(rt: &Runtime) {
-    if count_mode().is_some() || !wanted("paired/hot_set") {
+    let benching = std::env::args().any(|arg| arg == "--bench")
+        && !std::env::args().any(|arg| arg == "--test" || arg == "--list");
+    if count_mode().is_some() || !benching || !wanted("paired/hot_set") {
         return;
     }
     const ARMS: [&str; 5] = ["bare", "before", "flooded", "floor_alone", "floor_spread"];
-    let (mut before, hot, _) = hot_layer(rt, false);
+    // The layer before the flood's twin, which has taken the flood in its place, cools the CPU's
+    // caches between the reads of every arm but the flooded one, which its own flood cools.
+    let (mut before, hot, mut cooling) = hot_layer(rt, false);
     let (mut flooded, flooded_hot, mut flood) = hot_layer(rt, true);
     let json = serde_json::to_vec(&contents()).expect("serialisable");
     let mut alone = service_fn(floor::HotSet::new(&hot, &json, 1).handler());
     let mut spread = service_fn(floor::HotSet::new(&hot, &json, 8).handler());
-    let (twin_key, twin) = new_layer();
-    let mut cooling = (on(&twin, ours_read), floor::OneOffs::new(&twin_key));
     let mut bare = service_fn(empty);
     let (hot, flooded_hot) = (shuffled(hot), shuffled(flooded_hot));
     let mut means: [Vec<f64>; ARMS.len()] = Default::default();
     rt.block_on(async {
         for block in 0..=PAIRED_BLOCKS {
             let mut got = [0.0; ARMS.len()];
-            for turn in 0..ARMS.len() {
-                let arm = (block + turn) % ARMS.len();
+            // A new order in each block (the same on every run), so that no arm always follows
+            // the same other one.
+            for arm in shuffled_with(block as u64, (0..ARMS.len()).collect()) {
                 got[arm] = match arm {
                     0 => hot_pass(&mut bare, &hot, &mut cooling).await,
                     1 => hot_pass(&mut before, &hot, &mut cooling).await,
@@ -828,7 +837,12 @@ fn paired_hot_set(rt: &Runtime) {
             "paired/hot_set: the layer added nothing"
         );
         ratios.sort_by(f64::total_cmp);
-        let at = |q: f64| ratios[((ratios.len() - 1) as f64 * q).round() as usize];
+        // Interpolated between the two nearest ranks.
+        let at = |q: f64| {
+            let rank = (ratios.len() - 1) as f64 * q;
+            let (low, high) = (rank.floor() as usize, rank.ceil() as usize);
+            ratios[low] + (ratios[high] - ratios[low]) * (rank - low as f64)
+        };
         (at(0.5), at(0.25), at(0.75), ratios.len())
     };
     let over = |arm: usize, b: usize| means[arm][b] - means[0][b];
