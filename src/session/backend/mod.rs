@@ -53,7 +53,8 @@ pub(crate) struct Loaded {
     /// A session cookie was sent but did not verify: delete it.
     pub(crate) invalid: bool,
     /// A session cookie was sent that a key holder wrote but this layer cannot use, or not yet
-    /// (its `iat` or `nbf` ahead of the clock): never delete it unless the application asks to ([`SessionDict::delete`](crate::SessionDict::delete)).
+    /// (its `iat` or `nbf` ahead of the clock): never delete it unless the application asks to
+    /// ([`SessionDict::delete`](crate::SessionDict::delete)).
     pub(crate) foreign: bool,
 }
 
