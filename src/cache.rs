@@ -606,7 +606,6 @@ impl<V: Weigh + Clone> Cache<V> {
         let mut shard = self.shard(hash);
         // The verification that preceded this insert was a use.
         let uses = shard.record(hash);
-        shard.remove(hash);
         let mut cost = None;
         let weigh = |cost: &mut Option<usize>| *cost.get_or_insert_with(|| entry_cost(verified));
         if uses <= 1
@@ -616,9 +615,12 @@ impl<V: Weigh + Clone> Cache<V> {
             // Seen for the first time (only the doorkeeper knows it): no entry of a shard full
             // by count or by bytes was used less, unless it went unused for two samples, and
             // such an entry is displaced as well by the next token that comes back. Refused
-            // without drawing victims: the common case under a flood of one-off cookies.
+            // without drawing victims: the common case under a flood of one-off cookies. Refused
+            // before looking for an entry of the same hash, which the lookup found none of (an
+            // entry of other bytes, or one filed since, stays): one read of the index a miss.
             return;
         }
+        shard.remove(hash);
         loop {
             if shard.hashes.len() < SHARD_ENTRIES {
                 let cost = weigh(&mut cost);
@@ -675,7 +677,7 @@ impl<V: Weigh + Clone> Cache<V> {
             // and each filed under its token's hash.
             assert_eq!(shard.index.len(), shard.hashes.len());
             for (pos, hash) in shard.hashes.iter().enumerate() {
-                let entry = shard.index.get(*hash).expect("filed");
+                let entry = shard.index.peek(*hash).expect("filed");
                 assert_eq!(entry.pos as usize, pos);
                 assert_eq!(self.key(entry.verified.token()), *hash);
             }
@@ -686,6 +688,7 @@ impl<V: Weigh + Clone> Cache<V> {
             stats.admitted += shard.admitted;
             stats.draws += shard.draws;
             stats.counted += shard.counted;
+            stats.finds += shard.index.finds();
             // Skipping the counters of saturated entries changed nothing they hold.
             assert!(shard.sketch.agrees_with(&shard.reference));
         }
@@ -704,6 +707,8 @@ pub(crate) struct Stats {
     pub(crate) draws: u64,
     /// Uses recorded in the counters (every use but a hit of a saturated entry).
     pub(crate) counted: u64,
+    /// Lookups by key in the shards' indexes.
+    pub(crate) finds: u64,
 }
 
 /// Whether `a` and `b` are equal, in time that depends only on their lengths (which are public:
@@ -939,6 +944,10 @@ mod tests {
         // Only a doorkeeper's false positive (about 0.5% with both generations) draws.
         assert!(after.draws - before.draws <= 4096 / 100, "{after:?}");
         assert!(after.admitted - before.admitted <= 4096 / 100, "{after:?}");
+        // A refused token does not look in the index at all (here, with no lookup before it):
+        // only the few admitted ones do, for an entry of their hash, their victims' and their own
+        // filing.
+        assert!(after.finds - before.finds <= 4 * 4096 / 100, "{after:?}");
         // A token used more often than the residents is still admitted, displacing a victim.
         for _ in 0..3 {
             cache.insert(heavy(format!("{:060}.back", 0), 4 << 10));

@@ -28,6 +28,9 @@ pub(super) struct Index<T> {
     /// every probe ends at an empty slot.
     slots: Box<[Slot<T>]>,
     len: usize,
+    /// Lookups by key, for tests.
+    #[cfg(test)]
+    finds: std::cell::Cell<u64>,
 }
 
 impl<T> Index<T> {
@@ -35,6 +38,8 @@ impl<T> Index<T> {
         Index {
             slots: Box::new([]),
             len: 0,
+            #[cfg(test)]
+            finds: std::cell::Cell::new(0),
         }
     }
 
@@ -55,6 +60,13 @@ impl<T> Index<T> {
 
     /// The slot holding `key`.
     fn find(&self, key: u64) -> Option<usize> {
+        #[cfg(test)]
+        self.finds.set(self.finds.get() + 1);
+        self.probe(key)
+    }
+
+    /// [`find`](Self::find), not counted.
+    fn probe(&self, key: u64) -> Option<usize> {
         if self.len == 0 {
             return None;
         }
@@ -149,6 +161,19 @@ impl<T> Index<T> {
         self.slots
             .iter_mut()
             .filter_map(|slot| slot.0.as_mut().map(|(_, value)| value))
+    }
+
+    /// [`get`](Self::get) without counting a lookup, for tests.
+    #[cfg(test)]
+    pub(super) fn peek(&self, key: u64) -> Option<&T> {
+        let slot = self.probe(key)?;
+        self.slots[slot].0.as_ref().map(|(_, value)| value)
+    }
+
+    /// How many lookups by key were made, for tests.
+    #[cfg(test)]
+    pub(super) fn finds(&self) -> u64 {
+        self.finds.get()
     }
 
     /// The slots allocated, for tests.
