@@ -131,7 +131,7 @@ fn small_integer(raw: &[u8]) -> Option<u64> {
     }
     raw.iter().try_fold(0u64, |n, &b| {
         let digit = b.wrapping_sub(b'0');
-        (digit <= 9).then_some(n * 10 + u64::from(digit))
+        (digit <= 9).then(|| n * 10 + u64::from(digit))
     })
 }
 
