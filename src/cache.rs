@@ -634,8 +634,8 @@ impl<V: Weigh + Clone> Cache<V> {
             // by count or by bytes was used less, unless it went unused for two samples, and
             // such an entry is displaced as well by the next token that comes back. Refused
             // without drawing victims: the common case under a flood of one-off cookies. Refused
-            // before looking for an entry of the same hash, which the lookup found none of (an
-            // entry of other bytes, or one filed since, stays): one read of the index a miss.
+            // before looking for an entry of the same hash (the lookup found none with these
+            // bytes; one of other bytes, or one filed since, stays): one read of the index a miss.
             return;
         }
         shard.remove(hash);
