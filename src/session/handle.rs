@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::backend::Backend;
 use super::commit::{Commit, RememberUpdate, SessionCommit};
 use super::config::SessionConfig;
 use super::tracker::{Tracked, TrackedLogin};
@@ -113,6 +114,9 @@ struct State {
     /// What the registry said of this request's logins (with a registry only). Kept under the
     /// state's lock, so that the login check and the commit take that one lock once each.
     tracked: Tracked,
+    /// The cookie `base` was verified from missed the verified-cookie cache: where the backend
+    /// files it if the response leaves it to the browser. Dropped when `base` is replaced.
+    unfiled: Option<crate::cache::Miss>,
 }
 
 #[derive(Default, Clone, Copy, PartialEq, Eq)]
@@ -416,9 +420,9 @@ impl SessionDict {
 
     /// Keeps what `make` makes as memo `which` of the loaded session, unless this request
     /// replaced the session or changed one of `keys`, or nothing else holds the loaded session
-    /// (a cookie the verified-cookie cache refused, one-off among many, or too large for it; a
-    /// session loaded from a store): no later request can read its memo, so `make` is not
-    /// called. (A second reader in the same request, such as a nested gate, then derives it
+    /// (a cookie the verified-cookie cache refused, one-off among many, or too large for it, or
+    /// has not yet filed, as it does only at the end of the request that verified it; a session
+    /// loaded from a store): no later request can read its memo, so `make` is not called. (A second reader in the same request, such as a nested gate, then derives it
     /// again.) `make` runs under the session's lock.
     pub(crate) fn set_memo<T: std::any::Any + Send + Sync>(
         &self,
@@ -586,6 +590,7 @@ impl SessionDict {
             state.reissue = loaded.reissue;
             state.invalid = loaded.invalid;
             state.foreign = loaded.foreign;
+            state.unfiled = loaded.unfiled;
         }
         state
     }
@@ -610,10 +615,14 @@ impl SessionDict {
     /// What the session cookie carries, verified (the id cookie, with a store), without loading
     /// the session from it.
     pub(super) fn open_cookie(&self) -> super::backend::Loaded {
-        self.shared
-            .config
-            .backend
-            .load(&self.shared.sent, self.now())
+        let backend = &self.shared.config.backend;
+        let mut loaded = backend.load(&self.shared.sent, self.now());
+        // The id cookie outlives the record's changes (they are saved as patches under it):
+        // filed at once.
+        if let Some(unfiled) = loaded.unfiled.take() {
+            backend.file(unfiled, &loaded.map);
+        }
+        loaded
     }
 
     /// Makes `map` the session the request loaded: the record under `stored` (secret id,
@@ -729,7 +738,7 @@ impl SessionDict {
     pub(crate) fn commit(&self) -> Commit {
         let now = self.now();
         let sent = !self.shared.sent.is_empty();
-        self.lock().commit(sent, now)
+        self.lock().commit(sent, now, &*self.shared.config.backend)
     }
 
     /// [`commit`](Self::commit) by the handle's last holder, the response future once the
@@ -748,14 +757,26 @@ impl SessionDict {
             .state
             .get_mut()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        Some(state.commit(sent, now))
+        Some(state.commit(sent, now, &*shared.config.backend))
     }
 }
 
 impl State {
     /// What the request's changes call for (see [`SessionDict::commit`]); `sent`: a session
-    /// cookie came with the request.
-    fn commit(&mut self, sent: bool, now: u64) -> Commit {
+    /// cookie came with the request. The loaded cookie, if it missed the verified-cookie cache,
+    /// is filed with `backend` when the browser is to keep it.
+    fn commit(&mut self, sent: bool, now: u64, backend: &dyn Backend) -> Commit {
+        let commit = self.decide(sent, now);
+        if let (SessionCommit::Unchanged, Some(unfiled), Some(base)) =
+            (&commit.session, self.unfiled.take(), &self.base)
+        {
+            backend.file(unfiled, base);
+        }
+        commit
+    }
+
+    /// What the request's changes call for, with nothing filed (see [`commit`](Self::commit)).
+    fn decide(&mut self, sent: bool, now: u64) -> Commit {
         let remember = std::mem::take(&mut self.remember);
         if self.keep_cookies {
             return Commit {
@@ -932,6 +953,7 @@ impl State {
     /// Starts over from `map` (a login, a clear), with its JSON when the caller has it.
     fn set_base(&mut self, map: Map<String, Value>, json: Option<Vec<u8>>) {
         self.base = Some(Members::from_map(map));
+        self.unfiled = None;
         self.changes.clear();
         self.json = json;
         self.replaced = true;

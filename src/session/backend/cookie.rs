@@ -2,9 +2,10 @@
 //! with a bounded cache of the cookies it has verified.
 
 use super::{Backend, Loaded};
-use crate::cache::{Cache, Weigh};
+use crate::cache::{Cache, Miss, Weigh};
 use crate::cookie::choose::{choose, Choice};
 use crate::cookie::MAX_COOKIE_LEN;
+use crate::token::members::Members;
 use crate::token::session::{Opened, SessionFormat};
 use crate::Error;
 
@@ -14,19 +15,19 @@ pub(crate) struct CookieBackend {
     pub(crate) format: SessionFormat,
     /// Which share of the idle timeout must pass before an unchanged session is re-issued.
     pub(crate) refresh_share: f64,
-    /// Cookies this backend has verified; a new configuration (a new key set) starts empty.
-    pub(crate) verified: Cache<Opened>,
+    /// Cookies this backend has verified, by the members each opened to (which hold the token
+    /// and its anchors); a new configuration (a new key set) starts empty.
+    pub(crate) verified: Cache<Members>,
 }
 
-/// An opened session holds its members in one shared block: the token, their text and where
-/// each lies in it.
-impl Weigh for Opened {
+/// Opened members are one shared block: the token, their text and where each lies in it.
+impl Weigh for Members {
     fn heap_bytes(&self) -> usize {
-        self.map.heap_bytes()
+        Members::heap_bytes(self)
     }
 
     fn token(&self) -> &[u8] {
-        self.map.token()
+        Members::token(self)
     }
 }
 
@@ -39,15 +40,35 @@ impl CookieBackend {
         }
     }
 
-    /// Opens one cookie value, from the cache when these exact bytes verified before.
-    fn open(&self, token: &str, now: u64) -> Result<Opened, crate::token::Rejection> {
+    /// Opens one cookie value, from the cache when these exact bytes verified before; else
+    /// verifies it, and says where to file it in the cache ([`Backend::file`]) if the browser
+    /// is to keep it.
+    fn open_unfiled(
+        &self,
+        token: &str,
+        now: u64,
+    ) -> Result<(Opened, Option<Miss>), crate::token::Rejection> {
         match self.verified.lookup(token.as_bytes()) {
-            Ok(hit) => hit.check_time(now).map(|()| hit),
+            Ok(map) => {
+                let hit = Opened { map };
+                hit.check_time(now).map(|()| (hit, None))
+            }
             Err(miss) => self
                 .format
                 .open(token, now)
-                .inspect(|opened| self.verified.insert_missed(miss, opened)),
+                .map(|opened| (opened, Some(miss))),
         }
+    }
+
+    /// Opens one cookie value and files it in the cache at once, as a request that leaves the
+    /// browser its cookie does at its end.
+    #[cfg(test)]
+    fn open(&self, token: &str, now: u64) -> Result<Opened, crate::token::Rejection> {
+        let (opened, miss) = self.open_unfiled(token, now)?;
+        if let Some(miss) = miss {
+            self.file(miss, &opened.map);
+        }
+        Ok(opened)
     }
 
     /// Whether a session issued at `issued` and begun at `created` should be re-issued now: it
@@ -71,10 +92,24 @@ impl Backend for CookieBackend {
     /// Exactly one distinct valid session is used (SECURITY.md IN-02); see
     /// [`choose`](crate::cookie::choose::choose).
     fn load(&self, sent: &[Box<str>], now: u64) -> Loaded {
+        // The cookie that is used, if it missed the cache, is filed only if the response leaves
+        // it to the browser ([`Backend::file`]); another that says the same (a rare second
+        // cookie of the name) is filed at once.
+        let mut unfiled = None;
+        let mut opened_one = false;
         let opened = match choose(
             "session",
             sent,
-            |token| self.open(token, now),
+            |token| {
+                let (opened, miss) = self.open_unfiled(token, now)?;
+                match miss {
+                    Some(miss) if opened_one => self.file(miss, &opened.map),
+                    Some(miss) => unfiled = Some(miss),
+                    None => {}
+                }
+                opened_one = true;
+                Ok(opened)
+            },
             |a, b| a.map == b.map,
         ) {
             Choice::One(opened) => opened,
@@ -99,7 +134,17 @@ impl Backend for CookieBackend {
             reissue,
             invalid: false,
             foreign: false,
+            unfiled,
         }
+    }
+
+    fn file(&self, unfiled: Miss, map: &Members) {
+        self.verified.insert_missed(unfiled, map);
+    }
+
+    #[cfg(test)]
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 
     fn check_size(&self, json_len: usize, created: Option<u64>, now: u64) -> Result<(), Error> {
@@ -222,7 +267,8 @@ mod properties {
     /// A memo is made only for a session something else holds (the verified-cookie cache): of a
     /// cookie the cache refused, one-off among many with every shard full, no later request can
     /// read one, so none is made (it cost a logged-in miss two allocations and a copy of the
-    /// user's hash).
+    /// user's hash). Nor in the request that first verifies a cookie, which files it only as it
+    /// ends: its next request, the cache's first hit, makes the memo.
     #[test]
     fn no_memo_is_made_for_a_session_the_cache_refused() {
         use crate::token::members::Memo;
@@ -249,17 +295,25 @@ mod properties {
                 .memo::<Vec<u8>>(Memo::AuthHash, &["_auth_hash"])
                 .is_some()
         };
-        // While the cache has room, a session is admitted and its memo made.
+        // The request that verifies a cookie files it as it ends: no memo before.
         let first = session_for(0);
         set(&first);
+        assert_eq!(made.get(), 0);
+        assert!(!memo(&first));
+        first.commit();
+        // While the cache has room, a session is admitted and its next request makes the memo.
+        let again = session_for(0);
+        set(&again);
         assert_eq!(made.get(), 1);
-        assert!(memo(&first));
+        assert!(memo(&again));
         // More one-off cookies than the cache holds (16,384 entries) fill every shard.
         for i in 1..20_000 {
-            session_for(i);
+            session_for(i).commit();
         }
-        // New cookies are now refused (a doorkeeper's false positive may still be admitted).
+        // New cookies are now refused (a doorkeeper's false positive may still be admitted), so
+        // their next requests make no memo either.
         for i in 20_000..20_020 {
+            session_for(i).commit();
             set(&session_for(i));
         }
         assert!(made.get() <= 2, "{} memos made", made.get() - 1);
@@ -285,6 +339,10 @@ mod properties {
                 .memo::<Vec<u8>>(Memo::AuthHash, &["_auth_hash"])
                 .map(|m| m.to_vec())
         };
+        // The first request verifies the cookie and files it as it ends.
+        let verifying = SessionDict::new(config.shared.clone(), &headers);
+        assert_eq!(verifying.get::<u64>("a").unwrap(), Some(1));
+        verifying.commit();
         let first = SessionDict::new(config.shared.clone(), &headers);
         assert_eq!(memo(&first), None);
         first.set_memo(
@@ -676,7 +734,7 @@ mod cached {
     /// cache's documentation states (2,048 slots of 32 bytes a shard, at most) holds.
     #[test]
     fn an_index_slot_of_a_session_is_32_bytes() {
-        assert_eq!(crate::cache::slot_bytes::<Opened>(), 32);
+        assert_eq!(crate::cache::slot_bytes::<Members>(), 32);
     }
 
     #[test]
@@ -686,7 +744,7 @@ mod cached {
         let json = r#"{"_fresh":true,"_id":"0123456789abcdefghijkl","_user_id":"alice","cart":3,"theme":"dark","user":"alice"}"#;
         let token = backend.format.seal(json.as_bytes().to_vec(), NOW, NOW);
         let opened = backend.open(&token, NOW).unwrap();
-        let cost = crate::cache::entry_cost(&opened);
+        let cost = crate::cache::entry_cost(&opened.map);
         // Counted with room for the auth-hash memo (a layer without a registry makes no tracking
         // memo): 1,016 bytes for a 295-byte cookie, so the cache's count of entries (16,384)
         // binds before its bytes.
@@ -701,7 +759,7 @@ mod cached {
             .registry(crate::MemoryRegistry::new())
             .cookie_backend();
         let token = tracked.format.seal(json.as_bytes().to_vec(), NOW, NOW);
-        let cost = crate::cache::entry_cost(&tracked.open(&token, NOW).unwrap());
+        let cost = crate::cache::entry_cost(&tracked.open(&token, NOW).unwrap().map);
         assert!(crate::cache::BUDGET / cost >= 12_500, "{cost}");
     }
 
@@ -720,7 +778,7 @@ mod cached {
             .cookie_backend();
         let json = r#"{"_auth_hash":"1JH_twDjTpopfENBaNvTD3O79OcAeqDaDl80J5-3th0","_auth_time":{"time":1796521073,"user_id":4242},"_fresh":true,"_id":"5e48wuE-mASrNNSPI-HLmg","_user_id":4242}"#;
         let token = plain.format.seal(json.as_bytes().to_vec(), NOW, NOW);
-        let cost = |opened| crate::cache::entry_cost(opened);
+        let cost = |opened: &Opened| crate::cache::entry_cost(&opened.map);
         let (a, b) = (
             plain.open(&token, NOW).unwrap(),
             tracked.open(&token, NOW).unwrap(),
@@ -781,5 +839,106 @@ mod cached {
         // 98.7% measured (92% with 4,096 entries): the flood displaces a few whose counts were
         // halved during it.
         assert!(hits >= 2048 * 9 / 10, "{hits} of 2048 hit, {after:?}");
+    }
+
+    /// A cookie that missed the cache is filed in it only if the response leaves it to the
+    /// browser, the only case in which it comes back: a request that reads the session, or
+    /// stores what it already holds, files it; one that writes, deletes, clears or re-issues the
+    /// session does not (its use is not counted either). With a session store, the id cookie
+    /// outlives the request's changes and is filed at once.
+    #[tokio::test]
+    async fn a_missed_cookie_is_filed_only_if_the_browser_keeps_it() {
+        use crate::SessionDict;
+        use bytes::Bytes;
+        use http::{header, Request, Response};
+        use http_body_util::Full;
+        use tower::ServiceExt;
+        use tower_layer::Layer;
+
+        #[derive(Debug)]
+        struct Fixed;
+        impl crate::Clock for Fixed {
+            fn now(&self) -> u64 {
+                NOW
+            }
+        }
+        let keys = [Key::generate(), Key::generate()];
+        let layer = |builder: crate::SessionLayerBuilder| builder.clock(Fixed).build().unwrap();
+        let sessions =
+            layer(SessionLayer::builder(keys[0].clone()).fallback_keys([keys[1].clone()]));
+        let stored = layer(SessionLayer::builder(keys[0].clone()).store(crate::MemoryStore::new()));
+        // Seals under the current key, or under the fallback key (whose cookie is re-issued).
+        let old_key = SessionLayer::builder(keys[1].clone()).cookie_backend();
+        let cache = |layer: &SessionLayer| {
+            let backend = layer
+                .config
+                .backend
+                .as_any()
+                .downcast_ref::<CookieBackend>();
+            backend.expect("the cookie backend").verified.stats()
+        };
+        let send = |layer: &SessionLayer, path: &str, cookie: Option<String>| {
+            let service = layer.layer(tower::service_fn(|req: Request<()>| async move {
+                let session = req.extensions().get::<SessionDict>().unwrap();
+                match req.uri().path() {
+                    "/read" => assert_eq!(session.get::<u64>("a").unwrap(), Some(1)),
+                    "/same" => session.insert("a", 1).unwrap(),
+                    "/write" => session.insert("b", 2).unwrap(),
+                    "/delete" => session.delete(),
+                    "/clear" => session.clear(),
+                    path => unreachable!("{path}"),
+                }
+                Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::new())))
+            }));
+            let mut req = Request::builder().uri(path);
+            if let Some(cookie) = cookie {
+                req = req.header(header::COOKIE, format!("session={cookie}"));
+            }
+            service.oneshot(req.body(()).unwrap())
+        };
+        let cases = [
+            ("/read", false, true),
+            ("/same", false, true),
+            ("/write", false, false),
+            ("/delete", false, false),
+            ("/clear", false, false),
+            ("/read", true, false),
+        ];
+        for (i, (path, under_old_key, filed)) in cases.into_iter().enumerate() {
+            let json = format!("{{\"a\":1,\"i\":{i}}}").into_bytes();
+            let backend = match under_old_key {
+                true => &old_key,
+                false => sessions.config.backend.as_any().downcast_ref().unwrap(),
+            };
+            let token = backend.format.seal(json, NOW, NOW);
+            let before = cache(&sessions);
+            let res = send(&sessions, path, Some(token.clone())).await.unwrap();
+            let rewritten = res.headers().contains_key(header::SET_COOKIE);
+            assert_eq!(
+                rewritten, !filed,
+                "{path}, under the old key: {under_old_key}"
+            );
+            let after = cache(&sessions);
+            assert_eq!(after.misses, before.misses + 1);
+            assert_eq!(after.entries, before.entries + usize::from(filed), "{path}");
+            // The same cookie again hits exactly when it was filed; read, it is filed then,
+            // unless it is re-issued again (a fallback key's always is).
+            send(&sessions, "/read", Some(token)).await.unwrap();
+            let again = cache(&sessions);
+            assert_eq!(again.hits, after.hits + u64::from(filed), "{path}");
+            let kept = usize::from(!under_old_key);
+            assert_eq!(again.entries, before.entries + kept, "{path}");
+        }
+
+        // With a store: the id cookie a write keeps (its changes saved as a patch) is filed.
+        let res = send(&stored, "/same", None).await.unwrap();
+        let set = res.headers()[header::SET_COOKIE].to_str().unwrap();
+        let id = cookie::Cookie::parse(set).unwrap().value().to_owned();
+        let before = cache(&stored);
+        let res = send(&stored, "/write", Some(id.clone())).await.unwrap();
+        assert!(!res.headers().contains_key(header::SET_COOKIE));
+        assert_eq!(cache(&stored).entries, before.entries + 1);
+        send(&stored, "/read", Some(id)).await.unwrap();
+        assert_eq!(cache(&stored).hits, before.hits + 1);
     }
 }

@@ -16,6 +16,7 @@ use std::fmt;
 
 pub(crate) use cookie::CookieBackend;
 
+use crate::cache::Miss;
 use crate::token::members::Members;
 use crate::Error;
 
@@ -25,6 +26,18 @@ pub(crate) trait Backend: fmt::Debug + Send + Sync + 'static {
     /// carries at `now`. Nothing a client sends makes this fail: what does not verify reads as an
     /// empty session.
     fn load(&self, sent: &[Box<str>], now: u64) -> Loaded;
+
+    /// Remembers that the cookie a [`load`](Self::load) verified into `map` is valid, so that
+    /// it is not verified again when it comes back: called with [`Loaded::unfiled`] at the end
+    /// of a request that leaves the browser that cookie, and only then. A cookie that the
+    /// response replaces (a write, a re-issue) or deletes is not sent again; filing it would
+    /// cost a cache insert and a use count, and under many writing sessions it would push out
+    /// cookies that do come back.
+    fn file(&self, unfiled: Miss, map: &Members);
+
+    /// The backend itself, for tests that look into it.
+    #[cfg(test)]
+    fn as_any(&self) -> &dyn std::any::Any;
 
     /// Whether a session of `json_len` bytes of JSON (without the crate's time claims), begun at
     /// `created` (`None`: now), can be kept.
@@ -56,6 +69,9 @@ pub(crate) struct Loaded {
     /// (its `iat` or `nbf` ahead of the clock): never delete it unless the application asks to
     /// ([`SessionDict::delete`](crate::SessionDict::delete)).
     pub(crate) foreign: bool,
+    /// The session cookie missed the verified-cookie cache: where to file it
+    /// ([`Backend::file`]) if the request ends with the browser keeping it.
+    pub(crate) unfiled: Option<Miss>,
 }
 
 impl fmt::Debug for Loaded {
@@ -67,6 +83,7 @@ impl fmt::Debug for Loaded {
             .field("reissue", &self.reissue)
             .field("invalid", &self.invalid)
             .field("foreign", &self.foreign)
+            .field("unfiled", &self.unfiled.is_some())
             .finish()
     }
 }
