@@ -34,8 +34,9 @@
 //! Each shard keeps approximate use counts, TinyLFU's: a Bloom filter (the doorkeeper) marks
 //! tokens used once and a count-min sketch of 4-bit counters counts further uses; every 8,192 uses
 //! of the shard the counters are halved and the doorkeeper starts a new generation, the one before
-//! being kept for one more sample, so old popularity fades. A token is counted when it verifies
-//! and on each hit (a hit of a token whose counters are all at their most, 15, only adds to the
+//! being kept for one more sample, so old popularity fades. A token is counted when it is filed
+//! (when the request that verified it ends, if the response leaves it to the browser: see
+//! `Backend::file`) and on each hit (a hit of a token whose counters are all at their most, 15, only adds to the
 //! sample's uses until they are next halved: recording it would change nothing else); tokens that
 //! fail verification are never counted. When a shard is full (by
 //! count, or without room for the new entry's bytes), a token seen for the first time is refused

@@ -422,8 +422,9 @@ impl SessionDict {
     /// replaced the session or changed one of `keys`, or nothing else holds the loaded session
     /// (a cookie the verified-cookie cache refused, one-off among many, or too large for it, or
     /// has not yet filed, as it does only at the end of the request that verified it; a session
-    /// loaded from a store): no later request can read its memo, so `make` is not called. (A second reader in the same request, such as a nested gate, then derives it
-    /// again.) `make` runs under the session's lock.
+    /// loaded from a store): no later request can read its memo, so `make` is not called. (A
+    /// second reader in the same request, such as a nested gate, then derives it again.) `make`
+    /// runs under the session's lock.
     pub(crate) fn set_memo<T: std::any::Any + Send + Sync>(
         &self,
         which: Memo,
@@ -643,6 +644,8 @@ impl SessionDict {
         state.foreign = loaded.foreign;
         state.stored = stored;
         state.replaced = import;
+        // Not the cookie's session: the store step filed the id cookie as it loaded it.
+        state.unfiled = None;
         if import {
             state.change = Change::Modified;
         }
@@ -767,9 +770,17 @@ impl State {
     /// is filed with `backend` when the browser is to keep it.
     fn commit(&mut self, sent: bool, now: u64, backend: &dyn Backend) -> Commit {
         let commit = self.decide(sent, now);
-        if let (SessionCommit::Unchanged, Some(unfiled), Some(base)) =
-            (&commit.session, self.unfiled.take(), &self.base)
-        {
+        let kept = match &commit.session {
+            SessionCommit::Unchanged => true,
+            // A re-issue that cannot be kept (a large session written elsewhere: changes are
+            // size-checked when made) leaves the browser its cookie (see `response::write`).
+            SessionCommit::Write { json, created } => {
+                self.change == Change::None
+                    && backend.check_size(json.len(), *created, now).is_err()
+            }
+            SessionCommit::Delete => false,
+        };
+        if let (true, Some(unfiled), Some(base)) = (kept, self.unfiled.take(), &self.base) {
             backend.file(unfiled, base);
         }
         commit

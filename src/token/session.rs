@@ -290,7 +290,17 @@ mod tests {
         for (i, claim) in CLAIMS.iter().enumerate() {
             assert_eq!(claim_index(claim), Some(i));
         }
-        for other in ["", "e", "ex", "expx", "EXP", "iat ", "_create", "_created_", "user"] {
+        for other in [
+            "",
+            "e",
+            "ex",
+            "expx",
+            "EXP",
+            "iat ",
+            "_create",
+            "_created_",
+            "user",
+        ] {
             assert_eq!(claim_index(other), None, "{other:?}");
         }
     }

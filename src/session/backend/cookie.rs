@@ -92,22 +92,21 @@ impl Backend for CookieBackend {
     /// Exactly one distinct valid session is used (SECURITY.md IN-02); see
     /// [`choose`](crate::cookie::choose::choose).
     fn load(&self, sent: &[Box<str>], now: u64) -> Loaded {
-        // The cookie that is used, if it missed the cache, is filed only if the response leaves
-        // it to the browser ([`Backend::file`]); another that says the same (a rare second
-        // cookie of the name) is filed at once.
+        // The one cookie a request sends, if it missed the cache, is filed only if the response
+        // leaves it to the browser ([`Backend::file`]). Of several with the session's name (a
+        // rare case: a cookie tossed from a sibling domain, or set on another path), which one
+        // the response replaces cannot be told, so each is filed as it verifies.
         let mut unfiled = None;
-        let mut opened_one = false;
         let opened = match choose(
             "session",
             sent,
             |token| {
                 let (opened, miss) = self.open_unfiled(token, now)?;
                 match miss {
-                    Some(miss) if opened_one => self.file(miss, &opened.map),
-                    Some(miss) => unfiled = Some(miss),
+                    Some(miss) if sent.len() == 1 => unfiled = Some(miss),
+                    Some(miss) => self.file(miss, &opened.map),
                     None => {}
                 }
-                opened_one = true;
                 Ok(opened)
             },
             |a, b| a.map == b.map,
@@ -842,10 +841,12 @@ mod cached {
     }
 
     /// A cookie that missed the cache is filed in it only if the response leaves it to the
-    /// browser, the only case in which it comes back: a request that reads the session, or
-    /// stores what it already holds, files it; one that writes, deletes, clears or re-issues the
-    /// session does not (its use is not counted either). With a session store, the id cookie
-    /// outlives the request's changes and is filed at once.
+    /// browser, the only case in which it comes back: a request that reads the session, stores
+    /// what it already holds, or leaves the cookies alone after a write files it; one that
+    /// writes, deletes, clears or re-issues the session does not (nor counts a use of it). A
+    /// re-issue too large for a cookie leaves the browser its cookie, so that one is filed. Of
+    /// several cookies of the session's name, each is filed as it verifies. With a session
+    /// store, the id cookie outlives the request's changes and is filed at once.
     #[tokio::test]
     async fn a_missed_cookie_is_filed_only_if_the_browser_keeps_it() {
         use crate::SessionDict;
@@ -886,6 +887,14 @@ mod cached {
                     "/write" => session.insert("b", 2).unwrap(),
                     "/delete" => session.delete(),
                     "/clear" => session.clear(),
+                    "/write-kept" => {
+                        session.insert("b", 2).unwrap();
+                        session.leave_cookies_alone();
+                    }
+                    "/clear-kept" => {
+                        session.clear();
+                        session.leave_cookies_alone();
+                    }
                     path => unreachable!("{path}"),
                 }
                 Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::new())))
@@ -896,15 +905,19 @@ mod cached {
             }
             service.oneshot(req.body(()).unwrap())
         };
+        // The request's path, whether its cookie is sealed under the fallback key, whether the
+        // response sets a cookie, and whether the request files the one it sent.
         let cases = [
-            ("/read", false, true),
-            ("/same", false, true),
-            ("/write", false, false),
-            ("/delete", false, false),
-            ("/clear", false, false),
-            ("/read", true, false),
+            ("/read", false, false, true),
+            ("/same", false, false, true),
+            ("/write-kept", false, false, true),
+            ("/write", false, true, false),
+            ("/delete", false, true, false),
+            ("/clear", false, true, false),
+            ("/clear-kept", false, false, false),
+            ("/read", true, true, false),
         ];
-        for (i, (path, under_old_key, filed)) in cases.into_iter().enumerate() {
+        for (i, (path, under_old_key, rewritten, filed)) in cases.into_iter().enumerate() {
             let json = format!("{{\"a\":1,\"i\":{i}}}").into_bytes();
             let backend = match under_old_key {
                 true => &old_key,
@@ -913,14 +926,15 @@ mod cached {
             let token = backend.format.seal(json, NOW, NOW);
             let before = cache(&sessions);
             let res = send(&sessions, path, Some(token.clone())).await.unwrap();
-            let rewritten = res.headers().contains_key(header::SET_COOKIE);
             assert_eq!(
-                rewritten, !filed,
+                res.headers().contains_key(header::SET_COOKIE),
+                rewritten,
                 "{path}, under the old key: {under_old_key}"
             );
             let after = cache(&sessions);
             assert_eq!(after.misses, before.misses + 1);
             assert_eq!(after.entries, before.entries + usize::from(filed), "{path}");
+            assert_eq!(after.counted, before.counted + u64::from(filed), "{path}");
             // The same cookie again hits exactly when it was filed; read, it is filed then,
             // unless it is re-issued again (a fallback key's always is).
             send(&sessions, "/read", Some(token)).await.unwrap();
@@ -929,6 +943,37 @@ mod cached {
             let kept = usize::from(!under_old_key);
             assert_eq!(again.entries, before.entries + kept, "{path}");
         }
+
+        // Two cookies of the session's name: each is filed as it verifies, though the response
+        // sets a new one, whether they say the same (the session is used) or not (no session).
+        let seal = |json: &str, at: u64| {
+            let backend: &CookieBackend = sessions.config.backend.as_any().downcast_ref().unwrap();
+            backend.format.seal(json.as_bytes().to_vec(), at, at)
+        };
+        for (one, other) in [
+            (r#"{"a":1,"i":"twin"}"#, r#"{"a":1,"i":"twin"}"#),
+            (r#"{"a":1,"i":"one"}"#, r#"{"a":2}"#),
+        ] {
+            let (first, second) = (seal(one, NOW), seal(other, NOW - 1));
+            let before = cache(&sessions);
+            let both = format!("{first}; session={second}");
+            let res = send(&sessions, "/write", Some(both)).await.unwrap();
+            assert!(res.headers().contains_key(header::SET_COOKIE), "{other}");
+            let after = cache(&sessions);
+            assert_eq!(after.entries, before.entries + 2, "{other}");
+            assert_eq!(after.misses, before.misses + 2, "{other}");
+        }
+
+        // A claimless session (Microdot's) too large to re-issue with the crate's claims: the
+        // browser keeps it, so it is filed.
+        let microdot = layer(SessionLayer::builder(keys[0].clone()).claimless_sessions(true));
+        let json = format!(r#"{{"a":1,"pad":"{}"}}"#, "x".repeat(2984));
+        let token = crate::token::jws::encode_json(json.as_bytes(), &keys[0]);
+        assert!("session=".len() + token.len() <= MAX_COOKIE_LEN);
+        let before = cache(&microdot);
+        let res = send(&microdot, "/read", Some(token)).await.unwrap();
+        assert!(!res.headers().contains_key(header::SET_COOKIE));
+        assert_eq!(cache(&microdot).entries, before.entries + 1);
 
         // With a store: the id cookie a write keeps (its changes saved as a patch) is filed.
         let res = send(&stored, "/same", None).await.unwrap();

@@ -28,11 +28,12 @@ pub(crate) trait Backend: fmt::Debug + Send + Sync + 'static {
     fn load(&self, sent: &[Box<str>], now: u64) -> Loaded;
 
     /// Remembers that the cookie a [`load`](Self::load) verified into `map` is valid, so that
-    /// it is not verified again when it comes back: called with [`Loaded::unfiled`] at the end
-    /// of a request that leaves the browser that cookie, and only then. A cookie that the
-    /// response replaces (a write, a re-issue) or deletes is not sent again; filing it would
-    /// cost a cache insert and a use count, and under many writing sessions it would push out
-    /// cookies that do come back.
+    /// it is not verified again when it comes back: called with [`Loaded::unfiled`] when the
+    /// request commits, if its response leaves the browser that cookie (the store step, whose id
+    /// cookie outlives the request's changes, files it as it loads). A cookie that the response
+    /// replaces (a write, a re-issue) or deletes is not sent again; filing it would cost a cache
+    /// insert and a use count, and under many writing sessions it would push out cookies that do
+    /// come back.
     fn file(&self, unfiled: Miss, map: &Members);
 
     /// The backend itself, for tests that look into it.
