@@ -769,27 +769,10 @@ impl State {
     /// cookie came with the request. The loaded cookie, if it missed the verified-cookie cache,
     /// is filed with `backend` when the browser is to keep it.
     fn commit(&mut self, sent: bool, now: u64, backend: &dyn Backend) -> Commit {
-        let commit = self.decide(sent, now);
-        let kept = match &commit.session {
-            SessionCommit::Unchanged => true,
-            // A re-issue that cannot be kept (a large session written elsewhere: changes are
-            // size-checked when made) leaves the browser its cookie (see `response::write`).
-            SessionCommit::Write { json, created } => {
-                self.change == Change::None
-                    && backend.check_size(json.len(), *created, now).is_err()
-            }
-            SessionCommit::Delete => false,
-        };
-        if let (true, Some(unfiled), Some(base)) = (kept, self.unfiled.take(), &self.base) {
-            backend.file(unfiled, base);
-        }
-        commit
-    }
-
-    /// What the request's changes call for, with nothing filed (see [`commit`](Self::commit)).
-    fn decide(&mut self, sent: bool, now: u64) -> Commit {
         let remember = std::mem::take(&mut self.remember);
         if self.keep_cookies {
+            // The browser keeps the cookie it sent.
+            self.file(true, backend);
             return Commit {
                 session: SessionCommit::Unchanged,
                 remember: RememberUpdate::None,
@@ -821,11 +804,31 @@ impl State {
         } else {
             SessionCommit::Unchanged
         };
+        let kept = match &session {
+            SessionCommit::Unchanged => true,
+            // A re-issue that cannot be kept (a large session written elsewhere: changes are
+            // size-checked when made) leaves the browser its cookie (see `response::write`).
+            SessionCommit::Write { json, created } => {
+                self.change == Change::None
+                    && self.unfiled.is_some()
+                    && backend.check_size(json.len(), *created, now).is_err()
+            }
+            SessionCommit::Delete => false,
+        };
+        self.file(kept, backend);
         Commit {
             session,
             remember,
             read: true,
             now,
+        }
+    }
+
+    /// Files the loaded cookie with `backend` if it missed the verified-cookie cache and the
+    /// browser `kept` it; forgets it either way.
+    fn file(&mut self, kept: bool, backend: &dyn Backend) {
+        if let (Some(unfiled), Some(base), true) = (self.unfiled.take(), &self.base, kept) {
+            backend.file(unfiled, base);
         }
     }
 

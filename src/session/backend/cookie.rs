@@ -47,16 +47,18 @@ impl CookieBackend {
         &self,
         token: &str,
         now: u64,
-    ) -> Result<(Opened, Option<Miss>), crate::token::Rejection> {
+        unfiled: &mut Option<Miss>,
+    ) -> Result<Opened, crate::token::Rejection> {
         match self.verified.lookup(token.as_bytes()) {
             Ok(map) => {
                 let hit = Opened { map };
-                hit.check_time(now).map(|()| (hit, None))
+                hit.check_time(now).map(|()| hit)
             }
-            Err(miss) => self
-                .format
-                .open(token, now)
-                .map(|opened| (opened, Some(miss))),
+            Err(miss) => {
+                let opened = self.format.open(token, now)?;
+                *unfiled = Some(miss);
+                Ok(opened)
+            }
         }
     }
 
@@ -64,7 +66,8 @@ impl CookieBackend {
     /// browser its cookie does at its end.
     #[cfg(test)]
     fn open(&self, token: &str, now: u64) -> Result<Opened, crate::token::Rejection> {
-        let (opened, miss) = self.open_unfiled(token, now)?;
+        let mut miss = None;
+        let opened = self.open_unfiled(token, now, &mut miss)?;
         if let Some(miss) = miss {
             self.file(miss, &opened.map);
         }
@@ -101,11 +104,13 @@ impl Backend for CookieBackend {
             "session",
             sent,
             |token| {
-                let (opened, miss) = self.open_unfiled(token, now)?;
-                match miss {
-                    Some(miss) if sent.len() == 1 => unfiled = Some(miss),
-                    Some(miss) => self.file(miss, &opened.map),
-                    None => {}
+                if sent.len() == 1 {
+                    return self.open_unfiled(token, now, &mut unfiled);
+                }
+                let mut miss = None;
+                let opened = self.open_unfiled(token, now, &mut miss)?;
+                if let Some(miss) = miss {
+                    self.file(miss, &opened.map);
                 }
                 Ok(opened)
             },
