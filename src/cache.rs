@@ -36,10 +36,10 @@
 //! of the shard the counters are halved and the doorkeeper starts a new generation, the one before
 //! being kept for one more sample, so old popularity fades. A token is counted when it is filed
 //! (when the request that verified it ends, if the response leaves it to the browser: see
-//! `Backend::file`) and on each hit (a hit of a token whose counters are all at their most, 15, only adds to the
-//! sample's uses until they are next halved: recording it would change nothing else); tokens that
-//! fail verification are never counted. When a shard is full (by
-//! count, or without room for the new entry's bytes), a token seen for the first time is refused
+//! `Backend::file`) and on each hit (a hit of a token whose counters are all at their most, 15,
+//! only adds to the sample's uses until they are next halved: recording it would change nothing
+//! else); tokens that fail verification are never counted. When a shard is full (by count, or
+//! without room for the new entry's bytes), a token seen for the first time is refused
 //! at once; for any other, the victim is the least used of four entries drawn at random, and the
 //! new entry is admitted only if it was used more often than that victim. So a working set that
 //! recurs (each token again within about 8,000 uses of its shard, 131,000 of the cache) keeps its

@@ -64,7 +64,6 @@ impl CookieBackend {
 
     /// Opens one cookie value and files it in the cache at once, as a request that leaves the
     /// browser its cookie does at its end.
-    #[cfg(test)]
     fn open(&self, token: &str, now: u64) -> Result<Opened, crate::token::Rejection> {
         let mut miss = None;
         let opened = self.open_unfiled(token, now, &mut miss)?;
@@ -103,16 +102,9 @@ impl Backend for CookieBackend {
         let opened = match choose(
             "session",
             sent,
-            |token| {
-                if sent.len() == 1 {
-                    return self.open_unfiled(token, now, &mut unfiled);
-                }
-                let mut miss = None;
-                let opened = self.open_unfiled(token, now, &mut miss)?;
-                if let Some(miss) = miss {
-                    self.file(miss, &opened.map);
-                }
-                Ok(opened)
+            |token| match sent.len() {
+                1 => self.open_unfiled(token, now, &mut unfiled),
+                _ => self.open(token, now),
             },
             |a, b| a.map == b.map,
         ) {
