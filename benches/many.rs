@@ -13,6 +13,10 @@
 //! - `floor/verify_lazily{,_2900b}`: the same as `floor/verify_every_time{,_2900b}`, but decoding
 //!   only the members the handler reads (the rest stay raw JSON, borrowed): the least a reader
 //!   that decodes values on demand, as this crate does, pays without a cache.
+//! - `floor/verify_lazily_in_layer`: `floor/verify_lazily` inside a layer that hands the session
+//!   to the handler in the request's extensions and looks at it on the response, as this crate's
+//!   design (and tower-sessions') does: the least a session layer of this shape pays, without a
+//!   cache, for a cookie it has not seen.
 //! - `floor/seal_2900b`: the least a write into a ~2.9 KB session pays: the decoded map (made
 //!   before timing) with one key changed, serialised, base64url-encoded and signed.
 //! - `ours/…_uncached`: [`SMALL`] (or [`LARGE`]) distinct sessions in turn, more than the case
@@ -267,6 +271,163 @@ mod floor {
         }
     }
 
+    /// [`verify_lazily`] as a session middleware of this design must do it: a layer that
+    /// verifies the cookie the same way, checks `exp`, and hands the session to the handler in
+    /// the request's extensions (a shared handle: the payload, owned, and where each member lies
+    /// in it, since a handle outlives the request's headers), then looks at the handle once the
+    /// response is ready (whether the handler changed the session). The handler finds the handle
+    /// and decodes `user` from it. Nothing else: no cache, no configuration, no error paths (it
+    /// panics where a layer answers without a session), no response headers. What any session
+    /// layer that hands over the session this way (tower-sessions' does too) pays on a cookie it
+    /// has not seen, with values decoded on demand.
+    #[derive(Clone)]
+    pub(super) struct LazyLayer<S> {
+        inner: S,
+        key: Arc<ring::hmac::Key>,
+    }
+
+    impl<S> LazyLayer<S> {
+        pub(super) fn new(inner: S, key: &Key) -> Self {
+            let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key.as_bytes());
+            LazyLayer {
+                inner,
+                key: Arc::new(key),
+            }
+        }
+    }
+
+    /// The session a [`LazyLayer`] hands the handler.
+    #[derive(Clone)]
+    pub(super) struct LazySession(Arc<LazyState>);
+
+    struct LazyState {
+        json: Vec<u8>,
+        /// Each member's key and raw value, as byte ranges of `json`.
+        members: Vec<[u32; 4]>,
+        changed: std::sync::atomic::AtomicBool,
+    }
+
+    impl LazySession {
+        /// The raw JSON of member `name`, the last of that name.
+        fn raw(&self, name: &str) -> Option<&str> {
+            let s = &self.0;
+            let text = |at: usize, end: usize| std::str::from_utf8(&s.json[at..end]).ok();
+            s.members.iter().rev().find_map(|&[k, k_end, v, v_end]| {
+                (&s.json[k as usize..k_end as usize] == name.as_bytes())
+                    .then(|| text(v as usize, v_end as usize))
+                    .flatten()
+            })
+        }
+    }
+
+    impl<S: Service<Req, Response = Res>> Service<Req> for LazyLayer<S> {
+        type Response = Res;
+        type Error = S::Error;
+        type Future = LazyFuture<S::Future>;
+
+        fn poll_ready(
+            &mut self,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), S::Error>> {
+            self.inner.poll_ready(cx)
+        }
+
+        fn call(&mut self, mut req: Req) -> Self::Future {
+            let json = verified_payload(&req, &self.key);
+            let members = {
+                use serde::de::DeserializeSeed;
+                let mut de = serde_json::Deserializer::from_slice(&json);
+                let members = MemberRanges(json.as_ptr() as usize)
+                    .deserialize(&mut de)
+                    .expect("a JSON map");
+                de.end().expect("nothing after the map");
+                members
+            };
+            let session = LazySession(Arc::new(LazyState {
+                json,
+                members,
+                changed: Default::default(),
+            }));
+            let exp: f64 =
+                serde_json::from_str(session.raw("exp").expect("exp")).expect("a number");
+            assert!(now() < exp, "expired");
+            req.extensions_mut().insert(session.clone());
+            LazyFuture {
+                inner: self.inner.call(req),
+                session,
+            }
+        }
+    }
+
+    pin_project_lite::pin_project! {
+        pub(super) struct LazyFuture<F> {
+            #[pin]
+            inner: F,
+            session: LazySession,
+        }
+    }
+
+    impl<F: std::future::Future<Output = Result<Res, E>>, E> std::future::Future for LazyFuture<F> {
+        type Output = Result<Res, E>;
+
+        fn poll(
+            self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Self::Output> {
+            let this = self.project();
+            let res = std::task::ready!(this.inner.poll(cx));
+            black_box(this.session.0.changed.load(Ordering::Relaxed));
+            std::task::Poll::Ready(res)
+        }
+    }
+
+    /// The handler behind a [`LazyLayer`]: it finds the session and decodes `user`.
+    pub(super) async fn lazy_read(req: Req) -> Result<Res, Infallible> {
+        let session = req.extensions().get::<LazySession>().expect("LazyLayer");
+        let user: String =
+            serde_json::from_str(session.raw("user").expect("user")).expect("a string");
+        assert_eq!(user, "alice");
+        Ok(ok())
+    }
+
+    /// Reads a JSON object into where each member's key and raw value lie in the input, which
+    /// starts at the address it holds: [start, end) of the key, then of the value.
+    struct MemberRanges(usize);
+
+    impl<'de> serde::de::DeserializeSeed<'de> for MemberRanges {
+        type Value = Vec<[u32; 4]>;
+
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+
+    impl<'de> serde::de::Visitor<'de> for MemberRanges {
+        type Value = Vec<[u32; 4]>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let at = |part: &str| (part.as_ptr() as usize - self.0) as u32;
+            let mut members = Vec::with_capacity(8);
+            while let Some((k, v)) =
+                map.next_entry::<&'de str, &'de serde_json::value::RawValue>()?
+            {
+                let (k_at, v_at) = (at(k), at(v.get()));
+                members.push([
+                    k_at,
+                    k_at + k.len() as u32,
+                    v_at,
+                    v_at + v.get().len() as u32,
+                ]);
+            }
+            Ok(members)
+        }
+    }
+
     /// A JSON object's members as borrowed raw JSON, in order.
     struct RawMembers<'a>(Vec<(&'a str, &'a serde_json::value::RawValue)>);
 
@@ -490,7 +651,8 @@ fn uncached(c: &mut Criterion, rt: &Runtime) {
         let cold_name = format!("cold_cookie{}", size.suffix());
         let wants_cold = wanted(&format!("baseline/{cold_name}"));
         let wants_floor = wanted(&format!("floor/{floor_name}"))
-            || lazy_name.is_some_and(|name| wanted(&format!("floor/{name}")));
+            || lazy_name.is_some_and(|name| wanted(&format!("floor/{name}")))
+            || (matches!(size, Size::OneKey) && wanted("floor/verify_lazily_in_layer"));
         let wants_ours = ours_name
             .as_ref()
             .is_some_and(|name| wanted(&format!("ours/{name}")));
@@ -513,6 +675,17 @@ fn uncached(c: &mut Criterion, rt: &Runtime) {
             if let Some(name) = lazy_name {
                 let svc = service_fn(floor::verify_lazily(&key));
                 case(&mut g, rt, name, svc, cookies.clone(), false);
+            }
+            if matches!(size, Size::OneKey) {
+                let svc = floor::LazyLayer::new(service_fn(floor::lazy_read), &key);
+                case(
+                    &mut g,
+                    rt,
+                    "verify_lazily_in_layer",
+                    svc,
+                    cookies.clone(),
+                    false,
+                );
             }
             g.finish();
             if let Some(name) = ours_name {

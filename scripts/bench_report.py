@@ -117,6 +117,7 @@ OWN_BASELINE = {
     "ours/auth_many_users": COLD,
     "floor/verify_every_time": COLD,
     "floor/verify_lazily": COLD,
+    "floor/verify_lazily_in_layer": COLD,
     "ours/read_20_keys_uncached": COLD_20,
     "floor/verify_every_time_20_keys": COLD_20,
     "ours/read_2900b_uncached": COLD_2900,
@@ -239,6 +240,9 @@ TARGETS = [
      ("tower_sessions/read_one_key_uncached", "ours/read_one_key_uncached")),
     ("(e′) ceiling: tower-sessions ÷ the lazy floor (verify, decode only what is read)", 2.0,
      False, "speedup", ("tower_sessions/read_one_key_uncached", "floor/verify_lazily")),
+    ("(e′) ceiling of a session layer: tower-sessions ÷ the lazy floor in a layer (the session "
+     "handed to the handler in the extensions)", 2.0, False, "speedup",
+     ("tower_sessions/read_one_key_uncached", "floor/verify_lazily_in_layer")),
     ("(f) 20 keys, uncached: tower-sessions ÷ ours", 1.0, False, "speedup",
      ("tower_sessions/read_20_keys_uncached", "ours/read_20_keys_uncached")),
     ("(f) 20 keys, uncached, ours ÷ its floor (overheads)", 1.10, True, "cost",
