@@ -4,19 +4,22 @@
 //!
 //! - `baseline/cold_cookie{,_20_keys,_2900b}`: no middleware; the handler reads the `Cookie`
 //!   header once. The same cookies, in the same turn, as the floors below and
-//!   `ours/read_*_uncached`, whose overheads are taken over it: a million cookies in turn are
-//!   fetched from memory, which the request a server just read never is.
+//!   `ours/read_{20_keys,2900b}_uncached`, whose overheads are taken over it (and of the same
+//!   contents and number as `ours/read_one_key_uncached`'s, which `compare.rs` makes with a layer
+//!   of its own): a million cookies in turn are fetched from memory, which the request a server
+//!   just read never is.
 //! - `floor/verify_every_time{,_20_keys,_2900b}`: no middleware; the handler finds the session
 //!   cookie, checks its HMAC-SHA256 (ring), base64url-decodes and parses its payload into a
 //!   `serde_json` map, checks `exp` and reads one key. The same cookies, in the same turn, as
-//!   `ours/read_*_uncached`: the least a reader of this format pays without a cache.
+//!   the `baseline/cold_cookie*` cases: the least a reader of this format pays without a cache.
 //! - `floor/verify_lazily{,_2900b}`: the same as `floor/verify_every_time{,_2900b}`, but decoding
 //!   only the members the handler reads (the rest stay raw JSON, borrowed): the least a reader
 //!   that decodes values on demand, as this crate does, pays without a cache.
 //! - `floor/verify_lazily_in_layer`: `floor/verify_lazily` inside a layer that hands the session
 //!   to the handler in the request's extensions and looks at it on the response, as this crate's
-//!   design (and tower-sessions') does: the least a session layer of this shape pays, without a
-//!   cache, for a cookie it has not seen.
+//!   design (and tower-sessions') does. What that floor costs as a session layer of this shape,
+//!   with no cache; not the least such a layer could pay: it splits the JSON with `serde_json`,
+//!   as `floor/verify_lazily` does, which costs more instructions than the crate's own scan.
 //! - `floor/seal_2900b`: the least a write into a ~2.9 KB session pays: the decoded map (made
 //!   before timing) with one key changed, serialised, base64url-encoded and signed.
 //! - `ours/…_uncached`: [`SMALL`] (or [`LARGE`]) distinct sessions in turn, more than the case
@@ -277,9 +280,13 @@ mod floor {
     /// in it, since a handle outlives the request's headers), then looks at the handle once the
     /// response is ready (whether the handler changed the session). The handler finds the handle
     /// and decodes `user` from it. Nothing else: no cache, no configuration, no error paths (it
-    /// panics where a layer answers without a session), no response headers. What any session
-    /// layer that hands over the session this way (tower-sessions' does too) pays on a cookie it
-    /// has not seen, with values decoded on demand.
+    /// panics where a layer answers without a session), no response headers, no lock on the
+    /// handle (read-only here; a handle a handler may change needs one). The lazy floor run as a
+    /// session layer that hands over the session this way (tower-sessions' does too) would run
+    /// it. Not the least such a layer could pay: the members are split by `serde_json`'s map
+    /// reader, as in [`verify_lazily`] (the crate scans compact JSON in one pass, for fewer
+    /// instructions), and the handle takes two blocks (the payload and the `Arc`) where the
+    /// crate's takes one.
     #[derive(Clone)]
     pub(super) struct LazyLayer<S> {
         inner: S,
@@ -412,7 +419,7 @@ mod floor {
             mut map: A,
         ) -> Result<Self::Value, A::Error> {
             let at = |part: &str| (part.as_ptr() as usize - self.0) as u32;
-            let mut members = Vec::with_capacity(8);
+            let mut members = Vec::with_capacity(16);
             while let Some((k, v)) =
                 map.next_entry::<&'de str, &'de serde_json::value::RawValue>()?
             {
@@ -443,7 +450,7 @@ mod floor {
                     self,
                     mut map: A,
                 ) -> Result<RawMembers<'de>, A::Error> {
-                    let mut members = Vec::with_capacity(8);
+                    let mut members = Vec::with_capacity(16);
                     while let Some(member) = map.next_entry::<&'de str, _>()? {
                         members.push(member);
                     }
