@@ -226,6 +226,11 @@ pub(crate) fn entry_cost<V: Weigh>(verified: &V) -> usize {
 struct Sketch {
     tables: Option<Box<Tables>>,
     uses: u32,
+    /// Which generation of the doorkeeper (`Tables::doors`) is the current one. Kept here, in
+    /// the shard the lock already brought in, not at the end of the 40 KiB tables, where it was a
+    /// line of memory of its own that every recorded use read. Beside `uses`, so that the sketch
+    /// takes no more room in the shard than before.
+    current: u32,
 }
 
 /// Aligned to a line of memory, so that each block is one.
@@ -235,8 +240,6 @@ struct Tables {
     /// Two generations of the doorkeeper, the current sample's and the one before it, a block of
     /// each in one line: the first half of each block is generation 0's, the second half 1's.
     doors: [[u64; BLOCK_WORDS]; DOOR_BLOCKS],
-    /// Which generation of `doors` is the current one.
-    current: usize,
 }
 
 impl Tables {
@@ -300,7 +303,6 @@ impl Sketch {
             Box::new(Tables {
                 counters: [0; SKETCH_WORDS],
                 doors: [[0; BLOCK_WORDS]; DOOR_BLOCKS],
-                current: 0,
             })
         });
         let bits = Tables::door_bits(hash);
@@ -319,7 +321,7 @@ impl Sketch {
         }
         // Marked in the current generation, so a token used in every sample stays seen.
         let (block, masks) = bits;
-        let door = &mut t.doors[block][t.current * DOOR_GENERATION_WORDS..];
+        let door = &mut t.doors[block][self.current as usize * DOOR_GENERATION_WORDS..];
         for (word, mask) in masks {
             door[word] |= mask;
         }
@@ -347,12 +349,10 @@ impl Sketch {
     #[cfg(test)]
     fn agrees_with(&self, other: &Sketch) -> bool {
         let same_tables = match (&self.tables, &other.tables) {
-            (Some(a), Some(b)) => {
-                a.counters == b.counters && a.doors == b.doors && a.current == b.current
-            }
+            (Some(a), Some(b)) => a.counters == b.counters && a.doors == b.doors,
             (a, b) => a.is_none() && b.is_none(),
         };
-        same_tables && self.uses == other.uses
+        same_tables && self.uses == other.uses && self.current == other.current
     }
 
     /// Halves the counters and starts a new doorkeeper generation: a new sample.
@@ -361,8 +361,8 @@ impl Sketch {
             for word in t.counters.iter_mut() {
                 *word = (*word >> 1) & 0x7777_7777_7777_7777;
             }
-            t.current ^= 1;
-            let current = t.current * DOOR_GENERATION_WORDS;
+            self.current ^= 1;
+            let current = self.current as usize * DOOR_GENERATION_WORDS;
             for block in t.doors.iter_mut() {
                 block[current..current + DOOR_GENERATION_WORDS].fill(0);
             }
