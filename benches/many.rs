@@ -22,6 +22,14 @@
 //!   design (and tower-sessions') does. What that floor costs as a session layer of this shape,
 //!   with no cache; not the least such a layer could pay: it splits the JSON with `serde_json`,
 //!   as `floor/verify_lazily` does, which costs more instructions than the crate's own scan.
+//! - `floor/scan_in_layer`: the same layer made as cheap as it can be for these cookies: the
+//!   payload decoded into a handle of one block, the members found by a one-pass scan that does
+//!   not check the JSON, the handler's string taken without a parser. Cheaper than any layer that
+//!   must take every cookie a browser may send: a goal it misses is out of reach of this shape of
+//!   layer.
+//! - `floor/scan_in_cached_layer`: `floor/scan_in_layer` that also looks the cookie up in the
+//!   least a cache's index can be (one line of tags, no lock) and records the miss in that line:
+//!   the least a layer with a cache of verified cookies pays on a cookie it has not seen.
 //! - `floor/seal_2900b`: the least a write into a ~2.9 KB session pays: the decoded map (made
 //!   before timing) with one key changed, serialised, base64url-encoded and signed.
 //! - `ours/…_uncached`: [`SMALL`] (or [`LARGE`]) distinct sessions in turn, more than the case
@@ -191,6 +199,8 @@ fn ours_cookies(
 
 mod floor {
     use super::*;
+    use std::hash::BuildHasher;
+    use std::sync::atomic::AtomicU32;
 
     /// The header every signed cookie of ours carries, base64url-encoded.
     const HEADER_B64: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
@@ -202,16 +212,20 @@ mod floor {
             .as_secs_f64()
     }
 
-    /// The request's session cookie, found, its header and HMAC checked (ring, constant time), its
-    /// payload base64url-decoded: what both floors do before parsing.
-    fn verified_payload(req: &Req, key: &ring::hmac::Key) -> Vec<u8> {
+    /// The request's session cookie.
+    fn session_cookie(req: &Req) -> &str {
         let header = req.headers().get(COOKIE).expect("a Cookie header");
-        let value = header
+        header
             .to_str()
             .expect("ASCII")
             .split(';')
             .find_map(|pair| pair.trim().strip_prefix("session="))
-            .expect("a session cookie");
+            .expect("a session cookie")
+    }
+
+    /// The payload (base64url) of the session cookie `value`, once its header and HMAC are
+    /// checked (ring, constant time).
+    fn verified<'a>(value: &'a str, key: &ring::hmac::Key) -> &'a str {
         let (signed, sig) = value.rsplit_once('.').expect("a JWS");
         let (head, payload) = signed.split_once('.').expect("a JWS");
         assert_eq!(head, HEADER_B64);
@@ -220,6 +234,13 @@ mod floor {
             .decode(sig.as_bytes(), base64_simd::Out::from_slice(&mut tag))
             .expect("base64");
         ring::hmac::verify(key, signed.as_bytes(), tag).expect("a valid MAC");
+        payload
+    }
+
+    /// The request's session cookie, found, its header and HMAC checked (ring, constant time), its
+    /// payload base64url-decoded: what both floors do before parsing.
+    fn verified_payload(req: &Req, key: &ring::hmac::Key) -> Vec<u8> {
+        let payload = verified(session_cookie(req), key);
         URL_SAFE_NO_PAD.decode_to_vec(payload).expect("base64")
     }
 
@@ -332,7 +353,7 @@ mod floor {
     impl<S: Service<Req, Response = Res>> Service<Req> for LazyLayer<S> {
         type Response = Res;
         type Error = S::Error;
-        type Future = LazyFuture<S::Future>;
+        type Future = LazyFuture<S::Future, LazySession>;
 
         fn poll_ready(
             &mut self,
@@ -368,15 +389,30 @@ mod floor {
         }
     }
 
-    pin_project_lite::pin_project! {
-        pub(super) struct LazyFuture<F> {
-            #[pin]
-            inner: F,
-            session: LazySession,
+    /// What a floor layer looks at on the response: whether the handler changed the session.
+    pub(super) trait Changed {
+        fn changed(&self) -> bool;
+    }
+
+    impl Changed for LazySession {
+        fn changed(&self) -> bool {
+            self.0.changed.load(Ordering::Relaxed)
         }
     }
 
-    impl<F: std::future::Future<Output = Result<Res, E>>, E> std::future::Future for LazyFuture<F> {
+    pin_project_lite::pin_project! {
+        /// The response of a floor layer: the inner service's, once the layer has looked at the
+        /// session it handed over.
+        pub(super) struct LazyFuture<F, H> {
+            #[pin]
+            inner: F,
+            session: H,
+        }
+    }
+
+    impl<F: std::future::Future<Output = Result<Res, E>>, E, H: Changed> std::future::Future
+        for LazyFuture<F, H>
+    {
         type Output = Result<Res, E>;
 
         fn poll(
@@ -385,7 +421,7 @@ mod floor {
         ) -> std::task::Poll<Self::Output> {
             let this = self.project();
             let res = std::task::ready!(this.inner.poll(cx));
-            black_box(this.session.0.changed.load(Ordering::Relaxed));
+            black_box(this.session.changed());
             std::task::Poll::Ready(res)
         }
     }
@@ -460,6 +496,236 @@ mod floor {
                 }
             }
             d.deserialize_map(Visit)
+        }
+    }
+
+    /// The most bytes of payload a [`ScanLayer`]'s handle holds (a one-key session's is about
+    /// 170).
+    const SCAN_JSON: usize = 384;
+    /// The most members a [`ScanLayer`]'s handle holds (a one-key session has 9).
+    const SCAN_MEMBERS: usize = 16;
+
+    /// [`LazyLayer`] with every part of it made as cheap as it can be for the one-key cookies,
+    /// so that what it costs is at most what any session layer of this shape pays on a cookie it
+    /// has not seen: the payload is decoded into the handle itself and the handle is one block
+    /// (the payload, its members' places and the changed flag, of fixed sizes that fit the
+    /// one-key sessions and nothing larger); the members are found in one pass over the compact
+    /// JSON, without checking it ([`scan_members`]); `exp` is read by `str::parse`. Cheaper than
+    /// any layer that must take every cookie a browser may send (which checks the JSON it splits,
+    /// as the crate's scan does, and holds payloads of any size), so a goal it does not reach is
+    /// out of reach of this shape of layer.
+    ///
+    /// With a [`Probe`] it also looks the cookie up in the least a cache's index can be, and
+    /// records the miss there ([`Probe::miss`]): the least a layer that keeps a cache of verified
+    /// cookies (the hot-set target needs one) pays on a cookie it has not seen.
+    #[derive(Clone)]
+    pub(super) struct ScanLayer<S> {
+        inner: S,
+        key: Arc<ring::hmac::Key>,
+        probe: Option<Arc<Probe>>,
+    }
+
+    impl<S> ScanLayer<S> {
+        pub(super) fn new(inner: S, key: &Key, probed: bool) -> Self {
+            let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key.as_bytes());
+            ScanLayer {
+                inner,
+                key: Arc::new(key),
+                probe: probed.then(|| Arc::new(Probe::new())),
+            }
+        }
+    }
+
+    /// Lines of a [`Probe`]'s index: 32,768 slots of 4 bytes (128 KiB), for 16,384 entries (the
+    /// crate's cache's count) kept at most half full.
+    const PROBE_LINES: usize = 2048;
+
+    /// One line of memory of a [`Probe`]'s index: 16 slots, each a token's tag or 0.
+    #[repr(align(64))]
+    #[derive(Default)]
+    struct ProbeLine([AtomicU32; 16]);
+
+    /// The least a cache of verified cookies must touch on a cookie it does not hold: one line of
+    /// its index, found from a keyed hash of the token's last 16 bytes (as the crate's cache
+    /// keys it), whose slots hold tags; no lock, no entries (a tag that matches would still need
+    /// its token compared, which this floor never needs). A cache that keeps a recurring working
+    /// set through a flood of one-off cookies must also record each one it sees; the least that
+    /// costs is a tag written in the line already read.
+    pub(super) struct Probe {
+        keys: [u64; 2],
+        lines: Box<[ProbeLine]>,
+    }
+
+    impl Probe {
+        fn new() -> Probe {
+            let seed = std::collections::hash_map::RandomState::new();
+            Probe {
+                keys: [seed.hash_one(1u8) | 1, seed.hash_one(2u8) | 1],
+                lines: (0..PROBE_LINES).map(|_| ProbeLine::default()).collect(),
+            }
+        }
+
+        /// Whether `token` is not in the index; if not, records that it was seen, in the same
+        /// line.
+        fn miss(&self, token: &[u8]) -> bool {
+            let tail = u128::from_ne_bytes(*token.last_chunk::<16>().expect("a token"));
+            // A folded multiply, keyed: foldhash's mix, the crate's cache's hash.
+            let mixed = u128::from(tail as u64 ^ self.keys[0])
+                * u128::from((tail >> 64) as u64 ^ self.keys[1]);
+            let hash = mixed as u64 ^ (mixed >> 64) as u64;
+            let line = &self.lines[(hash >> 40) as usize % PROBE_LINES].0;
+            let tag = hash as u32 | 1;
+            let found = line.iter().any(|slot| slot.load(Ordering::Relaxed) == tag);
+            if !found {
+                line[(hash >> 32) as usize % 16].store(tag, Ordering::Relaxed);
+            }
+            !found
+        }
+    }
+
+    /// The session a [`ScanLayer`] hands the handler.
+    #[derive(Clone)]
+    pub(super) struct ScanSession(Arc<ScanState>);
+
+    struct ScanState {
+        json: [u8; SCAN_JSON],
+        /// Each member's key and raw value, as byte ranges of `json`.
+        members: [[u16; 4]; SCAN_MEMBERS],
+        len: usize,
+        changed: std::sync::atomic::AtomicBool,
+    }
+
+    impl ScanSession {
+        /// The raw JSON of member `name`, the last of that name.
+        fn raw(&self, name: &str) -> Option<&[u8]> {
+            let s = &self.0;
+            s.members[..s.len]
+                .iter()
+                .rev()
+                .find(|&&[k, k_end, _, _]| &s.json[k as usize..k_end as usize] == name.as_bytes())
+                .map(|&[_, _, v, v_end]| &s.json[v as usize..v_end as usize])
+        }
+    }
+
+    impl Changed for ScanSession {
+        fn changed(&self) -> bool {
+            self.0.changed.load(Ordering::Relaxed)
+        }
+    }
+
+    impl<S: Service<Req, Response = Res>> Service<Req> for ScanLayer<S> {
+        type Response = Res;
+        type Error = S::Error;
+        type Future = LazyFuture<S::Future, ScanSession>;
+
+        fn poll_ready(
+            &mut self,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), S::Error>> {
+            self.inner.poll_ready(cx)
+        }
+
+        fn call(&mut self, mut req: Req) -> Self::Future {
+            let value = session_cookie(&req);
+            if let Some(probe) = &self.probe {
+                // Nothing is ever inserted: every cookie misses, and is verified.
+                black_box(probe.miss(value.as_bytes()));
+            }
+            let payload = verified(value, &self.key);
+            let mut json = [0u8; SCAN_JSON];
+            let len = URL_SAFE_NO_PAD
+                .decode(
+                    payload.as_bytes(),
+                    base64_simd::Out::from_slice(&mut json[..]),
+                )
+                .expect("base64, of a one-key session")
+                .len();
+            let (members, members_len) = scan_members(&json[..len]);
+            let session = ScanSession(Arc::new(ScanState {
+                json,
+                members,
+                len: members_len,
+                changed: Default::default(),
+            }));
+            let exp: f64 = std::str::from_utf8(session.raw("exp").expect("exp"))
+                .expect("UTF-8")
+                .parse()
+                .expect("a number");
+            assert!(now() < exp, "expired");
+            req.extensions_mut().insert(session.clone());
+            LazyFuture {
+                inner: self.inner.call(req),
+                session,
+            }
+        }
+    }
+
+    /// The handler behind a [`ScanLayer`]: it finds the session and decodes `user`, a string
+    /// without escapes.
+    pub(super) async fn scan_read(req: Req) -> Result<Res, Infallible> {
+        let session = req.extensions().get::<ScanSession>().expect("ScanLayer");
+        let raw = session.raw("user").expect("user");
+        let text = raw
+            .strip_prefix(b"\"")
+            .and_then(|raw| raw.strip_suffix(b"\""))
+            .filter(|text| !text.contains(&b'\\'))
+            .expect("a string without escapes");
+        let user = String::from(std::str::from_utf8(text).expect("UTF-8"));
+        assert_eq!(user, "alice");
+        Ok(ok())
+    }
+
+    /// Where each member's key and raw value lie in `json`, a compact JSON object (no space
+    /// between its tokens, as this format's writers make it), found in one pass that does not
+    /// check the JSON (the HMAC vouched for it; a layer taking any cookie must): [start, end) of
+    /// the key, then of the value, and how many members.
+    fn scan_members(json: &[u8]) -> ([[u16; 4]; SCAN_MEMBERS], usize) {
+        let mut members = [[0u16; 4]; SCAN_MEMBERS];
+        assert_eq!(json.first(), Some(&b'{'), "a JSON object");
+        if json.get(1) == Some(&b'}') {
+            return (members, 0);
+        }
+        let (mut at, mut len) = (1, 0);
+        loop {
+            assert_eq!(json[at], b'"', "a key");
+            let key_end = string_end(json, at + 1);
+            assert_eq!(json[key_end + 1], b':', "a member");
+            let value = key_end + 2;
+            let value_end = value_end(json, value);
+            members[len] = [at + 1, key_end, value, value_end].map(|at| at as u16);
+            len += 1;
+            match json[value_end] {
+                b',' => at = value_end + 1,
+                b'}' => return (members, len),
+                _ => panic!("not compact JSON"),
+            }
+        }
+    }
+
+    /// Where the string whose contents start at `at` ends: its closing quote.
+    fn string_end(json: &[u8], mut at: usize) -> usize {
+        loop {
+            match json[at] {
+                b'"' => return at,
+                b'\\' => at += 2,
+                _ => at += 1,
+            }
+        }
+    }
+
+    /// Where the value that starts at `at` ends: the `,` or `}` after it.
+    fn value_end(json: &[u8], mut at: usize) -> usize {
+        let mut depth = 0u32;
+        loop {
+            match json[at] {
+                b'"' => at = string_end(json, at + 1),
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' if depth == 0 => return at,
+                b'}' | b']' => depth -= 1,
+                b',' if depth == 0 => return at,
+                _ => {}
+            }
+            at += 1;
         }
     }
 
@@ -661,7 +927,14 @@ fn uncached(c: &mut Criterion, rt: &Runtime) {
         let wants_cold = wanted(&format!("baseline/{cold_name}"));
         let wants_floor = wanted(&format!("floor/{floor_name}"))
             || lazy_name.is_some_and(|name| wanted(&format!("floor/{name}")))
-            || (matches!(size, Size::OneKey) && wanted("floor/verify_lazily_in_layer"));
+            || (matches!(size, Size::OneKey)
+                && [
+                    "verify_lazily_in_layer",
+                    "scan_in_layer",
+                    "scan_in_cached_layer",
+                ]
+                .iter()
+                .any(|name| wanted(&format!("floor/{name}"))));
         let wants_ours = ours_name
             .as_ref()
             .is_some_and(|name| wanted(&format!("ours/{name}")));
@@ -695,6 +968,10 @@ fn uncached(c: &mut Criterion, rt: &Runtime) {
                     cookies.clone(),
                     false,
                 );
+                for (name, probed) in [("scan_in_layer", false), ("scan_in_cached_layer", true)] {
+                    let svc = floor::ScanLayer::new(service_fn(floor::scan_read), &key, probed);
+                    case(&mut g, rt, name, svc, cookies.clone(), false);
+                }
             }
             g.finish();
             if let Some(name) = ours_name {

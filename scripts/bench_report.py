@@ -118,6 +118,8 @@ OWN_BASELINE = {
     "floor/verify_every_time": COLD,
     "floor/verify_lazily": COLD,
     "floor/verify_lazily_in_layer": COLD,
+    "floor/scan_in_layer": COLD,
+    "floor/scan_in_cached_layer": COLD,
     "ours/read_20_keys_uncached": COLD_20,
     "floor/verify_every_time_20_keys": COLD_20,
     "ours/read_2900b_uncached": COLD_2900,
@@ -243,6 +245,12 @@ TARGETS = [
     ("(e′) tower-sessions ÷ the lazy floor run in a layer (the session handed to the handler "
      "in the extensions; JSON split by serde_json)", 2.0, False, "speedup",
      ("tower_sessions/read_one_key_uncached", "floor/verify_lazily_in_layer")),
+    ("(e′) ceiling: tower-sessions ÷ the least layer (one block, one unchecked pass over the "
+     "JSON)", 2.0, False, "speedup",
+     ("tower_sessions/read_one_key_uncached", "floor/scan_in_layer")),
+    ("(e′) ceiling: tower-sessions ÷ the least layer with a cache (one line of an index read "
+     "and written)", 2.0, False, "speedup",
+     ("tower_sessions/read_one_key_uncached", "floor/scan_in_cached_layer")),
     ("(f) 20 keys, uncached: tower-sessions ÷ ours", 1.0, False, "speedup",
      ("tower_sessions/read_20_keys_uncached", "ours/read_20_keys_uncached")),
     ("(f) 20 keys, uncached, ours ÷ its floor (overheads)", 1.10, True, "cost",
