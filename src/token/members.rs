@@ -253,10 +253,11 @@ pub(crate) enum Member<'a> {
 }
 
 impl<'a> Member<'a> {
-    /// The value decoded as a `T`.
+    /// The value decoded as a `T`, as `serde_json` decodes it (a string without escapes without
+    /// its parser: see [`RawText`](super::raw::RawText)).
     pub(crate) fn decode<T: DeserializeOwned>(self) -> Result<T, serde_json::Error> {
         match self {
-            Member::Raw(text) => serde_json::from_str(text),
+            Member::Raw(text) => T::deserialize(super::raw::RawText(text)),
             Member::Value(value) => T::deserialize(value),
         }
     }

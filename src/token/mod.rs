@@ -9,6 +9,7 @@ pub(crate) mod claims;
 mod compact;
 pub(crate) mod jws;
 pub(crate) mod members;
+mod raw;
 pub(crate) mod remember;
 pub(crate) mod session;
 
