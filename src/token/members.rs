@@ -90,7 +90,7 @@ impl<'m> Run<'m> {
     pub(crate) fn position(&self, from: usize, key: &str) -> (usize, bool) {
         let key_of = |e: &Entry| self.json.get(e.key.range()).unwrap_or_default();
         let rest = self.entries.get(from..).unwrap_or_default();
-        let at = rest.partition_point(|e| key_less(key_of(e), key));
+        let at = rest.partition_point(|e| key_less(key_of(e).as_bytes(), key.as_bytes()));
         (from + at, rest.get(at).is_some_and(|e| key_of(e) == key))
     }
 
@@ -366,7 +366,7 @@ impl Members {
     pub(crate) fn scan(
         text: String,
         json_start: usize,
-        set_apart: impl FnMut(&str, &str) -> bool,
+        set_apart: impl FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<Members, serde_json::Error> {
         Ok(Scanned::scan(text, json_start, set_apart)?.into_members(Anchors::default(), true))
     }
@@ -586,7 +586,7 @@ impl Scanned {
     pub(crate) fn scan(
         text: String,
         json_start: usize,
-        mut set_apart: impl FnMut(&str, &str) -> bool,
+        mut set_apart: impl FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<Scanned, serde_json::Error> {
         // Offsets are kept as `u32`, below `APART`: a token is at most 4 KiB, a stored record
         // at most 1 MiB.
@@ -594,6 +594,7 @@ impl Scanned {
             Some(json) if text.len() < APART as usize => json,
             _ => return Err(serde::de::Error::custom("session too large")),
         };
+        let bytes = json.as_bytes();
         let mut table = Table::default();
         let mut keys = Vec::new();
         // Compact JSON, as sessions are written, first; `serde_json` decides the rest.
@@ -605,7 +606,8 @@ impl Scanned {
                 end: r.end as u32,
             };
             let (key, value) = (span(key), span(value));
-            let text = |span: Span| json.get(span.range()).unwrap_or_default();
+            // As bytes: slicing a `str` would check each end for a character boundary.
+            let text = |span: Span| bytes.get(span.range()).unwrap_or_default();
             if !set_apart(text(key), text(value)) {
                 table.push(Entry { key, value });
             }
@@ -616,7 +618,8 @@ impl Scanned {
             table = Table::default();
             serde_scan(json, &mut table, &mut keys, &mut set_apart)?;
         }
-        let key = |span: Span| key_text(json, &keys, span);
+        // Compared as bytes, which order as their text does.
+        let key = |span: Span| key_bytes(bytes, &keys, span);
         let entries = table.as_mut_slice();
         if !entries.is_sorted_by(|a, b| key_less(key(a.key), key(b.key))) {
             // Stable, so of equal keys the last one scanned is last: keep it.
@@ -678,7 +681,7 @@ fn serde_scan(
     json: &str,
     table: &mut Table,
     keys: &mut Vec<Box<str>>,
-    set_apart: &mut impl FnMut(&str, &str) -> bool,
+    set_apart: &mut impl FnMut(&[u8], &[u8]) -> bool,
 ) -> Result<(), serde_json::Error> {
     let mut suspect = false;
     let mut de = serde_json::Deserializer::from_str(json);
@@ -715,7 +718,8 @@ pub(crate) fn compact_agrees(json: &str) -> bool {
         &mut Table::default(),
         &mut Vec::new(),
         &mut |key, value| {
-            by_serde.push((key.to_owned(), value.to_owned()));
+            let text = |b: &[u8]| std::str::from_utf8(b).expect("UTF-8").to_owned();
+            by_serde.push((text(key), text(value)));
             true
         },
     )
@@ -730,10 +734,20 @@ pub(crate) fn compact_agrees(json: &str) -> bool {
 
 /// Whether key `a` sorts before key `b`, as `a < b` does: decided by the first bytes when they
 /// differ, as they do for most pairs of a session's keys, without a call to compare the rest.
-fn key_less(a: &str, b: &str) -> bool {
-    match (a.as_bytes().first(), b.as_bytes().first()) {
+fn key_less(a: &[u8], b: &[u8]) -> bool {
+    match (a.first(), b.first()) {
         (Some(x), Some(y)) if x != y => x < y,
         _ => a < b,
+    }
+}
+
+/// [`key_text`] as bytes, without checking that the span's ends are a string's character
+/// boundaries (they are).
+fn key_bytes<'s>(json: &'s [u8], keys: &'s [Box<str>], span: Span) -> &'s [u8] {
+    if span.start == APART {
+        keys.get(span.end as usize).map_or(&[], |k| k.as_bytes())
+    } else {
+        json.get(span.range()).unwrap_or_default()
     }
 }
 
@@ -893,7 +907,7 @@ struct Scan<'e, F> {
     suspect: &'e mut bool,
 }
 
-impl<'de, F: FnMut(&str, &str) -> bool> DeserializeSeed<'de> for Scan<'_, F> {
+impl<'de, F: FnMut(&[u8], &[u8]) -> bool> DeserializeSeed<'de> for Scan<'_, F> {
     type Value = ();
 
     fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
@@ -901,7 +915,7 @@ impl<'de, F: FnMut(&str, &str) -> bool> DeserializeSeed<'de> for Scan<'_, F> {
     }
 }
 
-impl<'de, F: FnMut(&str, &str) -> bool> Visitor<'de> for Scan<'_, F> {
+impl<'de, F: FnMut(&[u8], &[u8]) -> bool> Visitor<'de> for Scan<'_, F> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -920,7 +934,7 @@ impl<'de, F: FnMut(&str, &str) -> bool> Visitor<'de> for Scan<'_, F> {
         while let Some(key) = access.next_key::<KeyText<'de>>()? {
             let value = access.next_value::<&'de RawValue>()?;
             let key_str: &str = &key.0;
-            if (self.set_apart)(key_str, value.get()) {
+            if (self.set_apart)(key_str.as_bytes(), value.get().as_bytes()) {
                 continue;
             }
             let key = match key.0 {
@@ -1067,7 +1081,7 @@ mod tests {
     fn set_apart_members_are_not_kept() {
         let mut seen = Vec::new();
         let members = Members::scan(r#"{"exp":12,"a":1,"iat":3}"#.to_owned(), 0, |k, v| {
-            let claim = k == "exp" || k == "iat";
+            let claim = k == b"exp" || k == b"iat";
             if claim {
                 seen.push((k.to_owned(), v.to_owned()));
             }
@@ -1077,7 +1091,10 @@ mod tests {
         assert_eq!(members.keys().collect::<Vec<_>>(), ["a"]);
         assert_eq!(
             seen,
-            [("exp".into(), "12".into()), ("iat".into(), "3".into())]
+            [
+                (b"exp".to_vec(), b"12".to_vec()),
+                (b"iat".to_vec(), b"3".to_vec())
+            ]
         );
     }
 
@@ -1088,7 +1105,10 @@ mod tests {
     fn a_run_has_nothing_between_its_members() {
         let claims = crate::token::session::CLAIMS;
         let run = |text: &str| {
-            let members = Members::scan(text.to_owned(), 0, |k, _| claims.contains(&k)).unwrap();
+            let members = Members::scan(text.to_owned(), 0, |k, _| {
+                claims.iter().any(|claim| claim.as_bytes() == k)
+            })
+            .unwrap();
             members.run().map(|run| run.text(0..run.len()).to_owned())
         };
         for refused in [
@@ -1135,7 +1155,7 @@ mod tests {
         /// bytes and bytes above ASCII included.
         #[test]
         fn keys_sort_as_strings_do(a in "[a_é]{0,3}", b in "[a_é]{0,3}") {
-            proptest::prop_assert_eq!(key_less(&a, &b), a < b);
+            proptest::prop_assert_eq!(key_less(a.as_bytes(), b.as_bytes()), a < b);
         }
     }
 

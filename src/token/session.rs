@@ -115,8 +115,8 @@ impl Payload {
 
 /// Where `key` is in [`CLAIMS`], if it is a claim: matched on its bytes, so that each of a
 /// session's keys costs a few comparisons of registers rather than calls to compare memory.
-fn claim_index(key: &str) -> Option<usize> {
-    match key.as_bytes() {
+fn claim_index(key: &[u8]) -> Option<usize> {
+    match key {
         b"exp" => Some(0),
         b"nbf" => Some(1),
         b"iat" => Some(2),
@@ -128,10 +128,10 @@ fn claim_index(key: &str) -> Option<usize> {
 /// A claim's raw JSON decoded. Up to 19 digits alone (valid JSON, so with no sign and no leading
 /// zero, and within a `u64`) are read as the integer `serde_json` makes of them, in one pass
 /// without a parser: every time claim this crate issues is one.
-fn claim_value(raw: &str) -> serde_json::Result<Value> {
-    match small_integer(raw.as_bytes()) {
+fn claim_value(raw: &[u8]) -> serde_json::Result<Value> {
+    match small_integer(raw) {
         Some(n) => Ok(n.into()),
-        None => serde_json::from_str(raw),
+        None => serde_json::from_slice(raw),
     }
 }
 
@@ -288,7 +288,7 @@ mod tests {
     #[test]
     fn claims_are_found_by_their_exact_names() {
         for (i, claim) in CLAIMS.iter().enumerate() {
-            assert_eq!(claim_index(claim), Some(i));
+            assert_eq!(claim_index(claim.as_bytes()), Some(i));
         }
         for other in [
             "",
@@ -301,7 +301,7 @@ mod tests {
             "_created_",
             "user",
         ] {
-            assert_eq!(claim_index(other), None, "{other:?}");
+            assert_eq!(claim_index(other.as_bytes()), None, "{other:?}");
         }
     }
 
@@ -379,7 +379,7 @@ mod tests {
             "null",
             "[1]",
         ] {
-            let ours = claim_value(raw).unwrap();
+            let ours = claim_value(raw.as_bytes()).unwrap();
             assert_eq!(ours, serde_json::from_str::<Value>(raw).unwrap(), "{raw}");
             assert_eq!(
                 claims::numeric_date(&ours).ok(),
@@ -387,7 +387,7 @@ mod tests {
             );
         }
         for raw in ["", "1e400", "0123", "00", "12a", "+1"] {
-            assert!(claim_value(raw).is_err(), "{raw}");
+            assert!(claim_value(raw.as_bytes()).is_err(), "{raw}");
             assert!(serde_json::from_str::<Value>(raw).is_err(), "{raw}");
         }
     }
