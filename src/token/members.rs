@@ -246,7 +246,7 @@ pub(crate) fn arc_heap_bytes<T>() -> usize {
 /// One member's value, as text or decoded.
 #[derive(Clone, Copy)]
 pub(crate) enum Member<'a> {
-    /// Valid JSON text, not yet decoded.
+    /// Valid JSON text of one value (validated by [`Scanned::scan`]), not yet decoded.
     Raw(&'a str),
     /// A decoded value.
     Value(&'a Value),
@@ -288,13 +288,9 @@ impl<'a> Member<'a> {
     /// The value as a string, if it is one: borrowed, unless its JSON text has an escape.
     pub(crate) fn as_str(self) -> Option<Cow<'a, str>> {
         match self {
-            // Valid JSON text of one value: a string's closing quote is its last byte, and a
-            // quote inside it is escaped.
-            Member::Raw(text) => match text.as_bytes() {
-                [b'"', inner @ .., b'"'] if memchr::memchr(b'\\', inner).is_none() => {
-                    Some(Cow::Borrowed(&text[1..text.len() - 1]))
-                }
-                _ => self.as_string().map(Cow::Owned),
+            Member::Raw(text) => match super::raw::plain_string(text) {
+                Some(plain) => Some(Cow::Borrowed(plain)),
+                None => self.as_string().map(Cow::Owned),
             },
             Member::Value(Value::String(text)) => Some(Cow::Borrowed(text)),
             Member::Value(_) => None,

@@ -1,13 +1,15 @@
 //! A member's JSON text as a `serde` deserializer: what `serde_json::from_str` makes of the text,
 //! except that a string without escapes (the usual value of a session: a user name, a path, a
-//! theme) is handed to the visitor as it lies in the text, without starting a parser. For a
-//! handler that reads a short string, the parser's setup cost more than the rest of the read.
+//! theme) asked for as a string is handed to the visitor as it lies in the text, without starting
+//! a parser. For a handler that reads a short string, the parser's setup cost more than the rest
+//! of the read.
 //!
 //! Any other text, and a string asked for as anything but a string, goes to `serde_json`'s
 //! deserializer, method for method: a type's `Deserialize` calls exactly one method of its
 //! deserializer, so forwarding that call to `serde_json` and then checking that nothing follows
-//! (as `from_str` does) decides exactly what `from_str` would. The tests hold both to the same
-//! answers.
+//! (as `from_str` does) decides what `from_str` would. Every answer is the value `from_str` gives,
+//! or an error where it gives one (a visitor's error about a plain string carries no line and
+//! column; every caller drops the error's text). The tests hold both to the same answers.
 
 use serde::de::Visitor;
 use serde::Deserializer;
@@ -16,18 +18,23 @@ use serde::Deserializer;
 /// scanned).
 pub(crate) struct RawText<'a>(pub(crate) &'a str);
 
+/// The characters of `text`, valid JSON text of one value, if it is a string without escapes:
+/// those between its quotes. In valid JSON a quote inside a string is escaped, and so is every
+/// control character, so text that begins and ends with a quote and holds no backslash is one
+/// string, of these characters.
+pub(crate) fn plain_string(text: &str) -> Option<&str> {
+    match text.as_bytes() {
+        // `contains`, not the `memchr` crate: a session's strings are short, and its vector
+        // search costs more to set up than the search.
+        [b'"', inner @ .., b'"'] if !inner.contains(&b'\\') => text.get(1..text.len() - 1),
+        _ => None,
+    }
+}
+
 impl<'a> RawText<'a> {
-    /// The characters of a string without escapes, between its quotes. Valid JSON text: a quote
-    /// inside a string is escaped, and so is every control character, so text that begins and
-    /// ends with a quote and holds no backslash is one string, with these characters.
+    /// [`plain_string`] of this text.
     fn plain_string(&self) -> Option<&'a str> {
-        let text = self.0;
-        match text.as_bytes() {
-            // `contains`, not the `memchr` crate: a session's strings are short, and its vector
-            // search costs more to set up than the search.
-            [b'"', inner @ .., b'"'] if !inner.contains(&b'\\') => text.get(1..text.len() - 1),
-            _ => None,
-        }
+        plain_string(self.0)
     }
 }
 
@@ -82,15 +89,6 @@ impl<'de> Deserializer<'de> for RawText<'de> {
         self.deserialize_str(visitor)
     }
 
-    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
-        if self.plain_string().is_some() {
-            // Not `null`: `serde_json` hands the visitor itself, positioned at the value.
-            visitor.visit_some(self)
-        } else {
-            self.by_serde_json(|de| de.deserialize_option(visitor))
-        }
-    }
-
     by_serde_json! {
         deserialize_bool();
         deserialize_i8();
@@ -108,6 +106,7 @@ impl<'de> Deserializer<'de> for RawText<'de> {
         deserialize_char();
         deserialize_bytes();
         deserialize_byte_buf();
+        deserialize_option();
         deserialize_unit();
         deserialize_unit_struct(name: &'static str);
         deserialize_newtype_struct(name: &'static str);
@@ -146,6 +145,13 @@ mod tests {
     #[derive(Debug, PartialEq, Deserialize)]
     struct Cart {
         items: Vec<u64>,
+    }
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    #[serde(tag = "kind")]
+    enum Tagged {
+        Cart { items: Vec<u64> },
+        Empty,
     }
 
     #[derive(Debug, PartialEq, Deserialize)]
@@ -193,6 +199,15 @@ mod tests {
         agree::<std::net::IpAddr>(text);
         agree::<std::path::PathBuf>(text);
         agree::<serde_bytes_like::Bytes>(text);
+        agree::<Option<u64>>(text);
+        agree::<Option<char>>(text);
+        agree::<Box<str>>(text);
+        agree::<Tagged>(text);
+        let raw = <Option<Box<RawValue>>>::deserialize(RawText(text))
+            .map(|raw| raw.map(|raw| raw.get().to_owned()));
+        let theirs = serde_json::from_str::<Option<Box<RawValue>>>(text)
+            .map(|raw| raw.map(|raw| raw.get().to_owned()));
+        assert_eq!(raw.ok(), theirs.ok(), "{text:?} as Option<RawValue>");
         let raw = <Box<RawValue>>::deserialize(RawText(text)).map(|raw| raw.get().to_owned());
         let theirs = serde_json::from_str::<Box<RawValue>>(text).map(|raw| raw.get().to_owned());
         assert_eq!(raw.ok(), theirs.ok(), "{text:?} as RawValue");
@@ -256,6 +271,8 @@ mod tests {
             r#"["a","b"]"#,
             r#"["a",1]"#,
             r#"{"items":[1,2]}"#,
+            r#"{"kind":"Cart","items":[3]}"#,
+            r#"{"kind":"Empty"}"#,
             r#"{"a":1,"b":2}"#,
             "{}",
         ] {
