@@ -31,13 +31,6 @@ pub(crate) fn plain_string(text: &str) -> Option<&str> {
     }
 }
 
-impl<'a> RawText<'a> {
-    /// [`plain_string`] of this text.
-    fn plain_string(&self) -> Option<&'a str> {
-        plain_string(self.0)
-    }
-}
-
 /// Methods whose every answer `serde_json` gives (see [`RawText::by_serde_json`]).
 macro_rules! by_serde_json {
     ($($method:ident($($arg:ident: $ty:ty),*);)*) => {$(
@@ -71,7 +64,7 @@ impl<'de> Deserializer<'de> for RawText<'de> {
     type Error = serde_json::Error;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
-        match self.plain_string() {
+        match plain_string(self.0) {
             // What `serde_json` hands a visitor for a string without escapes in borrowed text.
             Some(text) => visitor.visit_borrowed_str(text),
             None => self.by_serde_json(|de| de.deserialize_any(visitor)),
@@ -79,7 +72,7 @@ impl<'de> Deserializer<'de> for RawText<'de> {
     }
 
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
-        match self.plain_string() {
+        match plain_string(self.0) {
             Some(text) => visitor.visit_borrowed_str(text),
             None => self.by_serde_json(|de| de.deserialize_str(visitor)),
         }
