@@ -29,6 +29,10 @@ impl Weigh for Members {
     fn token(&self) -> &[u8] {
         Members::token(self)
     }
+
+    fn fetch_ahead(&self) {
+        Members::fetch_ahead(self);
+    }
 }
 
 impl CookieBackend {
