@@ -197,7 +197,9 @@ struct Entry<V> {
     /// The use counts hold this entry's token at their most until they are next halved (each of
     /// its four counters at 15, and the current doorkeeper marks it): recording another use of
     /// it would change nothing but the number of uses of the sample, so a hit counts only that,
-    /// and reads no counter. Cleared for every entry of a shard when its counts are halved.
+    /// and changes no counter (the lookup read the counters' line ahead all the same, before it
+    /// knew: see [`Sketch::fetch_ahead`]). Cleared for every entry of a shard when its counts are
+    /// halved.
     saturated: bool,
     /// What this entry was counted as against the shard's budget (at most
     /// [`MAX_ENTRY_COST`]).
@@ -253,11 +255,16 @@ impl Tables {
     /// miss of the cache each on a cookie seen for the first time), each in its own pair of
     /// words. From 27 of its bits above the four that picked the shard.
     fn cells(hash: u64) -> [(usize, u32); 4] {
-        let block = ((hash >> 4) as usize % SKETCH_BLOCKS) * BLOCK_WORDS;
+        let block = Tables::counter_block(hash);
         std::array::from_fn(|i| {
             let bits = (hash >> (11 + 5 * i)) as usize;
             (block + 2 * i + (bits & 1), ((bits >> 1) as u32 & 15) * 4)
         })
+    }
+
+    /// The first word of the block of counters that holds all of `hash`'s.
+    fn counter_block(hash: u64) -> usize {
+        ((hash >> 4) as usize % SKETCH_BLOCKS) * BLOCK_WORDS
     }
 
     /// The doorkeeper block of `hash`, and its bits in each generation's half of the block as
@@ -295,15 +302,17 @@ impl Tables {
 impl Sketch {
     /// Reads, without using them, the line of counters and the line of the doorkeeper that
     /// recording a use of `hash` reads: called before the index is searched, so that the CPU
-    /// fetches the three lines together. Read only when the use is recorded (after the entry's
-    /// token on a hit, after verification on a miss, behind a lock whose atomic operations wait,
-    /// on x86, for every read before them), each line not in the CPU's caches is a wait of its
-    /// own.
+    /// fetches them together with the index's line. Read only when the use is recorded (after
+    /// the entry's token on a hit, after verification on a miss, behind a lock whose atomic
+    /// operations wait, on x86, for every read before them), each line not in the CPU's caches
+    /// was a wait of its own. A hit of a [saturated](Entry::saturated) entry records no counter,
+    /// and reads the two lines for nothing: the lookup cannot know before the index's line
+    /// arrives, and waiting for it first would put the wait back.
     fn fetch_ahead(&self, hash: u64) {
         if let Some(t) = self.tables.as_ref() {
-            let (block, _) = Tables::door_bits(hash);
-            let word = Tables::cells(hash)[0].0;
-            std::hint::black_box(t.counters[word] ^ t.doors[block][0]);
+            let (door, _) = Tables::door_bits(hash);
+            let counters = Tables::counter_block(hash);
+            std::hint::black_box(t.counters[counters] ^ t.doors[door][0]);
         }
     }
 
@@ -488,7 +497,7 @@ impl<V> Shard<V> {
 
     /// Records a use of a token whose entry is [saturated](Entry::saturated): only the number of
     /// uses of the sample grows. The same as [`record`](Self::record) for it, without reading
-    /// the counts.
+    /// or writing the counts.
     fn record_saturated(&mut self, hash: u64) {
         #[cfg(test)]
         self.reference.record_every_use(hash);
@@ -903,7 +912,7 @@ mod tests {
         }
     }
 
-    /// A hit of an entry its counts hold at their most reads no counter, until the counts are
+    /// A hit of an entry its counts hold at their most changes no counter, until the counts are
     /// halved; then its hits count again until it is back at the most. The counts end as they
     /// would have had every hit been recorded (`stats` compares them with a sketch that does).
     #[test]

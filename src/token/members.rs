@@ -383,13 +383,18 @@ impl Members {
             .unwrap_or_default()
     }
 
-    /// Reads a byte of each line of memory of the block's text, and the head's parts a read
-    /// uses, without using them: what a hit of the verified-cookie cache reads next (the token
-    /// to compare, the times to check, the members a handler asks for). Read one after another
-    /// as they are used, each line that is not in the CPU's caches is a wait of its own; read
-    /// here, before any is used, the CPU fetches them together.
+    /// Reads, without using them, a byte of each line of memory of the block's text (the token
+    /// and the JSON) and the fields of the head that a hit of the verified-cookie cache reads
+    /// next: where the JSON starts, the first and last members' places, the times. Read one
+    /// after another as the token's comparison, the time check and the handler reach them,
+    /// each line not in the CPU's caches is a wait of its own; read here, before any is used,
+    /// the CPU fetches them together. What is read depends only on this block (its length
+    /// included, which a token of another length learns from the comparison anyway), never on
+    /// the token it is compared with.
     pub(crate) fn fetch_ahead(&self) {
         let (head, text) = (self.head(), self.0.slice.as_bytes());
+        // One byte in every 64 falls on each line the text covers, however it is aligned,
+        // except perhaps the last: its last byte.
         let mut byte = text.last().copied().unwrap_or_default();
         let mut at = 0;
         while let Some(b) = text.get(at) {
@@ -397,8 +402,12 @@ impl Members {
             at += 64;
         }
         let entries = head.table.as_slice();
-        let table = entries.last().map_or(0, |e| e.value.end);
-        std::hint::black_box((byte, table, head.anchors.key_index));
+        let places = entries
+            .first()
+            .zip(entries.last())
+            .map(|(a, b)| (a.key, b.value));
+        let times = (head.anchors.expires_at, head.anchors.valid_from);
+        std::hint::black_box((byte, head.json_start, places, times));
     }
 
     /// The token these members were opened from: empty unless they were.
