@@ -32,6 +32,12 @@ pub(crate) fn check_time_claims(
     .map(drop)
 }
 
+/// [`numeric_date`] of a JSON integer: as `serde_json`'s `as_f64` reads it, in range or not.
+pub(crate) fn numeric_date_of_integer(n: u64) -> Option<f64> {
+    let t = n as f64;
+    (t <= MAX_NUMERIC_DATE).then_some(t)
+}
+
 /// [`check_time_claims`] on the claims `exp`, `nbf` and `iat` already taken out of a payload;
 /// their NumericDates, in that order.
 pub(crate) fn check_time_claim_values(
@@ -39,16 +45,28 @@ pub(crate) fn check_time_claim_values(
     now: u64,
     leeway: u64,
 ) -> Result<[Option<f64>; 3], Rejection> {
+    let date = |claim: Option<&Value>| claim.map(|value| numeric_date(value).ok());
+    check_time_claim_dates([date(exp), date(nbf), date(iat)], now, leeway)
+}
+
+/// [`check_time_claim_values`] on claims already read: each absent, not a NumericDate
+/// (`Some(None)`, refused), or one.
+pub(crate) fn check_time_claim_dates(
+    [exp, nbf, iat]: [Option<Option<f64>>; 3],
+    now: u64,
+    leeway: u64,
+) -> Result<[Option<f64>; 3], Rejection> {
     let (now, leeway) = (now as f64, leeway as f64);
-    let exp = exp.map(numeric_date).transpose()?;
+    let date = |claim: Option<Option<f64>>| claim.map(|d| d.ok_or(Rejection::BadClaims));
+    let exp = date(exp).transpose()?;
     if exp.is_some_and(|exp| now >= exp + leeway) {
         return Err(Rejection::Expired);
     }
-    let nbf = nbf.map(numeric_date).transpose()?;
+    let nbf = date(nbf).transpose()?;
     if nbf.is_some_and(|nbf| now < nbf - leeway) {
         return Err(Rejection::NotYetValid);
     }
-    let iat = iat.map(numeric_date).transpose()?;
+    let iat = date(iat).transpose()?;
     if iat.is_some_and(|iat| iat > now + leeway) {
         return Err(Rejection::NotYetValid);
     }

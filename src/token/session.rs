@@ -77,39 +77,50 @@ impl Opened {
     }
 }
 
-/// A session payload scanned in one pass: the members without the time claims, and the claims
-/// (in the order of [`CLAIMS`]) set apart as they are met, so the members are neither searched
-/// for them nor shrunk afterwards. Of duplicate members the last counts, as in a parsed `Map`.
-struct Payload {
-    members: Scanned,
-    claims: [Option<Value>; 4],
+/// A time claim the scan met: its NumericDate, or `None` when it is valid JSON but not a
+/// NumericDate (refused as [`Rejection::BadClaims`] where the claim is checked).
+type Claim = Option<f64>;
+
+/// Scans a session payload in one pass: the members of the JSON of `text` from `json_start` on
+/// (the token before it), which must be one JSON object, without the time claims, which are set
+/// apart into `claims` (in the order of [`CLAIMS`]) as they are met, so the members are neither
+/// searched for them nor shrunk afterwards. Of duplicate members the last counts, as in a parsed
+/// `Map`. `None` when the text is not such an object.
+fn scan_payload(
+    text: String,
+    json_start: usize,
+    claims: &mut [Option<Claim>; 4],
+) -> Option<Scanned> {
+    let mut bad_claim = false;
+    let members = Scanned::scan(text, json_start, |key, raw| {
+        let Some(i) = claim_index(key) else {
+            return false;
+        };
+        // A claim is decoded at once: it is checked on every request.
+        match claim_date(raw) {
+            Ok(date) => claims[i] = Some(date),
+            // Never from the compact scan, whose values all decode: a claim handed over
+            // twice (see `Scanned::scan`) fails only in `serde_json`'s scan.
+            Err(_) => bad_claim = true,
+        }
+        true
+    });
+    members.ok().filter(|_| !bad_claim)
 }
 
-impl Payload {
-    /// Scans the JSON of `text` from `json_start` on (the token before it), which must be one
-    /// JSON object; `None` when it was not base64 of UTF-8.
-    fn scan(text: Option<String>, json_start: usize) -> Result<Payload, Rejection> {
-        let text = text.ok_or(Rejection::Malformed)?;
-        let mut claims: [Option<Value>; 4] = Default::default();
-        let mut bad_claim = false;
-        let members = Scanned::scan(text, json_start, |key, raw| {
-            let Some(i) = claim_index(key) else {
-                return false;
-            };
-            // A claim is decoded at once: it is checked on every request.
-            match claim_value(raw) {
-                Ok(value) => claims[i] = Some(value),
-                // Never from the compact scan, whose values all decode: a claim handed over
-                // twice (see `Scanned::scan`) fails only in `serde_json`'s scan.
-                Err(_) => bad_claim = true,
-            }
-            true
-        })
-        .map_err(|_| Rejection::BadPayload)?;
-        if bad_claim {
-            return Err(Rejection::BadPayload);
-        }
-        Ok(Payload { members, claims })
+/// The earlier of two instants, either of which may be unset.
+fn earliest(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The later of two instants, either of which may be unset.
+fn latest(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
     }
 }
 
@@ -125,26 +136,58 @@ fn claim_index(key: &[u8]) -> Option<usize> {
     }
 }
 
-/// A claim's raw JSON decoded. Up to 19 digits alone (valid JSON, so with no sign and no leading
-/// zero, and within a `u64`) are read as the integer `serde_json` makes of them, in one pass
-/// without a parser: every time claim this crate issues is one.
-fn claim_value(raw: &[u8]) -> serde_json::Result<Value> {
+/// A claim's raw JSON read as a NumericDate ([`claims::numeric_date`] of the value `serde_json`
+/// decodes); an error when it is not JSON at all. Up to 19 digits alone (valid JSON, so with no
+/// sign and no leading zero, and within a `u64`) are read as that integer without a parser and
+/// without a `Value`: every time claim this crate issues is one.
+fn claim_date(raw: &[u8]) -> serde_json::Result<Claim> {
     match small_integer(raw) {
-        Some(n) => Ok(n.into()),
-        None => serde_json::from_slice(raw),
+        Some(n) => Ok(claims::numeric_date_of_integer(n)),
+        None => serde_json::from_slice::<Value>(raw).map(|value| claims::numeric_date(&value).ok()),
     }
 }
 
 /// The integer of 1 to 19 ASCII digits (always within a `u64`) with no leading zero; `None` for
-/// anything else.
+/// anything else. Eight digits at a time in a register: a claim's ten digits one at a time were a
+/// chain of ten multiplications.
 fn small_integer(raw: &[u8]) -> Option<u64> {
     if raw.is_empty() || raw.len() > 19 || (raw.len() > 1 && raw[0] == b'0') {
         return None;
     }
-    raw.iter().try_fold(0u64, |n, &b| {
+    let mut n = 0u64;
+    let mut rest = raw;
+    while let Some((eight, tail)) = rest.split_first_chunk::<8>() {
+        // At most 16 digits before these eight: below 10^16 · 10^8 + 10^8, within a `u64`.
+        n = n * 100_000_000 + eight_digits(*eight)?;
+        rest = tail;
+    }
+    rest.iter().try_fold(n, |n, &b| {
         let digit = b.wrapping_sub(b'0');
         (digit <= 9).then(|| n * 10 + u64::from(digit))
     })
+}
+
+/// The number that eight ASCII digits write (the first the most significant), or `None` if any
+/// byte is not a digit: the bytes checked and combined in pairs, then fours, then all eight, in
+/// one register.
+fn eight_digits(bytes: [u8; 8]) -> Option<u64> {
+    const ZEROS: u64 = 0x3030_3030_3030_3030;
+    const HIGH: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    let x = u64::from_le_bytes(bytes);
+    // Each byte is 0x30 to 0x39: its high half is 3, and adding 6 leaves it 3. (The second test
+    // can carry into the next byte only from a byte whose high half is F, which the first fails.)
+    if x & HIGH != ZEROS || x.wrapping_add(0x0606_0606_0606_0606) & HIGH != ZEROS {
+        return None;
+    }
+    // Digits 0 to 9, the first in the lowest byte. Each byte becomes ten times itself plus the
+    // next (the even bytes: two-digit numbers below 100); then pairs of those, then halves.
+    let d = x - ZEROS;
+    let pairs = d.wrapping_mul(10).wrapping_add(d >> 8);
+    const LOW_OF_HALVES: u64 = 0x0000_00FF_0000_00FF;
+    let fours = (pairs & LOW_OF_HALVES).wrapping_mul(100 + (1_000_000 << 32));
+    let fours =
+        fours.wrapping_add(((pairs >> 16) & LOW_OF_HALVES).wrapping_mul(1 + (10_000 << 32)));
+    Some(fours >> 32)
 }
 
 impl SessionFormat {
@@ -152,35 +195,33 @@ impl SessionFormat {
     /// idle and absolute timeouts from the signed anchors (SECURITY.md JWT-07, JWT-09, SES-03 to
     /// SES-05).
     pub(crate) fn open(&self, token: &str, now: u64) -> Result<Opened, Rejection> {
-        let (payload, key_index) = if self.private {
+        let (text, key_index) = if self.private {
             let (json, key_index) = aead::open(token, self.keys.all(), &self.cookie_name)?;
             let text = std::str::from_utf8(&json)
                 .ok()
                 .map(|json| [token, json].concat());
-            (Payload::scan(text, token.len()), key_index)
+            (text, key_index)
         } else {
             let verified = jws::verify(token, self.keys.all())?;
-            let text = verified.payload_text_after(token);
-            (Payload::scan(text, token.len()), verified.key_index)
+            (verified.payload_text_after(token), verified.key_index)
         };
-        // Authentic from here on: what this layer cannot read is left alone.
-        let Payload {
-            members: map,
-            claims,
-        } = payload.map_err(|_| Rejection::Unusable)?;
-        let [exp, nbf, iat, created] = &claims;
+        // Authentic from here on: what this layer cannot read (not base64 of UTF-8, not one
+        // JSON object) is left alone.
+        let mut claims = [None; 4];
+        let Some(map) = text.and_then(|text| scan_payload(text, token.len(), &mut claims)) else {
+            return Err(Rejection::Unusable);
+        };
+        let [exp, nbf, iat, created] = claims;
         let others = nbf.is_some() || iat.is_some() || created.is_some();
         if remember::is_remember_shaped_without_claims(&map, exp.is_some(), others) {
             // A remember-me token is never a session (SECURITY.md JWT-10, the other direction).
             return Err(Rejection::BadPayload);
         }
         // The claims, each read once: what `claims::check_time_claims` checks of a whole map.
-        let [exp, nbf, iat] = claims::check_time_claim_values(
-            [exp.as_ref(), nbf.as_ref(), iat.as_ref()],
-            now,
-            self.leeway,
-        )?;
-        let created = created.as_ref().map(claims::numeric_date).transpose()?;
+        let [exp, nbf, iat] = claims::check_time_claim_dates([exp, nbf, iat], now, self.leeway)?;
+        let created = created
+            .map(|date| date.ok_or(Rejection::BadClaims))
+            .transpose()?;
         let (issued, created) = (iat.map(|t| t as u64), created.map(|t| t as u64));
         if !self.claimless && (issued.is_none() || created.is_none()) {
             return Err(Rejection::Unusable);
@@ -190,19 +231,15 @@ impl SessionFormat {
             (Some(a), Some(t)) => Some(a.saturating_add(t) as f64),
             _ => None,
         };
-        let expires_at = [
-            exp.map(|exp| exp + leeway),
-            deadline(issued, self.idle_timeout),
+        // Pairwise, not reduced from an array: the array was written to memory and read back.
+        let expires_at = earliest(
+            earliest(
+                exp.map(|exp| exp + leeway),
+                deadline(issued, self.idle_timeout),
+            ),
             deadline(created, self.absolute_timeout),
-        ]
-        .into_iter()
-        .flatten()
-        .reduce(f64::min);
-        let valid_from = [nbf, iat]
-            .into_iter()
-            .flatten()
-            .reduce(f64::max)
-            .map(|t| t - leeway);
+        );
+        let valid_from = latest(nbf, iat).map(|t| t - leeway);
         let anchors = Anchors {
             key_index,
             created,
@@ -379,16 +416,67 @@ mod tests {
             "null",
             "[1]",
         ] {
-            let ours = claim_value(raw.as_bytes()).unwrap();
-            assert_eq!(ours, serde_json::from_str::<Value>(raw).unwrap(), "{raw}");
+            let theirs = serde_json::from_str::<Value>(raw).unwrap();
             assert_eq!(
-                claims::numeric_date(&ours).ok(),
-                claims::numeric_date(&serde_json::from_str(raw).unwrap()).ok()
+                claim_date(raw.as_bytes()).unwrap(),
+                claims::numeric_date(&theirs).ok(),
+                "{raw}"
             );
         }
         for raw in ["", "1e400", "0123", "00", "12a", "+1"] {
-            assert!(claim_value(raw.as_bytes()).is_err(), "{raw}");
+            assert!(claim_date(raw.as_bytes()).is_err(), "{raw}");
             assert!(serde_json::from_str::<Value>(raw).is_err(), "{raw}");
+        }
+    }
+
+    /// A digit at a time, as `serde_json` reads an integer: what [`small_integer`] must answer.
+    fn small_integer_bytewise(raw: &[u8]) -> Option<u64> {
+        let digits = !raw.is_empty() && raw.len() <= 19 && raw.iter().all(u8::is_ascii_digit);
+        let leading_zero = raw.len() > 1 && raw[0] == b'0';
+        (digits && !leading_zero).then(|| std::str::from_utf8(raw).ok()?.parse().ok())?
+    }
+
+    /// Every byte next to the digits' range (and the high ones a carry could cross), at each
+    /// place of numbers of every length around the eight-digit steps.
+    #[test]
+    fn integers_are_read_eight_digits_at_a_time_as_one_at_a_time() {
+        let edges = [
+            0x00, b'+', b'-', b'.', b'/', b'0', b'1', b'5', b'9', b':', b'e', 0x7f, 0x80, 0xb0,
+            0xb9, 0xca, 0xf0, 0xf9, 0xfa, 0xff,
+        ];
+        for len in 0..=20 {
+            for at in 0..len {
+                for &edge in &edges {
+                    let mut raw: Vec<u8> = (0..len).map(|i| b"918273645"[i % 9]).collect();
+                    raw[at] = edge;
+                    assert_eq!(small_integer(&raw), small_integer_bytewise(&raw), "{raw:?}");
+                }
+            }
+        }
+        for raw in [
+            "9999999999999999999",
+            "1000000000000000000",
+            "10000000",
+            "99999999",
+            "1",
+        ] {
+            assert_eq!(small_integer(raw.as_bytes()), raw.parse().ok(), "{raw}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_integer_is_read_as_one_at_a_time_reads_it(
+            raw in proptest::collection::vec(
+                proptest::prop_oneof![b'0'..=b'9', b'0'..=b'9', proptest::num::u8::ANY],
+                0..22,
+            ),
+            n in 0u64..,
+        ) {
+            proptest::prop_assert_eq!(small_integer(&raw), small_integer_bytewise(&raw));
+            let text = n.to_string();
+            let expected = (text.len() <= 19).then_some(n);
+            proptest::prop_assert_eq!(small_integer(text.as_bytes()), expected);
         }
     }
 
