@@ -22,19 +22,43 @@ const MAX_NUMBER: usize = 40;
 /// Calls `member` with the byte ranges of each member's key (between its quotes) and value (its
 /// whole JSON text), in the order they are written, and returns true, if `json` is one object in
 /// the compact subset; else false, having perhaps called `member` for some members first.
+///
+/// The members' keys and their scalar values (strings and numbers: most of a session's) are
+/// read here, in one loop, and only arrays, objects and literals through [`value`]: a call for
+/// each key and each value cost more than reading most of them.
 pub(super) fn members(json: &str, mut member: impl FnMut(Range<usize>, Range<usize>)) -> bool {
     let b = json.as_bytes();
-    object(b, 0, 0, &mut member) == Some(b.len())
+    if b.first() != Some(&b'{') {
+        return false;
+    }
+    if b.get(1) == Some(&b'}') {
+        return b.len() == 2;
+    }
+    let mut at = 1;
+    loop {
+        let Some(key_end) = key(b, at) else {
+            return false;
+        };
+        let start = key_end + 2;
+        let end = match b.get(start) {
+            Some(b'"') => string_end(b, start + 1).map(|end| end + 1),
+            Some(b'-' | b'0'..=b'9') => number_end(b, start),
+            _ => value(b, start, 0),
+        };
+        let Some(end) = end else {
+            return false;
+        };
+        member(at + 1..key_end, start..end);
+        match b.get(end) {
+            Some(b',') => at = end + 1,
+            Some(b'}') => return end + 1 == b.len(),
+            _ => return false,
+        }
+    }
 }
 
-/// The end of the object that opens at `at`, its members' values at nesting `depth`; `member`
-/// is called with each member's key and value, as [`members`] says.
-fn object(
-    b: &[u8],
-    at: usize,
-    depth: usize,
-    member: &mut impl FnMut(Range<usize>, Range<usize>),
-) -> Option<usize> {
+/// The end of the object that opens at `at`, its members' values at nesting `depth`.
+fn object(b: &[u8], at: usize, depth: usize) -> Option<usize> {
     if b.get(at) != Some(&b'{') {
         return None;
     }
@@ -45,7 +69,6 @@ fn object(
     loop {
         let key_end = key(b, at)?;
         let end = value(b, key_end + 2, depth)?;
-        member(at + 1..key_end, key_end + 2..end);
         match *b.get(end)? {
             b',' => at = end + 1,
             b'}' => return Some(end + 1),
@@ -55,6 +78,7 @@ fn object(
 }
 
 /// The position of the closing quote of the key that opens at `at`, followed by a colon.
+#[inline(always)]
 fn key(b: &[u8], at: usize) -> Option<usize> {
     if b.get(at) != Some(&b'"') {
         return None;
@@ -67,6 +91,7 @@ fn key(b: &[u8], at: usize) -> Option<usize> {
 /// control character comes before it. Eight bytes at a time, in a general-purpose register: a
 /// session's strings are too short for a vector search to pay for its setup, and a byte at a
 /// time took a loop turn for each character of a 43-character tag.
+#[inline(always)]
 fn string_end(b: &[u8], from: usize) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
@@ -118,7 +143,7 @@ fn value(b: &[u8], at: usize, depth: usize) -> Option<usize> {
                 }
             }
         }
-        b'{' if depth < MAX_DEPTH => object(b, at, depth + 1, &mut |_, _| {}),
+        b'{' if depth < MAX_DEPTH => object(b, at, depth + 1),
         _ => None,
     }
 }
@@ -131,29 +156,48 @@ fn literal(b: &[u8], at: usize, word: &[u8]) -> Option<usize> {
 
 /// The end of the number that begins at `at`: an optional minus, an integer part without leading
 /// zeros, an optional fraction of at least one digit; no exponent.
+#[inline(always)]
 fn number_end(b: &[u8], at: usize) -> Option<usize> {
-    let digits = |from: usize| {
-        b.get(from..).map_or(0, |rest| {
-            rest.iter().take_while(|c| c.is_ascii_digit()).count()
-        })
-    };
-    let mut i = at + usize::from(b[at] == b'-');
+    let mut i = at + usize::from(b.get(at) == Some(&b'-'));
     match b.get(i)? {
         b'0' => i += 1,
-        b'1'..=b'9' => i += digits(i),
+        b'1'..=b'9' => i = digits_end(b, i),
         _ => return None,
     }
     if b.get(i) == Some(&b'.') {
-        let fraction = digits(i + 1);
-        if fraction == 0 {
+        let end = digits_end(b, i + 1);
+        if end == i + 1 {
             return None;
         }
-        i += 1 + fraction;
+        i = end;
     }
     if matches!(b.get(i), Some(b'e' | b'E')) || i - at > MAX_NUMBER {
         return None;
     }
     Some(i)
+}
+
+/// The end of the run of ASCII digits from `from`: eight bytes at a time, in a register, as
+/// [`string_end`] reads (a time claim has ten digits).
+#[inline(always)]
+fn digits_end(b: &[u8], from: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let mut i = from;
+    while let Some(chunk) = b.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+        // A digit's byte, less 0x30, is 0 to 9: its high half is zero, and adding 6 to its low
+        // half leaves that zero. Any other byte sets a high-half bit in one of the two terms,
+        // within its own byte (nothing carries out of a byte: 0x0f + 6 is below 0x100).
+        let x = u64::from_le_bytes(*chunk) ^ (ONES * 0x30);
+        let other = (x | ((x & (ONES * 0x0f)) + ONES * 6)) & (ONES * 0xf0);
+        if other != 0 {
+            return i + (other.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while b.get(i).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+    }
+    i
 }
 
 #[cfg(test)]
@@ -197,7 +241,43 @@ mod tests {
         }
     }
 
+    /// Each byte next to the digits' range (and the high ones), at each place of runs of
+    /// every length around the eight-byte steps: where the run ends, as a byte at a time finds it.
+    #[test]
+    fn the_end_of_a_run_of_digits_is_found_as_a_byte_at_a_time_finds_it() {
+        let edges = [
+            0x00, 0x09, 0x0a, 0x20, 0x2f, 0x30, 0x35, 0x39, 0x3a, 0x3f, 0x40, 0x7f, 0x80, 0xb0,
+            0xb9, 0xba, 0xf0, 0xff,
+        ];
+        for len in 0..20 {
+            for at in 0..len {
+                for &edge in &edges {
+                    let mut b: Vec<u8> = (0..len).map(|i| b"7051938264"[i % 10]).collect();
+                    b[at] = edge;
+                    for from in 0..=b.len() {
+                        let bytewise =
+                            from + b[from..].iter().take_while(|c| c.is_ascii_digit()).count();
+                        assert_eq!(digits_end(&b, from), bytewise, "{b:?} from {from}");
+                    }
+                }
+            }
+        }
+    }
+
     proptest! {
+        #[test]
+        fn the_end_of_any_run_of_digits_is_found_as_a_byte_at_a_time_finds_it(
+            b in proptest::collection::vec(
+                prop_oneof![b'0'..=b'9', b'0'..=b'9', any::<u8>()],
+                0..40,
+            ),
+            from in 0usize..40,
+        ) {
+            let from = from.min(b.len());
+            let bytewise = from + b[from..].iter().take_while(|c| c.is_ascii_digit()).count();
+            prop_assert_eq!(digits_end(&b, from), bytewise);
+        }
+
         #[test]
         fn the_end_of_any_string_is_found_as_a_byte_at_a_time_finds_it(
             b in proptest::collection::vec(
