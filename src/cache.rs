@@ -743,7 +743,9 @@ impl<V: Weigh + Clone> Cache<V> {
             verified: verified.clone(),
         };
         shard.hashes.push(hash);
-        shard.index.insert(hash, entry);
+        // None of this hash was left (removed above): a replaced entry's tag would stay behind.
+        let replaced = shard.index.insert(hash, entry);
+        debug_assert!(replaced.is_none());
         shard.bytes += cost;
         #[cfg(test)]
         {

@@ -52,8 +52,9 @@ impl Filter {
     /// all the key's bits: its lowest pick the shard, the same for every key of a filter.
     fn place(key: u64) -> (usize, u64) {
         let mixed = key.wrapping_mul(0xd6e8_feb8_6659_fd93);
+        // The word from the top nine bits, the tag from the eight below them.
         let word = (mixed >> 55) as usize % BUCKETS;
-        let tag = ((mixed >> 48) & 0xff).max(1);
+        let tag = ((mixed >> 47) & 0xff).max(1);
         (word, tag)
     }
 
@@ -98,6 +99,7 @@ impl Filter {
         let word = if tagged {
             // Keys of the same tag in one word are alike here: any of their lanes is emptied.
             let holding = Filter::lanes_holding(word, tag);
+            debug_assert_ne!(holding, 0, "a tagged key's tag is in its word");
             if holding == 0 {
                 return;
             }

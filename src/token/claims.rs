@@ -32,7 +32,8 @@ pub(crate) fn check_time_claims(
     .map(drop)
 }
 
-/// [`numeric_date`] of a JSON integer: as `serde_json`'s `as_f64` reads it, in range or not.
+/// [`numeric_date`] of a JSON integer (`numeric_date(&Value::from(n)).ok()`, without the
+/// `Value`).
 pub(crate) fn numeric_date_of_integer(n: u64) -> Option<f64> {
     let t = n as f64;
     (t <= MAX_NUMERIC_DATE).then_some(t)

@@ -165,6 +165,7 @@ impl Table {
     /// [`push`](Self::push) into a table that is or becomes [`Table::Spilled`].
     #[inline(never)]
     fn push_spilled(&mut self, key: Span, value: Span) {
+        debug_assert!(matches!(self, Table::Spilled(_)) || self.as_slice().len() == INLINE);
         let entry = Entry { key, value };
         match self {
             Table::Inline(_, entries) => {

@@ -85,7 +85,8 @@ type Claim = Option<f64>;
 /// (the token before it), which must be one JSON object, without the time claims, which are set
 /// apart into `claims` (in the order of [`CLAIMS`]) as they are met, so the members are neither
 /// searched for them nor shrunk afterwards. Of duplicate members the last counts, as in a parsed
-/// `Map`. `None` when the text is not such an object.
+/// `Map`. `None` when the text is not such an object, or a claim's value does not decode (a
+/// number beyond `f64`'s range, which only `serde_json`'s scan meets).
 fn scan_payload(
     text: String,
     json_start: usize,
@@ -157,7 +158,7 @@ fn small_integer(raw: &[u8]) -> Option<u64> {
     let mut n = 0u64;
     let mut rest = raw;
     while let Some((eight, tail)) = rest.split_first_chunk::<8>() {
-        // At most 16 digits before these eight: below 10^16 · 10^8 + 10^8, within a `u64`.
+        // At most eight digits before these eight (19 in all): below 10^8 · 10^8 + 10^8.
         n = n * 100_000_000 + eight_digits(*eight)?;
         rest = tail;
     }
@@ -168,7 +169,7 @@ fn small_integer(raw: &[u8]) -> Option<u64> {
 }
 
 /// The number that eight ASCII digits write (the first the most significant), or `None` if any
-/// byte is not a digit: the bytes checked and combined in pairs, then fours, then all eight, in
+/// byte is not a digit: the bytes checked and combined in pairs, then the four pairs at once, in
 /// one register.
 fn eight_digits(bytes: [u8; 8]) -> Option<u64> {
     const ZEROS: u64 = 0x3030_3030_3030_3030;
@@ -180,14 +181,14 @@ fn eight_digits(bytes: [u8; 8]) -> Option<u64> {
         return None;
     }
     // Digits 0 to 9, the first in the lowest byte. Each byte becomes ten times itself plus the
-    // next (the even bytes: two-digit numbers below 100); then pairs of those, then halves.
+    // next (the even bytes: two-digit numbers below 100); then two multiplications weigh the
+    // four pairs (10^6, 10^4, 100, 1) into the high half.
     let d = x - ZEROS;
     let pairs = d.wrapping_mul(10).wrapping_add(d >> 8);
     const LOW_OF_HALVES: u64 = 0x0000_00FF_0000_00FF;
-    let fours = (pairs & LOW_OF_HALVES).wrapping_mul(100 + (1_000_000 << 32));
-    let fours =
-        fours.wrapping_add(((pairs >> 16) & LOW_OF_HALVES).wrapping_mul(1 + (10_000 << 32)));
-    Some(fours >> 32)
+    let first = (pairs & LOW_OF_HALVES).wrapping_mul(100 + (1_000_000 << 32));
+    let second = ((pairs >> 16) & LOW_OF_HALVES).wrapping_mul(1 + (10_000 << 32));
+    Some(first.wrapping_add(second) >> 32)
 }
 
 impl SessionFormat {
