@@ -33,7 +33,7 @@ pub(crate) enum Choice<T> {
 /// `same` as the first. `what` names the cookie in the debug events.
 pub(crate) fn choose<T>(
     what: &str,
-    candidates: &[Box<str>],
+    candidates: &[impl AsRef<str>],
     mut open: impl FnMut(&str) -> Result<T, Rejection>,
     same: impl Fn(&T, &T) -> bool,
 ) -> Choice<T> {
@@ -44,7 +44,7 @@ pub(crate) fn choose<T>(
     let mut found: Option<T> = None;
     let mut authentic = false;
     for candidate in candidates {
-        match open(candidate) {
+        match open(candidate.as_ref()) {
             Ok(value) => match &found {
                 Some(seen) if !same(seen, &value) => {
                     tracing::debug!("conflicting {what} cookies; {what} ignored");

@@ -21,7 +21,9 @@ pub(crate) const MAX_CANDIDATES: usize = 4;
 /// The headers are scanned as bytes, with `memchr`'s vector search for the separators, and only
 /// a value that is kept is checked for UTF-8: on a request whose `Cookie` is mostly the session
 /// cookie, the whole header was validated and then searched a word at a time, twice the work.
-pub(crate) fn find_two(headers: &HeaderMap, names: [&str; 2]) -> [Values; 2] {
+/// The values are borrowed from the headers: a caller copies what it keeps
+/// ([`Values::into_owned`]), where it likes.
+pub(crate) fn find_two<'h>(headers: &'h HeaderMap, names: [&str; 2]) -> [Values<&'h str>; 2] {
     let mut found = [Values::None, Values::None];
     for header in headers.get_all(COOKIE) {
         let mut rest = header.as_bytes();
@@ -44,7 +46,7 @@ pub(crate) fn find_two(headers: &HeaderMap, names: [&str; 2]) -> [Values; 2] {
 
 /// Adds `value` to the list of `name`, if `name` is one of `names` and the value is one to keep
 /// (see [`find_two`]).
-fn keep(found: &mut [Values; 2], names: [&str; 2], name: &[u8], value: &[u8]) {
+fn keep<'h>(found: &mut [Values<&'h str>; 2], names: [&str; 2], name: &[u8], value: &'h [u8]) {
     let Some(slot) = names.iter().position(|n| n.as_bytes() == name) else {
         return;
     };
@@ -55,22 +57,34 @@ fn keep(found: &mut [Values; 2], names: [&str; 2], name: &[u8], value: &[u8]) {
         return;
     }
     if let Ok(text) = std::str::from_utf8(value) {
-        found[slot].push(text.into());
+        found[slot].push(text);
     }
 }
 
-/// The values of the cookies of one name, in order. Most requests carry one, which is kept
-/// without a list (one allocation fewer on every request).
+/// The values of the cookies of one name, in order, borrowed from the headers (`&str`) or kept
+/// (`Box<str>`). Most requests carry one, which is held without a list (one allocation fewer on
+/// every request).
 #[derive(Debug, Default)]
-pub(crate) enum Values {
+pub(crate) enum Values<T = Box<str>> {
     #[default]
     None,
-    One(Box<str>),
-    Many(Vec<Box<str>>),
+    One(T),
+    Many(Vec<T>),
 }
 
-impl Values {
-    fn push(&mut self, value: Box<str>) {
+impl Values<&str> {
+    /// The values, copied out of the headers.
+    pub(crate) fn into_owned(self) -> Values {
+        match self {
+            Values::None => Values::None,
+            Values::One(value) => Values::One(value.into()),
+            Values::Many(all) => Values::Many(all.into_iter().map(Into::into).collect()),
+        }
+    }
+}
+
+impl<T: Default> Values<T> {
+    fn push(&mut self, value: T) {
         *self = match std::mem::take(self) {
             Values::None => Values::One(value),
             Values::One(first) => Values::Many(vec![first, value]),
@@ -82,10 +96,10 @@ impl Values {
     }
 }
 
-impl std::ops::Deref for Values {
-    type Target = [Box<str>];
+impl<T> std::ops::Deref for Values<T> {
+    type Target = [T];
 
-    fn deref(&self) -> &[Box<str>] {
+    fn deref(&self) -> &[T] {
         match self {
             Values::None => &[],
             Values::One(value) => std::slice::from_ref(value),
@@ -98,7 +112,7 @@ impl std::ops::Deref for Values {
 #[cfg(test)]
 fn find(headers: &HeaderMap, name: &str) -> Vec<Box<str>> {
     let [found, _] = find_two(headers, [name, "\0never a cookie name"]);
-    found.to_vec()
+    found.into_owned().to_vec()
 }
 
 fn unquote(value: &[u8]) -> &[u8] {
@@ -229,8 +243,8 @@ mod tests {
             let mut h = HeaderMap::new();
             h.append(COOKIE, value);
             let [session, remember] = find_two(&h, ["session", "remember"]);
-            proptest::prop_assert_eq!(session.to_vec(), reference(&header, "session"));
-            proptest::prop_assert_eq!(remember.to_vec(), reference(&header, "remember"));
+            proptest::prop_assert_eq!(session.into_owned().to_vec(), reference(&header, "session"));
+            proptest::prop_assert_eq!(remember.into_owned().to_vec(), reference(&header, "remember"));
         }
     }
 

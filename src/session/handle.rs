@@ -55,7 +55,10 @@ use crate::Error;
 /// ```
 #[derive(Clone)]
 pub struct SessionDict {
-    shared: triomphe::Arc<Shared>,
+    /// What the request's handles share, and as the block's text the session cookie the request
+    /// sent, when it sent one (as nearly every request with a session does): copied there, in
+    /// the allocation the handle makes anyway, rather than into one of its own.
+    block: triomphe::Arc<triomphe::HeaderSlice<Shared, str>>,
 }
 
 // The handle crosses tasks and threads, and futures holding it may move: guarded here, since its
@@ -68,7 +71,7 @@ const _: () = {
 struct Shared {
     config: Arc<SessionConfig>,
     /// Values of the cookies with the session's name, not yet verified.
-    sent: parse::Values,
+    sent: Sent,
     /// Values of the cookies with the remember cookie's name, not yet verified.
     remember_candidates: parse::Values,
     /// The request's `User-Agent`, kept only when a registry lists sessions by device.
@@ -81,6 +84,24 @@ struct Shared {
     /// every gated request an allocation and a map insert.
     #[cfg(feature = "axum")]
     gate_user: std::sync::atomic::AtomicUsize,
+}
+
+/// The session cookies a request sent, not yet verified.
+enum Sent {
+    /// One: the handle's block's text.
+    One,
+    /// None, or several, kept here.
+    Apart(parse::Values),
+}
+
+impl Shared {
+    /// Whether the request sent a session cookie.
+    fn cookie_sent(&self) -> bool {
+        match &self.sent {
+            Sent::One => true,
+            Sent::Apart(values) => !values.is_empty(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -129,8 +150,12 @@ enum Change {
 
 impl SessionDict {
     pub(crate) fn new(config: Arc<SessionConfig>, headers: &HeaderMap) -> SessionDict {
-        let [sent, remember_candidates] =
+        let [sent, remember] =
             parse::find_two(headers, [&config.session_name, &config.remember_name]);
+        let (text, sent) = match sent {
+            parse::Values::One(value) => (value, Sent::One),
+            several => ("", Sent::Apart(several.into_owned())),
+        };
         // A clone of the header's shared bytes, not a copy: read only when a login is recorded.
         let user_agent = config
             .registry
@@ -138,16 +163,19 @@ impl SessionDict {
             .and_then(|_| headers.get(http::header::USER_AGENT))
             .cloned();
         SessionDict {
-            shared: triomphe::Arc::new(Shared {
-                config,
-                sent,
-                remember_candidates,
-                user_agent,
-                state: Mutex::new(State::default()),
-                now: AtomicU64::new(0),
-                #[cfg(feature = "axum")]
-                gate_user: std::sync::atomic::AtomicUsize::new(0),
-            }),
+            block: triomphe::Arc::from_header_and_str(
+                Shared {
+                    config,
+                    sent,
+                    remember_candidates: remember.into_owned(),
+                    user_agent,
+                    state: Mutex::new(State::default()),
+                    now: AtomicU64::new(0),
+                    #[cfg(feature = "axum")]
+                    gate_user: std::sync::atomic::AtomicUsize::new(0),
+                },
+                text,
+            ),
         }
     }
 
@@ -317,22 +345,22 @@ impl SessionDict {
 
     /// The layer's configuration, for the response writer.
     pub(super) fn config(&self) -> &SessionConfig {
-        &self.shared.config
+        &self.shared().config
     }
 
     /// Notes that a gate built for the user type numbered `user_type` let this request in, or
     /// refused it (the extractors name it when a handler asks for another type).
     #[cfg(feature = "axum")]
     pub(crate) fn note_gate(&self, user_type: usize) {
-        self.shared.gate_user.store(user_type, Ordering::Relaxed);
+        self.shared().gate_user.store(user_type, Ordering::Relaxed);
     }
 
     /// Takes the gate noted in `outer`, the handle of a `SessionLayer` further out, unless this
     /// one has its own.
     #[cfg(feature = "axum")]
     pub(crate) fn inherit_gate(&self, outer: &SessionDict) {
-        let noted = outer.shared.gate_user.load(Ordering::Relaxed);
-        if noted != 0 && self.shared.gate_user.load(Ordering::Relaxed) == 0 {
+        let noted = outer.shared().gate_user.load(Ordering::Relaxed);
+        if noted != 0 && self.shared().gate_user.load(Ordering::Relaxed) == 0 {
             self.note_gate(noted);
         }
     }
@@ -340,12 +368,12 @@ impl SessionDict {
     /// The user type of the latest gate noted by [`note_gate`](Self::note_gate).
     #[cfg(feature = "axum")]
     pub(crate) fn gate_user(&self) -> Option<&'static str> {
-        crate::auth::gate_user_type(self.shared.gate_user.load(Ordering::Relaxed))
+        crate::auth::gate_user_type(self.shared().gate_user.load(Ordering::Relaxed))
     }
 
     /// The layer's keys: what login signs remember-me tokens and auth-hash tags with.
     pub(crate) fn key_set(&self) -> &KeySet {
-        &self.shared.config.keys
+        &self.shared().config.keys
     }
 
     /// The request's instant: the layer's clock, read at the first call and then kept, so that
@@ -354,11 +382,11 @@ impl SessionDict {
     /// later in a long request (a step-up window, listing or revoking devices) read the clock
     /// itself: [`clock_now`](Self::clock_now).
     pub(crate) fn now(&self) -> u64 {
-        let kept = &self.shared.now;
+        let kept = &self.shared().now;
         match kept.load(Ordering::Relaxed) {
             0 => {
                 // Two tasks sharing the handle agree on the first reading stored.
-                let now = self.shared.config.now();
+                let now = self.shared().config.now();
                 match kept.compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed) {
                     Ok(_) => now,
                     Err(first) => first,
@@ -370,12 +398,12 @@ impl SessionDict {
 
     /// The layer's clock, read now.
     pub(crate) fn clock_now(&self) -> u64 {
-        self.shared.config.now()
+        self.shared().config.now()
     }
 
     /// The tolerance for clock skew when checking time claims, in seconds.
     pub(crate) fn leeway(&self) -> u64 {
-        self.shared.config.leeway
+        self.shared().config.leeway
     }
 
     /// What the login code kept with the loaded session as memo `which` (see [`Memo`]); `None`
@@ -441,12 +469,12 @@ impl SessionDict {
 
     /// Whether logins without an auth-hash tag are accepted and tagged on first sight.
     pub(crate) fn adopts_untagged_logins(&self) -> bool {
-        self.shared.config.adopt_untagged_logins
+        self.shared().config.adopt_untagged_logins
     }
 
     /// The values of the request's remember-me cookies, not yet verified.
     pub(crate) fn remember_candidates(&self) -> &[Box<str>] {
-        &self.shared.remember_candidates
+        &self.shared().remember_candidates
     }
 
     /// What the response does to the remember-me cookie.
@@ -485,7 +513,7 @@ impl SessionDict {
 
     /// The layer's registry, if it tracks logins.
     pub(crate) fn registry(&self) -> Option<&Arc<dyn crate::Registry>> {
-        self.shared.config.registry.as_ref()
+        self.shared().config.registry.as_ref()
     }
 
     /// Lends `f` what the registry said of this request's logins. `f` runs under the session's
@@ -525,20 +553,20 @@ impl SessionDict {
     /// The request's `User-Agent`, its first 512 bytes, if it is visible ASCII (with a registry
     /// only).
     pub(crate) fn user_agent(&self) -> Option<&str> {
-        let ua = self.shared.user_agent.as_ref()?.to_str().ok()?;
+        let ua = self.shared().user_agent.as_ref()?.to_str().ok()?;
         // ASCII: any byte is a character boundary.
         Some(&ua[..ua.len().min(512)])
     }
 
     /// The layer's idle and absolute timeouts, in seconds.
     pub(crate) fn timeouts(&self) -> (Option<u64>, Option<u64>) {
-        let config = &self.shared.config;
+        let config = &self.shared().config;
         (config.idle_timeout, config.absolute_timeout)
     }
 
     /// Whether the request sent a session cookie.
     pub(crate) fn session_cookie_sent(&self) -> bool {
-        !self.shared.sent.is_empty()
+        self.shared().cookie_sent()
     }
 
     /// Whether the session was read in this request.
@@ -571,10 +599,22 @@ impl SessionDict {
 
     // ---- loading ----
 
+    fn shared(&self) -> &Shared {
+        &self.block.header
+    }
+
+    /// Hands `f` the values of the session cookies the request sent.
+    fn with_sent<R>(&self, f: impl FnOnce(&[&str]) -> R) -> R {
+        match &self.shared().sent {
+            Sent::One => f(&[&self.block.slice]),
+            Sent::Apart(values) => f(&values.iter().map(|v| &**v).collect::<Vec<_>>()),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic in another holder of the lock leaves the state consistent (every change is
         // one assignment), so a poisoned lock is still usable.
-        self.shared
+        self.shared()
             .state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -584,8 +624,8 @@ impl SessionDict {
     fn load(&self) -> MutexGuard<'_, State> {
         let mut state = self.lock();
         if state.base.is_none() {
-            let config = &self.shared.config;
-            let loaded = config.backend.load(&self.shared.sent, self.now());
+            let config = &self.shared().config;
+            let loaded = self.with_sent(|sent| config.backend.load(sent, self.now()));
             state.base = Some(loaded.map);
             state.created = loaded.created;
             state.reissue = loaded.reissue;
@@ -598,7 +638,7 @@ impl SessionDict {
 
     /// Whether a session of `json_len` bytes of JSON (without the crate's claims) can be kept.
     fn check_size(&self, json_len: usize, created: Option<u64>) -> Result<(), Error> {
-        let config = &self.shared.config;
+        let config = &self.shared().config;
         if config.store.is_some() {
             return match json_len <= super::store::MAX_STORED_LEN {
                 true => Ok(()),
@@ -616,8 +656,8 @@ impl SessionDict {
     /// What the session cookie carries, verified (the id cookie, with a store), without loading
     /// the session from it.
     pub(super) fn open_cookie(&self) -> super::backend::Loaded {
-        let backend = &self.shared.config.backend;
-        let mut loaded = backend.load(&self.shared.sent, self.now());
+        let backend = &self.shared().config.backend;
+        let mut loaded = self.with_sent(|sent| backend.load(sent, self.now()));
         // The id cookie outlives the record's changes (they are saved as patches under it):
         // filed at once.
         if let Some(unfiled) = loaded.unfiled.take() {
@@ -740,8 +780,9 @@ impl SessionDict {
     /// of them.
     pub(crate) fn commit(&self) -> Commit {
         let now = self.now();
-        let sent = !self.shared.sent.is_empty();
-        self.lock().commit(sent, now, &*self.shared.config.backend)
+        let sent = self.shared().cookie_sent();
+        self.lock()
+            .commit(sent, now, &*self.shared().config.backend)
     }
 
     /// [`commit`](Self::commit) by the handle's last holder, the response future once the
@@ -750,12 +791,12 @@ impl SessionDict {
     /// locking and unlocking take two atomic read-modify-writes. `None` when another holder
     /// remains, such as a task the handler spawned: the caller then commits through the lock.
     pub(crate) fn commit_unshared(&mut self) -> Option<Commit> {
-        let shared = triomphe::Arc::get_mut(&mut self.shared)?;
+        let shared = &mut triomphe::Arc::get_mut(&mut self.block)?.header;
         let now = match *shared.now.get_mut() {
             0 => shared.config.now(),
             now => now,
         };
-        let sent = !shared.sent.is_empty();
+        let sent = shared.cookie_sent();
         let state = shared
             .state
             .get_mut()
@@ -1029,5 +1070,42 @@ fn check_public(key: &str) -> Result<(), Error> {
         Err(Error::ReservedKey)
     } else {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one session cookie a request sends is kept as the handle's block's text; none, or
+    /// several, apart; each read back as it was sent.
+    #[test]
+    fn the_session_cookie_sent_is_read_back_from_the_handles_block() {
+        let layer = crate::SessionLayer::builder(crate::Key::generate())
+            .build()
+            .unwrap();
+        let handle = |cookies: &[&str]| {
+            let mut headers = HeaderMap::new();
+            for cookie in cookies {
+                headers.append(http::header::COOKIE, cookie.parse().unwrap());
+            }
+            SessionDict::new(Arc::clone(&layer.config), &headers)
+        };
+        let sent = |session: &SessionDict| {
+            let in_block = matches!(session.shared().sent, Sent::One);
+            let values = session.with_sent(|sent| sent.iter().map(|v| v.to_string()).collect());
+            (in_block, session.session_cookie_sent(), values)
+        };
+        let none: Vec<String> = vec![];
+        assert_eq!(sent(&handle(&[])), (false, false, none.clone()));
+        assert_eq!(sent(&handle(&["other=1"])), (false, false, none));
+        let one = handle(&["a=1; session=tok.en; b=2"]);
+        assert_eq!(sent(&one), (true, true, vec!["tok.en".to_owned()]));
+        assert_eq!(&one.block.slice, "tok.en");
+        let two = handle(&["session=one", "session=two"]);
+        assert_eq!(
+            sent(&two),
+            (false, true, vec!["one".to_owned(), "two".to_owned()])
+        );
     }
 }

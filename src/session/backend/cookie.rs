@@ -97,7 +97,7 @@ impl CookieBackend {
 impl Backend for CookieBackend {
     /// Exactly one distinct valid session is used (SECURITY.md IN-02); see
     /// [`choose`](crate::cookie::choose::choose).
-    fn load(&self, sent: &[Box<str>], now: u64) -> Loaded {
+    fn load(&self, sent: &[&str], now: u64) -> Loaded {
         // The one cookie a request sends, if it missed the cache, is filed only if the response
         // leaves it to the browser ([`Backend::file`]). Of several with the session's name (a
         // rare case: a cookie tossed from a sibling domain, or set on another path), which one

@@ -25,7 +25,7 @@ pub(crate) trait Backend: fmt::Debug + Send + Sync + 'static {
     /// The session that `sent`, the values of the request's cookies with the session's name,
     /// carries at `now`. Nothing a client sends makes this fail: what does not verify reads as an
     /// empty session.
-    fn load(&self, sent: &[Box<str>], now: u64) -> Loaded;
+    fn load(&self, sent: &[&str], now: u64) -> Loaded;
 
     /// Remembers that the cookie a [`load`](Self::load) verified into `map` is valid, so that
     /// it is not verified again when it comes back: called with [`Loaded::unfiled`] when the
