@@ -50,6 +50,13 @@ pub(crate) fn check_time_claim_values(
     check_time_claim_dates([date(exp), date(nbf), date(iat)], now, leeway)
 }
 
+/// A claim already read: absent, or its NumericDate; refused when present but not one.
+pub(crate) fn present_date(claim: Option<Option<f64>>) -> Result<Option<f64>, Rejection> {
+    claim
+        .map(|date| date.ok_or(Rejection::BadClaims))
+        .transpose()
+}
+
 /// [`check_time_claim_values`] on claims already read: each absent, not a NumericDate
 /// (`Some(None)`, refused), or one.
 pub(crate) fn check_time_claim_dates(
@@ -58,16 +65,15 @@ pub(crate) fn check_time_claim_dates(
     leeway: u64,
 ) -> Result<[Option<f64>; 3], Rejection> {
     let (now, leeway) = (now as f64, leeway as f64);
-    let date = |claim: Option<Option<f64>>| claim.map(|d| d.ok_or(Rejection::BadClaims));
-    let exp = date(exp).transpose()?;
+    let exp = present_date(exp)?;
     if exp.is_some_and(|exp| now >= exp + leeway) {
         return Err(Rejection::Expired);
     }
-    let nbf = date(nbf).transpose()?;
+    let nbf = present_date(nbf)?;
     if nbf.is_some_and(|nbf| now < nbf - leeway) {
         return Err(Rejection::NotYetValid);
     }
-    let iat = date(iat).transpose()?;
+    let iat = present_date(iat)?;
     if iat.is_some_and(|iat| iat > now + leeway) {
         return Err(Rejection::NotYetValid);
     }

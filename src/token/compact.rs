@@ -22,43 +22,20 @@ const MAX_NUMBER: usize = 40;
 /// Calls `member` with the byte ranges of each member's key (between its quotes) and value (its
 /// whole JSON text), in the order they are written, and returns true, if `json` is one object in
 /// the compact subset; else false, having perhaps called `member` for some members first.
-///
-/// The members' keys and their scalar values (strings and numbers: most of a session's) are
-/// read here, in one loop, and only arrays, objects and literals through [`value`]: a call for
-/// each key and each value cost more than reading most of them.
 pub(super) fn members(json: &str, mut member: impl FnMut(Range<usize>, Range<usize>)) -> bool {
     let b = json.as_bytes();
-    if b.first() != Some(&b'{') {
-        return false;
-    }
-    if b.get(1) == Some(&b'}') {
-        return b.len() == 2;
-    }
-    let mut at = 1;
-    loop {
-        let Some(key_end) = key(b, at) else {
-            return false;
-        };
-        let start = key_end + 2;
-        let end = match b.get(start) {
-            Some(b'"') => string_end(b, start + 1).map(|end| end + 1),
-            Some(b'-' | b'0'..=b'9') => number_end(b, start),
-            _ => value(b, start, 0),
-        };
-        let Some(end) = end else {
-            return false;
-        };
-        member(at + 1..key_end, start..end);
-        match b.get(end) {
-            Some(b',') => at = end + 1,
-            Some(b'}') => return end + 1 == b.len(),
-            _ => return false,
-        }
-    }
+    object(b, 0, 0, &mut member) == Some(b.len())
 }
 
-/// The end of the object that opens at `at`, its members' values at nesting `depth`.
-fn object(b: &[u8], at: usize, depth: usize) -> Option<usize> {
+/// The end of the object that opens at `at`, its members' values at nesting `depth`; `member`
+/// is called with each member's key and value, as [`members`] says.
+#[inline(always)]
+fn object(
+    b: &[u8],
+    at: usize,
+    depth: usize,
+    member: &mut impl FnMut(Range<usize>, Range<usize>),
+) -> Option<usize> {
     if b.get(at) != Some(&b'{') {
         return None;
     }
@@ -68,12 +45,25 @@ fn object(b: &[u8], at: usize, depth: usize) -> Option<usize> {
     let mut at = at + 1;
     loop {
         let key_end = key(b, at)?;
-        let end = value(b, key_end + 2, depth)?;
+        let end = member_value(b, key_end + 2, depth)?;
+        member(at + 1..key_end, key_end + 2..end);
         match *b.get(end)? {
             b',' => at = end + 1,
             b'}' => return Some(end + 1),
             _ => return None,
         }
+    }
+}
+
+/// [`value`] for a member's value: strings and numbers (most of a session's) read here, inlined
+/// into the loop over the members, and only arrays, objects and literals through a call. A call
+/// for each key and each value cost more than reading most of them.
+#[inline(always)]
+fn member_value(b: &[u8], at: usize, depth: usize) -> Option<usize> {
+    match b.get(at)? {
+        b'"' => string_end(b, at + 1).map(|end| end + 1),
+        b'-' | b'0'..=b'9' => number_end(b, at),
+        _ => value(b, at, depth),
     }
 }
 
@@ -143,7 +133,7 @@ fn value(b: &[u8], at: usize, depth: usize) -> Option<usize> {
                 }
             }
         }
-        b'{' if depth < MAX_DEPTH => object(b, at, depth + 1),
+        b'{' if depth < MAX_DEPTH => object(b, at, depth + 1, &mut |_, _| {}),
         _ => None,
     }
 }

@@ -220,9 +220,7 @@ impl SessionFormat {
         }
         // The claims, each read once: what `claims::check_time_claims` checks of a whole map.
         let [exp, nbf, iat] = claims::check_time_claim_dates([exp, nbf, iat], now, self.leeway)?;
-        let created = created
-            .map(|date| date.ok_or(Rejection::BadClaims))
-            .transpose()?;
+        let created = claims::present_date(created)?;
         let (issued, created) = (iat.map(|t| t as u64), created.map(|t| t as u64));
         if !self.claimless && (issued.is_none() || created.is_none()) {
             return Err(Rejection::Unusable);
