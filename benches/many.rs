@@ -1245,7 +1245,9 @@ where
 /// ((before − bare) + (spread − alone)) ÷ (before − bare): what a full cache's layout adds to any
 /// cache's hit. The medians over the blocks, their quartiles and each arm's per-block means go to
 /// `<criterion dir>/paired/hot_set.json`, where `scripts/bench_report.py` reads them. Run by
-/// `cargo bench` only (not under `--test` or `--list`).
+/// `cargo bench` only (not under `--test` or `--list`). With `PAIRED_HOT_SET_ARM` set to an arm's
+/// name (`before`, `flooded`, …), only that arm runs, `PAIRED_HOT_SET_PASSES` passes (40 unless
+/// set), each pass's mean printed and no report written: one arm alone, for `perf record`.
 fn paired_hot_set(rt: &Runtime) {
     let benching = std::env::args().any(|arg| arg == "--bench")
         && !std::env::args().any(|arg| arg == "--test" || arg == "--list");
@@ -1262,6 +1264,36 @@ fn paired_hot_set(rt: &Runtime) {
     let mut spread = service_fn(floor::HotSet::new(&hot, &json, 8).handler());
     let mut bare = service_fn(empty);
     let (hot, flooded_hot) = (shuffled(hot), shuffled(flooded_hot));
+    // One pass of an arm: the mean time of its reads.
+    macro_rules! pass {
+        ($arm:expr) => {
+            match $arm {
+                0 => hot_pass(&mut bare, &hot, &mut cooling).await,
+                1 => hot_pass(&mut before, &hot, &mut cooling).await,
+                2 => hot_pass(&mut flooded, &flooded_hot, &mut flood).await,
+                3 => hot_pass(&mut alone, &hot, &mut cooling).await,
+                _ => hot_pass(&mut spread, &hot, &mut cooling).await,
+            }
+        };
+    }
+    // One arm alone, for a profile of it (`perf record`): each pass's mean printed, no report.
+    if let Ok(name) = std::env::var("PAIRED_HOT_SET_ARM") {
+        let arm = ARMS
+            .iter()
+            .position(|a| *a == name)
+            .unwrap_or_else(|| panic!("PAIRED_HOT_SET_ARM: one of {ARMS:?}, not {name:?}"));
+        let passes: usize = std::env::var("PAIRED_HOT_SET_PASSES").map_or(40, |passes| {
+            passes
+                .parse()
+                .expect("PAIRED_HOT_SET_PASSES: a number of passes")
+        });
+        rt.block_on(async {
+            for _ in 0..passes {
+                eprintln!("paired/hot_set: {name} alone, {:.0} ns a read", pass!(arm));
+            }
+        });
+        return;
+    }
     let mut means: [Vec<f64>; ARMS.len()] = Default::default();
     rt.block_on(async {
         for block in 0..=PAIRED_BLOCKS {
@@ -1269,13 +1301,7 @@ fn paired_hot_set(rt: &Runtime) {
             // A new order in each block (the same on every run), so that no arm always follows
             // the same other one.
             for arm in shuffled_with(block as u64, (0..ARMS.len()).collect()) {
-                got[arm] = match arm {
-                    0 => hot_pass(&mut bare, &hot, &mut cooling).await,
-                    1 => hot_pass(&mut before, &hot, &mut cooling).await,
-                    2 => hot_pass(&mut flooded, &flooded_hot, &mut flood).await,
-                    3 => hot_pass(&mut alone, &hot, &mut cooling).await,
-                    _ => hot_pass(&mut spread, &hot, &mut cooling).await,
-                };
+                got[arm] = pass!(arm);
             }
             // Block 0 warms up.
             if block > 0 {
