@@ -1246,8 +1246,9 @@ where
 /// cache's hit. The medians over the blocks, their quartiles and each arm's per-block means go to
 /// `<criterion dir>/paired/hot_set.json`, where `scripts/bench_report.py` reads them. Run by
 /// `cargo bench` only (not under `--test` or `--list`). With `PAIRED_HOT_SET_ARM` set to an arm's
-/// name (`before`, `flooded`, …), only that arm runs, `PAIRED_HOT_SET_PASSES` passes (40 unless
-/// set), each pass's mean printed and no report written: one arm alone, for `perf record`.
+/// name (`bare`, `before`, `flooded`, `floor_alone` or `floor_spread`), every arm is set up as
+/// usual but only that one runs, `PAIRED_HOT_SET_PASSES` passes (40 unless set, no warm-up), each
+/// pass's mean printed to stderr and no report written: one arm alone, for `perf record`.
 fn paired_hot_set(rt: &Runtime) {
     let benching = std::env::args().any(|arg| arg == "--bench")
         && !std::env::args().any(|arg| arg == "--test" || arg == "--list");
