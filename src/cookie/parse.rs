@@ -83,9 +83,9 @@ impl Values<&str> {
     }
 }
 
-impl<T: Default> Values<T> {
+impl<T> Values<T> {
     fn push(&mut self, value: T) {
-        *self = match std::mem::take(self) {
+        *self = match std::mem::replace(self, Values::None) {
             Values::None => Values::One(value),
             Values::One(first) => Values::Many(vec![first, value]),
             Values::Many(mut all) => {

@@ -11,10 +11,16 @@ const MAX_NUMERIC_DATE: f64 = 253_402_300_799.0;
 /// Anything else is refused rather than treated as absent, or a string `exp` would make a token
 /// immortal (SECURITY.md JWT-08).
 pub(crate) fn numeric_date(value: &Value) -> Result<f64, Rejection> {
-    match value.as_f64() {
-        Some(t) if value.is_number() && (0.0..=MAX_NUMERIC_DATE).contains(&t) => Ok(t),
-        _ => Err(Rejection::BadClaims),
-    }
+    value
+        .as_f64()
+        .filter(|_| value.is_number())
+        .and_then(in_range)
+        .ok_or(Rejection::BadClaims)
+}
+
+/// `t`, if it is a NumericDate this crate accepts: from 0 to [`MAX_NUMERIC_DATE`].
+fn in_range(t: f64) -> Option<f64> {
+    (0.0..=MAX_NUMERIC_DATE).contains(&t).then_some(t)
 }
 
 /// Enforces `exp`, `nbf` and `iat` when present (RFC 7519 §4.1.4-4.1.6), with `leeway` seconds of
@@ -24,30 +30,14 @@ pub(crate) fn check_time_claims(
     now: u64,
     leeway: u64,
 ) -> Result<(), Rejection> {
-    check_time_claim_values(
-        [claims.get("exp"), claims.get("nbf"), claims.get("iat")],
-        now,
-        leeway,
-    )
-    .map(drop)
+    let date = |name: &str| claims.get(name).map(|value| numeric_date(value).ok());
+    check_time_claim_dates([date("exp"), date("nbf"), date("iat")], now, leeway).map(drop)
 }
 
 /// [`numeric_date`] of a JSON integer (`numeric_date(&Value::from(n)).ok()`, without the
 /// `Value`).
 pub(crate) fn numeric_date_of_integer(n: u64) -> Option<f64> {
-    let t = n as f64;
-    (t <= MAX_NUMERIC_DATE).then_some(t)
-}
-
-/// [`check_time_claims`] on the claims `exp`, `nbf` and `iat` already taken out of a payload;
-/// their NumericDates, in that order.
-pub(crate) fn check_time_claim_values(
-    [exp, nbf, iat]: [Option<&Value>; 3],
-    now: u64,
-    leeway: u64,
-) -> Result<[Option<f64>; 3], Rejection> {
-    let date = |claim: Option<&Value>| claim.map(|value| numeric_date(value).ok());
-    check_time_claim_dates([date(exp), date(nbf), date(iat)], now, leeway)
+    in_range(n as f64)
 }
 
 /// A claim already read: absent, or its NumericDate; refused when present but not one.
@@ -57,8 +47,9 @@ pub(crate) fn present_date(claim: Option<Option<f64>>) -> Result<Option<f64>, Re
         .transpose()
 }
 
-/// [`check_time_claim_values`] on claims already read: each absent, not a NumericDate
-/// (`Some(None)`, refused), or one.
+/// [`check_time_claims`] on the claims `exp`, `nbf` and `iat` already read (out of a payload):
+/// each absent, not a NumericDate (`Some(None)`, refused), or one. Their NumericDates, in that
+/// order.
 pub(crate) fn check_time_claim_dates(
     [exp, nbf, iat]: [Option<Option<f64>>; 3],
     now: u64,
