@@ -796,17 +796,21 @@ mod floor {
             for cookie in hot {
                 let token = token(cookie).as_bytes();
                 for _ in 1..spread {
-                    // Never looked up: a token's worth of bytes under a hash of their own.
+                    // Never looked up: a token's worth of bytes under a hash of their own, the
+                    // filler's number written into the bytes hashed (the token's last 32).
                     filler += 1;
                     let mut other = vec![b'x'; token.len() + json.len()];
-                    other[..8].copy_from_slice(&filler.to_le_bytes());
+                    other[token.len() - 8..token.len()].copy_from_slice(&filler.to_le_bytes());
                     let hash = hasher.hash_one(&other[token.len() - 32..token.len()]);
-                    entries.insert(hash, (token.len(), other.into_boxed_slice()));
+                    let filed = entries.insert(hash, (token.len(), other.into_boxed_slice()));
+                    assert!(filed.is_none(), "each filler under a hash of its own");
                 }
                 let hash = hasher.hash_one(&token[token.len() - 32..]);
                 let block = [token, json].concat().into_boxed_slice();
                 assert!(entries.insert(hash, (token.len(), block)).is_none());
             }
+            // Every entry kept: as many as a full cache of ours holds when `spread` is 8.
+            assert_eq!(entries.len(), hot.len() * spread);
             HotSet(Arc::new(HotIndex { hasher, entries }))
         }
 
