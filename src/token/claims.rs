@@ -11,9 +11,9 @@ const MAX_NUMERIC_DATE: f64 = 253_402_300_799.0;
 /// Anything else is refused rather than treated as absent, or a string `exp` would make a token
 /// immortal (SECURITY.md JWT-08).
 pub(crate) fn numeric_date(value: &Value) -> Result<f64, Rejection> {
+    // `as_f64` answers only for JSON numbers: a string, a bool or null is refused.
     value
         .as_f64()
-        .filter(|_| value.is_number())
         .and_then(in_range)
         .ok_or(Rejection::BadClaims)
 }
